@@ -1,0 +1,5 @@
+"""hjemtilos: the application around the pure ``casework`` domain: settings, database, mail, CLI."""
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent

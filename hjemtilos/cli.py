@@ -1,0 +1,274 @@
+"""The ``hjemtilos`` command line for coordinators and administrators."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from casework.referral import Referral
+
+app = typer.Typer(
+    help="Hjem til Os – sagsbehandling og automatik (case handling and automation).\n\n"
+    "Settings come from HJEMTILOS_* environment variables or a .env file; see .env.example.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The case database (sagsdatabasen): migrations.", no_args_is_help=True)
+mail_app = typer.Typer(help="Mail: the outbox, the sender and the local mail catcher.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(mail_app, name="mail")
+
+_WIDTH = None if sys.stdout.isatty() else 200  # pipes and CI logs get whole lines
+out = Console(soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _local(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _app():  # type: ignore[no-untyped-def]
+    from hjemtilos.app import build_app
+
+    try:
+        return build_app()
+    except (ValueError, ValidationError) as exc:
+        err.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Bring the case database up to date (creates it if missing)."""
+    from hjemtilos.db.migrate import upgrade
+    from hjemtilos.settings import Settings
+
+    settings = Settings()
+    upgrade(settings.effective_database_url, revision)
+    out.print(f"Database is at revision {revision}.")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base")]) -> None:
+    """Roll the schema back to REVISION (base removes every table: all data is lost)."""
+    from hjemtilos.db.migrate import downgrade
+    from hjemtilos.settings import Settings
+
+    downgrade(Settings().effective_database_url, revision)
+    out.print(f"Database is at revision {revision}.")
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(file)"
+
+
+@app.command()
+def refer(
+    file: Annotated[Path, typer.Argument(help="A referral (tilmeldingsblanket) as JSON; see examples/")],
+) -> None:
+    """Register a referral: validate it, apply the intake rules, store the case and print its reference.
+
+    Exit code 0: stored. 1: the referral was rejected (each reason is listed; nothing is stored).
+    2: the file could not be read.
+    """
+    from hjemtilos.intake import IntakeRejected, register_referral
+
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        err.print(f"[red]Kan ikke læse / cannot read {file}:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        referral = Referral.model_validate(raw)
+    except ValidationError as exc:
+        err.print(f"[red]Henvisningen er ikke gyldig / the referral is not valid ({exc.error_count()} fejl/errors):[/red]")
+        for error in exc.errors():
+            err.print(f"  {_field_path(error['loc'])}: {error['msg']}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+    application = _app()
+    try:
+        with application.session_factory.begin() as session:
+            stored = register_referral(session, referral, _now(), application.programme, actor="cli")
+    except IntakeRejected as exc:
+        err.print(f"[red]Henvisningen kan ikke modtages / the referral cannot be accepted "
+                  f"({len(exc.reasons)} grunde/reasons):[/red]")
+        for reason in exc.reasons:
+            err.print(f"  {reason.field}: {reason.da} / {reason.en}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+    out.print(stored.reference)
+    if stored.flags:
+        err.print("Til koordinatoren / for the coordinator: " + ", ".join(flag.value for flag in stored.flags))
+
+
+@app.command()
+def cases(
+    all_cases: Annotated[bool, typer.Option("--all", help="Include closed and rejected cases")] = False,
+) -> None:
+    """List cases: reference, step, what it waits for, since when, and the next due date."""
+    from hjemtilos.queries import case_overview
+
+    application = _app()
+    with application.session_factory() as session:
+        rows = case_overview(session, include_closed=all_cases)
+    table = Table(title="Sager / cases")
+    for column in ("Reference", "Status", "Step", "Waiting for", "Since", "Next due"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        table.add_row(row.reference, row.status, row.step, row.waiting_for, _local(row.waiting_since),
+                      _local(row.next_due))
+    out.print(table)
+    if not rows:
+        out.print("No open cases.")
+
+
+@mail_app.command("send")
+def mail_send() -> None:
+    """Deliver every due mail in the outbox once (the timekeeper does this on its own)."""
+    from hjemtilos.mail.sender import deliver_pending
+
+    application = _app()
+    report = deliver_pending(application.session_factory, application.smtp, _now())
+    out.print(f"sent {len(report.sent)}, retrying {len(report.retrying)}, failed {len(report.failed)}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@mail_app.command("outbox")
+def mail_outbox(
+    status: Annotated[str | None, typer.Option(help="Only rows with this status: pending, sending, sent, failed")] = None,
+) -> None:
+    """Show the outbox: what the system has queued, sent, or failed to send (with the server's reply)."""
+    from sqlalchemy import select
+
+    from hjemtilos.db.models import OutboxMail, ReferralCase
+
+    application = _app()
+    with application.session_factory() as session:
+        query = (select(OutboxMail, ReferralCase.reference)
+                 .outerjoin(ReferralCase, ReferralCase.id == OutboxMail.case_id).order_by(OutboxMail.id))
+        if status:
+            query = query.where(OutboxMail.status == status)
+        rows = session.execute(query).all()
+    table = Table(title="Outbox")
+    for column in ("ID", "Case", "Template", "To", "Status", "Tries", "Reply / error"):
+        table.add_column(column, no_wrap=column != "Reply / error")
+    for mail, reference in rows:
+        table.add_row(str(mail.id), reference or "-", mail.template, mail.recipient_email, mail.status,
+                      str(mail.attempts), mail.smtp_reply or mail.last_error or "")
+    out.print(table)
+
+
+@mail_app.command("list")
+def mail_list() -> None:
+    """List the mails the local mail catcher received."""
+    from hjemtilos.mail.catcher import list_caught
+    from hjemtilos.settings import Settings
+
+    caught = list_caught(Settings().maildir)
+    table = Table(title="Mail catcher")
+    for column in ("ID", "Received", "To", "Subject"):
+        table.add_column(column, no_wrap=column != "Subject")
+    for index, mail in enumerate(caught, start=1):
+        table.add_row(str(index), _local(mail.received), mail.to, mail.subject)
+    out.print(table)
+    if not caught:
+        out.print("No mail yet.")
+
+
+@mail_app.command("show")
+def mail_show(
+    mail_id: Annotated[int, typer.Argument(help="The number shown by 'mail list'")],
+    html: Annotated[bool, typer.Option("--html", help="Print the HTML body instead of the text body")] = False,
+) -> None:
+    """Show one caught mail: headers and body."""
+    from hjemtilos.mail.catcher import list_caught
+    from hjemtilos.settings import Settings
+
+    caught = list_caught(Settings().maildir)
+    if not 1 <= mail_id <= len(caught):
+        err.print(f"No mail number {mail_id} (there are {len(caught)}).")
+        raise typer.Exit(1)
+    mail = caught[mail_id - 1]
+    for header in ("From", "To", "Subject", "Date", "Message-ID"):
+        out.print(f"{header}: {mail.message.get(header, '')}", markup=False, highlight=False)
+    out.print()
+    out.print(mail.html if html else mail.text, markup=False, highlight=False)
+
+
+@mail_app.command("catcher")
+def mail_catcher() -> None:
+    """Run the local mail catcher in the foreground (Ctrl-C stops it)."""
+    from hjemtilos.mail.catcher import start_catcher
+    from hjemtilos.settings import Settings
+
+    settings = Settings()
+    controller = start_catcher(settings.maildir, settings.mail_catcher_host, settings.mail_catcher_port)
+    out.print(f"Mail catcher on smtp://{settings.mail_catcher_host}:{settings.mail_catcher_port}, "
+              f"storing in {settings.maildir}")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+
+
+@app.command()
+def up() -> None:
+    """Run the system in the foreground: migrate the database, start the mail catcher and the mail sender.
+
+    Ctrl-C stops everything it started.
+    """
+    from hjemtilos.db.migrate import upgrade
+    from hjemtilos.mail.catcher import start_catcher
+    from hjemtilos.mail.sender import deliver_pending
+
+    application = _app()
+    settings = application.settings
+    upgrade(settings.effective_database_url)
+    out.print(f"Case database: {settings.effective_database_url}")
+    controller = start_catcher(settings.maildir, settings.mail_catcher_host, settings.mail_catcher_port)
+    out.print(f"Mail catcher: smtp://{settings.mail_catcher_host}:{settings.mail_catcher_port} "
+              "(read it with 'hjemtilos mail list')")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    out.print("Running. Ctrl-C stops.")
+    try:
+        while not stop.is_set():
+            report = deliver_pending(application.session_factory, application.smtp, _now())
+            if report.sent or report.failed or report.retrying:
+                out.print(f"{_local(_now())} mail: sent {len(report.sent)}, retrying {len(report.retrying)}, "
+                          f"failed {len(report.failed)}")
+            stop.wait(2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+        application.engine.dispose()
+        out.print("Stopped.")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""The case database: SQLAlchemy 2.0 typed models, engine factory and Alembic migrations."""

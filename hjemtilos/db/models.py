@@ -1,0 +1,266 @@
+"""Typed ORM models of the case database. The schema is owned by the Alembic migrations beside this file."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from hjemtilos.db.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class ReferenceCounter(Base):
+    """Next case number per year, for references like HTO-2026-0001."""
+
+    __tablename__ = "reference_counter"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReferralCase(Base):
+    __tablename__ = "referral_case"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    current_step: Mapped[str] = mapped_column(String(40))
+    step_since: Mapped[datetime]
+    track: Mapped[str] = mapped_column(String(20))
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    review_flags: Mapped[list[str]] = mapped_column(JSON, default=list)  # flag codes only, never details
+    flow_run_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[str | None] = mapped_column(String(200))
+
+    child: Mapped[Child] = relationship(back_populates="case", uselist=False, cascade="all, delete-orphan")
+    placement: Mapped[Placement] = relationship(back_populates="case", uselist=False, cascade="all, delete-orphan")
+    parties: Mapped[list[Party]] = relationship(back_populates="case", cascade="all, delete-orphan")
+
+
+class Child(Base):
+    __tablename__ = "child"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), unique=True)
+    first_name: Mapped[str] = mapped_column(String(200))
+    last_name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[date] = mapped_column(Date)
+    gender: Mapped[str | None] = mapped_column(String(30))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    local_area: Mapped[str] = mapped_column(String(200))
+    wants_volunteer_family: Mapped[bool] = mapped_column(Boolean)
+    has_resources_to_start: Mapped[bool] = mapped_column(Boolean)
+    can_say_yes_no: Mapped[bool | None] = mapped_column(Boolean)
+    manages_toilet_alone: Mapped[bool | None] = mapped_column(Boolean)
+    # Special-category flags: never leave this database.
+    concern_severe_acting_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    concern_severe_psychiatric_diagnosis: Mapped[bool] = mapped_column(Boolean, default=False)
+    concern_suicide_risk_or_self_harm: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    case: Mapped[ReferralCase] = relationship(back_populates="child")
+
+
+class Placement(Base):
+    __tablename__ = "placement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    institution_name: Mapped[str | None] = mapped_column(String(200))
+    child_has_parent_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    parents_back_referral: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    case: Mapped[ReferralCase] = relationship(back_populates="placement")
+
+
+class Party(Base):
+    """A person on a case: custody holder, placement contact, referrer or BBU contact."""
+
+    __tablename__ = "party"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(2), default="da")
+    unit: Mapped[str | None] = mapped_column(String(200))
+    communicates_in_danish_or_english: Mapped[bool | None] = mapped_column(Boolean)
+
+    case: Mapped[ReferralCase] = relationship(back_populates="parties")
+
+
+class VolunteerFamily(Base):
+    __tablename__ = "volunteer_family"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(2), default="da")
+    address: Mapped[str | None] = mapped_column(String(300))
+    local_area: Mapped[str] = mapped_column(String(200))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    capacity: Mapped[int] = mapped_column(Integer, default=1)
+    wish_age_min: Mapped[int | None] = mapped_column(Integer)
+    wish_age_max: Mapped[int | None] = mapped_column(Integer)
+    wish_gender: Mapped[str | None] = mapped_column(String(30))
+    competences: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="screening", index=True)
+    home_visit_on: Mapped[date | None] = mapped_column(Date)
+    elearning_completed_on: Mapped[date | None] = mapped_column(Date)
+    approved_at: Mapped[datetime | None]
+    rejected_reason: Mapped[str | None] = mapped_column(String(500))
+    flow_run_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+    members: Mapped[list[FamilyMember]] = relationship(back_populates="family", cascade="all, delete-orphan")
+
+
+class FamilyMember(Base):
+    __tablename__ = "family_member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("volunteer_family.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[date] = mapped_column(Date)
+    is_adult_volunteer: Mapped[bool] = mapped_column(Boolean, default=False)
+    lives_at_home: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Certificates: outcome and dates only, never copies.
+    child_certificate_requested_on: Mapped[date | None] = mapped_column(Date)
+    child_certificate_received_on: Mapped[date | None] = mapped_column(Date)
+    child_certificate_clear: Mapped[bool | None] = mapped_column(Boolean)
+    criminal_record_requested_on: Mapped[date | None] = mapped_column(Date)
+    criminal_record_received_on: Mapped[date | None] = mapped_column(Date)
+    criminal_record_clear: Mapped[bool | None] = mapped_column(Boolean)
+
+    family: Mapped[VolunteerFamily] = relationship(back_populates="members")
+
+
+class Match(Base):
+    __tablename__ = "match"
+    __table_args__ = (UniqueConstraint("case_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), index=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("volunteer_family.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))  # proposed, agreed, declined, active, ended, completed
+    proposed_at: Mapped[datetime]
+    family_answer: Mapped[str | None] = mapped_column(String(20))
+    family_answered_on: Mapped[date | None] = mapped_column(Date)
+    parents_answer: Mapped[str | None] = mapped_column(String(20))
+    parents_answered_on: Mapped[date | None] = mapped_column(Date)
+    first_meeting_at: Mapped[datetime | None]
+    start_date: Mapped[date | None] = mapped_column(Date)
+    weekday: Mapped[str | None] = mapped_column(String(10))
+    transport_to: Mapped[str | None] = mapped_column(String(200))
+    transport_from: Mapped[str | None] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(30))
+    end_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class HumanTask(Base):
+    """An approval or a task that waits for a person (coordinator, family, parents)."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        UniqueConstraint("case_id", "key"),
+        Index("ix_human_task_open_due", "completed_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(80))  # stable, e.g. approval-consent or approval-match-proposal-2
+    step: Mapped[str] = mapped_column(String(40))
+    assignee_role: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    reminder_at: Mapped[datetime | None]  # when the next reminder is due
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    last_reminder_at: Mapped[datetime | None]
+    escalation_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Timer(Base):
+    __tablename__ = "timer"
+    __table_args__ = (
+        UniqueConstraint("case_id", "key"),
+        Index("ix_timer_pending_due", "fired_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(80))
+    step: Mapped[str] = mapped_column(String(40))
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class OutboxMail(Base):
+    """One outgoing mail, rendered in the transaction of the step that caused it and sent once."""
+
+    __tablename__ = "outbox_mail"
+    __table_args__ = (Index("ix_outbox_mail_pending", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("referral_case.id", ondelete="SET NULL"), index=True)
+    step: Mapped[str] = mapped_column(String(40))
+    recipient_role: Mapped[str] = mapped_column(String(30))
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    recipient_email: Mapped[str] = mapped_column(String(320))
+    template: Mapped[str] = mapped_column(String(80))
+    language: Mapped[str] = mapped_column(String(2))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, sending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    smtp_reply: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Append-only: who did what to which case, when."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("referral_case.id", ondelete="SET NULL"), index=True)
+    family_id: Mapped[int | None] = mapped_column(ForeignKey("volunteer_family.id", ondelete="SET NULL"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(80))
+    step: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)

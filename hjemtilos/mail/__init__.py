@@ -1,0 +1,1 @@
+"""Mail: typed contexts, Jinja rendering, the outbox and the SMTP sender."""

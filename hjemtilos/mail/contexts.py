@@ -1,0 +1,195 @@
+"""A typed context per mail template. Constructing one with a field missing fails at once;
+rendering with ``StrictUndefined`` fails if a template uses a name the context lacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class MailContext:
+    """Fields every mail has."""
+
+    recipient_name: str
+
+
+@dataclass(frozen=True)
+class ReferralReceipt(MailContext):
+    case_reference: str
+    child_first_name: str
+
+
+@dataclass(frozen=True)
+class ConsentRequest(MailContext):
+    case_reference: str
+    child_first_name: str
+    bbu_contact_name: str
+    bbu_contact_email: str
+
+
+@dataclass(frozen=True)
+class ConsentReminder(MailContext):
+    case_reference: str
+    child_first_name: str
+    missing_from: tuple[str, ...]
+    requested_on: date
+
+
+@dataclass(frozen=True)
+class ParentsInformed(MailContext):
+    child_first_name: str
+
+
+@dataclass(frozen=True)
+class StartupMeeting(MailContext):
+    case_reference: str
+    child_first_name: str
+    institution_name: str
+
+
+@dataclass(frozen=True)
+class MatchProposalFamily(MailContext):
+    child_first_name: str
+    child_age: int
+    child_local_area: str
+
+
+@dataclass(frozen=True)
+class MatchProposalParents(MailContext):
+    child_first_name: str
+    family_name: str
+    family_local_area: str
+
+
+@dataclass(frozen=True)
+class MatchAgreed(MailContext):
+    case_reference: str
+    child_first_name: str
+    family_local_area: str
+
+
+@dataclass(frozen=True)
+class FirstMeetingInvitation(MailContext):
+    child_first_name: str
+    family_name: str
+    meeting_at: datetime
+    address: str
+
+
+@dataclass(frozen=True)
+class FirstVisitFollowup(MailContext):
+    case_reference: str
+    contact_name: str
+    contact_phone: str
+    first_visit_on: date
+
+
+@dataclass(frozen=True)
+class SupervisionInvitation(MailContext):
+    session_at: datetime
+    join_link: str
+
+
+@dataclass(frozen=True)
+class ChildVisitNotice(MailContext):
+    child_first_name: str
+    coordinator_name: str
+
+
+@dataclass(frozen=True)
+class FutureAgreementRequest(MailContext):
+    child_first_name: str
+    other_party: str
+    year_ends_on: date
+
+
+@dataclass(frozen=True)
+class FarewellFamily(MailContext):
+    child_first_name: str
+
+
+@dataclass(frozen=True)
+class FarewellParents(MailContext):
+    child_first_name: str
+    family_name: str
+
+
+@dataclass(frozen=True)
+class CourseEnded(MailContext):
+    case_reference: str
+    child_first_name: str
+
+
+@dataclass(frozen=True)
+class EarlyEndingNotice(MailContext):
+    child_first_name: str
+    rematch: bool
+
+
+@dataclass(frozen=True)
+class CoordinatorReminder(MailContext):
+    case_reference: str
+    task_title: str
+    waiting_since: datetime
+    link: str
+
+
+@dataclass(frozen=True)
+class CoordinatorEscalation(MailContext):
+    case_reference: str
+    task_title: str
+    waiting_since: datetime
+    link: str
+
+
+@dataclass(frozen=True)
+class VolunteerElearningReminder(MailContext):
+    course_link: str
+
+
+@dataclass(frozen=True)
+class VolunteerCertificatesReminder(MailContext):
+    family_reference: str
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StuckCaseAlert(MailContext):
+    case_reference: str
+    reason: str
+    since: datetime
+    link: str
+
+
+TEMPLATES: dict[str, type[MailContext]] = {
+    "referral-receipt": ReferralReceipt,
+    "consent-request": ConsentRequest,
+    "consent-reminder": ConsentReminder,
+    "parents-informed": ParentsInformed,
+    "startup-meeting": StartupMeeting,
+    "match-proposal-family": MatchProposalFamily,
+    "match-proposal-parents": MatchProposalParents,
+    "match-agreed": MatchAgreed,
+    "first-meeting-invitation": FirstMeetingInvitation,
+    "first-visit-followup": FirstVisitFollowup,
+    "supervision-invitation": SupervisionInvitation,
+    "child-visit-notice": ChildVisitNotice,
+    "future-agreement-request": FutureAgreementRequest,
+    "farewell-family": FarewellFamily,
+    "farewell-parents": FarewellParents,
+    "course-ended": CourseEnded,
+    "early-ending-notice": EarlyEndingNotice,
+    "coordinator-reminder": CoordinatorReminder,
+    "coordinator-escalation": CoordinatorEscalation,
+    "volunteer-elearning-reminder": VolunteerElearningReminder,
+    "volunteer-certificates-reminder": VolunteerCertificatesReminder,
+    "stuck-case-alert": StuckCaseAlert,
+}
+
+
+def template_name(context: MailContext) -> str:
+    for name, cls in TEMPLATES.items():
+        if type(context) is cls:
+            return name
+    raise KeyError(f"no template for {type(context).__name__}")

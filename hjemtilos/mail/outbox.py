@@ -1,0 +1,80 @@
+"""The outbox: a mail is rendered and written as a row in the same transaction as the step that caused it.
+
+The idempotency key makes enqueueing a no-op when the step runs again, so a re-executed flow or task never
+creates a second copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hjemtilos.db.models import OutboxMail
+from hjemtilos.mail.contexts import MailContext
+from hjemtilos.mail.render import Programme, render
+
+MESSAGE_ID_DOMAIN = "hjemtilos.redbarnet.dk"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    role: str
+    name: str
+    email: str
+    language: str = "da"
+    key: str = ""  # distinguishes recipients of the same role, e.g. the party id
+
+
+def idempotency_key(case_id: int | None, step: str, recipient: Recipient, occurrence: str | int = 1) -> str:
+    scope = f"case-{case_id}" if case_id is not None else "programme"
+    who = f"{recipient.role}-{recipient.key}" if recipient.key else recipient.role
+    return f"{scope}:{step}:{who}:{occurrence}"
+
+
+def message_id_for(key: str) -> str:
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+    return f"<{digest}@{MESSAGE_ID_DOMAIN}>"
+
+
+def enqueue_mail(
+    session: Session,
+    *,
+    case_id: int | None,
+    step: str,
+    recipient: Recipient,
+    context: MailContext,
+    programme: Programme,
+    now: datetime,
+    occurrence: str | int = 1,
+) -> OutboxMail:
+    """Render and store one mail unless a mail with the same key exists. Does not commit."""
+    key = idempotency_key(case_id, step, recipient, occurrence)
+    existing = session.scalar(select(OutboxMail).where(OutboxMail.idempotency_key == key))
+    if existing is not None:
+        return existing
+    rendered = render(context, recipient.language, programme)
+    row = OutboxMail(
+        idempotency_key=key,
+        case_id=case_id,
+        step=step,
+        recipient_role=recipient.role,
+        recipient_name=recipient.name,
+        recipient_email=recipient.email,
+        template=rendered.template,
+        language=rendered.language,
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        message_id=message_id_for(key),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row

@@ -1,0 +1,73 @@
+"""All configuration in one pydantic-settings object (env prefix ``HJEMTILOS_``, optional ``.env``)."""
+
+from __future__ import annotations
+
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import EmailStr, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from casework.profiles import Profile
+from hjemtilos import PROJECT_ROOT
+
+PROFILE_DIR = PROJECT_ROOT / "config" / "profiles"
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    SSL = "ssl"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HJEMTILOS_", env_file=".env", extra="ignore")
+
+    profile: str = Field(default="production", description="Timing profile in config/profiles: production or fast")
+    data_dir: Path = Field(default=PROJECT_ROOT / "var", description="Where the embedded database and mail live")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite under data_dir")
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_timeout: float = 10.0
+    mail_from: EmailStr = "hjemtilos@redbarnet.dk"
+    mail_from_name: str = "Red Barnet – Hjem til Os"
+    coordinator_email: EmailStr = "koordinator@redbarnet.dk"
+    coordinator_name: str = "Koordinator, Hjem til Os"
+    admin_email: EmailStr = "admin@redbarnet.dk"
+    programme_phone: str = "+45 35 36 55 55"
+    programme_email: EmailStr = "hjemtilos@redbarnet.dk"
+
+    mail_catcher_host: str = "127.0.0.1"
+    mail_catcher_port: int = 8025
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'hjemtilos.db'}"
+
+    @property
+    def maildir(self) -> Path:
+        return self.data_dir / "mailcatcher"
+
+    def load_profile(self) -> Profile:
+        return load_profile(self.profile)
+
+
+def load_profile(name: str, directory: Path = PROFILE_DIR) -> Profile:
+    path = directory / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.toml")))
+        raise ValueError(f"unknown profile {name!r} (known: {known})")
+    with path.open("rb") as handle:
+        return Profile.model_validate(tomllib.load(handle))

@@ -1,0 +1,110 @@
+"""Every mail template renders in Danish and English from its typed context."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from datetime import date, datetime, timezone
+
+import jinja2
+import pytest
+
+from hjemtilos.mail.contexts import TEMPLATES, FarewellParents, MailContext, ReferralReceipt
+from hjemtilos.mail.render import LANGUAGES, TEMPLATE_DIR, Programme, pick_language, render
+
+PROGRAMME = Programme(phone="+45 35 36 55 55", email="hjemtilos@redbarnet.dk")
+
+
+def sample(cls: type[MailContext]) -> MailContext:
+    hints = typing.get_type_hints(cls)
+    values: dict[str, object] = {}
+    for field in dataclasses.fields(cls):
+        kind = hints[field.name]
+        if kind is str:
+            values[field.name] = f"Søren Ærø-Åberg <{field.name}>"
+        elif kind is int:
+            values[field.name] = 9
+        elif kind is bool:
+            values[field.name] = True
+        elif kind is datetime:
+            values[field.name] = datetime(2027, 3, 4, 14, 30, tzinfo=timezone.utc)
+        elif kind is date:
+            values[field.name] = date(2027, 3, 4)
+        elif kind == tuple[str, ...]:
+            values[field.name] = ("Første Ølund", "Anden Åsen")
+        else:  # pragma: no cover - a new field type needs a sample here
+            raise AssertionError(f"no sample for {field.name}: {kind}")
+    return cls(**values)  # type: ignore[arg-type]
+
+
+def test_every_template_folder_has_a_context_and_vice_versa() -> None:
+    for lang in LANGUAGES:
+        folders = {p.name for p in (TEMPLATE_DIR / lang).iterdir() if p.is_dir() and not p.name.startswith("_")}
+        assert folders == set(TEMPLATES), lang
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_template_renders(name: str, lang: str) -> None:
+    context = sample(TEMPLATES[name])
+    mail = render(context, lang, PROGRAMME)
+    assert mail.language == lang and mail.template == name
+    assert mail.subject and "\n" not in mail.subject and len(mail.subject) < 200
+    for body in (mail.text, mail.html):
+        assert body.strip()
+        assert "{{" not in body and "{%" not in body and "}}" not in body
+        assert PROGRAMME.phone in body
+    greeting = "Kære" if lang == "da" else "Dear"
+    assert mail.text.startswith(f"{greeting} Søren Ærø-Åberg <recipient_name>")
+    # HTML is escaped; the text body is not
+    assert "&lt;recipient_name&gt;" in mail.html and "<recipient_name>" not in mail.html
+    assert mail.html.lstrip().startswith("<!DOCTYPE html>")
+    for field in dataclasses.fields(context):
+        value = getattr(context, field.name)
+        if isinstance(value, tuple):  # lists are rendered item by item
+            assert all(item in mail.text for item in value)
+
+
+def test_dates_are_written_in_the_recipients_language() -> None:
+    da = render(sample(TEMPLATES["first-meeting-invitation"]), "da", PROGRAMME)
+    en = render(sample(TEMPLATES["first-meeting-invitation"]), "en", PROGRAMME)
+    assert "4. marts 2027 kl. 15.30" in da.text  # Copenhagen time
+    assert "4 March 2027 at 15:30" in en.text
+
+
+def test_boolean_choice_changes_the_text() -> None:
+    cls = TEMPLATES["early-ending-notice"]
+    rematch = render(cls(recipient_name="Maria", child_first_name="Sofie", rematch=True), "da", PROGRAMME)  # type: ignore[call-arg]
+    close = render(cls(recipient_name="Maria", child_first_name="Sofie", rematch=False), "da", PROGRAMME)  # type: ignore[call-arg]
+    assert "ny venskabsfamilie" in rematch.text and "afsluttes" not in rematch.text
+    assert "afsluttes" in close.text and "ny venskabsfamilie" not in close.text
+
+
+def test_unknown_language_falls_back_to_danish() -> None:
+    context = ReferralReceipt(recipient_name="Jonas", case_reference="HTO-2026-0001", child_first_name="Sofie")
+    assert pick_language("ar", "referral-receipt") == "da"
+    assert render(context, "ar", PROGRAMME).text.startswith("Kære Jonas")
+    assert render(context, None, PROGRAMME).language == "da"
+
+
+def test_missing_context_field_fails_at_construction() -> None:
+    with pytest.raises(TypeError):
+        FarewellParents(recipient_name="Maria", child_first_name="Sofie")  # type: ignore[call-arg]
+
+
+def test_template_using_a_name_the_context_lacks_fails_at_render(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "da" / "referral-receipt"
+    folder.mkdir(parents=True)
+    (folder / "subject.txt").write_text("Sag {{ case_reference }}")
+    (folder / "body.txt").write_text("Hej {{ child_nickname }}")
+    (folder / "body.html").write_text("<p>Hej</p>")
+    context = ReferralReceipt(recipient_name="Jonas", case_reference="HTO-2026-0001", child_first_name="Sofie")
+    with pytest.raises(jinja2.UndefinedError, match="child_nickname"):
+        render(context, "da", PROGRAMME, template_dir=tmp_path)
+
+
+def test_subject_with_line_breaks_in_a_value_stays_one_line() -> None:
+    context = ReferralReceipt(recipient_name="Jonas", case_reference="HTO-2026-0001",
+                              child_first_name="Sofie\r\nBcc: evil@example.com")
+    mail = render(context, "da", PROGRAMME)
+    assert "\r" not in mail.subject and "\n" not in mail.subject
