@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     programme_phone: str = "+45 35 36 55 55"
     programme_email: EmailStr = "hjemtilos@redbarnet.dk"
 
+    prefect_ui_url: str = "http://127.0.0.1:4200"
+
     mail_catcher_host: str = "127.0.0.1"
     mail_catcher_port: int = 8025
 

@@ -44,6 +44,7 @@ class ReferralCase(Base):
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     review_flags: Mapped[list[str]] = mapped_column(JSON, default=list)  # flag codes only, never details
     flow_run_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    match_attempt: Mapped[int] = mapped_column(Integer, default=1)  # bumped by a declined proposal or a re-match
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
@@ -174,9 +175,40 @@ class Match(Base):
     weekday: Mapped[str | None] = mapped_column(String(10))
     transport_to: Mapped[str | None] = mapped_column(String(200))
     transport_from: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime | None]  # the programme year runs from here
     ended_at: Mapped[datetime | None]
     ended_by: Mapped[str | None] = mapped_column(String(30))
     end_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class CaseEnding(Base):
+    """An early ending requested by a coordinator; the case run handles it at its next execution."""
+
+    __tablename__ = "case_ending"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), index=True)
+    match_id: Mapped[int | None] = mapped_column(ForeignKey("match.id"))
+    requested_at: Mapped[datetime]
+    requested_by: Mapped[str] = mapped_column(String(200))
+    ended_by: Mapped[str] = mapped_column(String(30))  # family, parents, child, red-barnet, bbu
+    reason: Mapped[str] = mapped_column(String(60))
+    rematch_wanted: Mapped[bool] = mapped_column(Boolean, default=False)
+    begun_at: Mapped[datetime | None]  # the case run started handling it
+    handled_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))  # rematch or closed
+
+
+class CircumstanceChange(Base):
+    """A change of circumstances during the year (moving, illness, divorce, placement)."""
+
+    __tablename__ = "circumstance_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))
 
 
 class HumanTask(Base):
@@ -190,9 +222,13 @@ class HumanTask(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), index=True)
-    key: Mapped[str] = mapped_column(String(80))  # stable, e.g. approval-consent or approval-match-proposal-2
+    key: Mapped[str] = mapped_column(String(80))  # stable, e.g. approval-consent-1 or approval-match-proposal-2
     step: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200))  # what the person must do, shown in reminders
     assignee_role: Mapped[str] = mapped_column(String(30))
+    reminder_role: Mapped[str] = mapped_column(String(30), default="coordinator")  # who gets the reminders
+    round: Mapped[int] = mapped_column(Integer, default=0)  # suspensions so far; the Prefect key is f"{key}-r{round}"
+    last_error: Mapped[str | None] = mapped_column(String(500))  # why the last form was not accepted
     created_at: Mapped[datetime]
     due_at: Mapped[datetime | None]
     reminder_at: Mapped[datetime | None]  # when the next reminder is due
@@ -210,7 +246,7 @@ class Timer(Base):
     __tablename__ = "timer"
     __table_args__ = (
         UniqueConstraint("case_id", "key"),
-        Index("ix_timer_pending_due", "fired_at", "due_at"),
+        Index("ix_timer_open_due", "consumed_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -218,7 +254,10 @@ class Timer(Base):
     key: Mapped[str] = mapped_column(String(80))
     step: Mapped[str] = mapped_column(String(40))
     due_at: Mapped[datetime]
-    fired_at: Mapped[datetime | None]
+    fired_at: Mapped[datetime | None]  # the timekeeper (or the flow) found it due
+    consumed_at: Mapped[datetime | None]  # the flow went past it (or it was cancelled)
+    resumed_at: Mapped[datetime | None]  # the timekeeper resumed the suspended run for it
+    round: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
 
 

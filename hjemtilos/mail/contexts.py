@@ -193,3 +193,30 @@ def template_name(context: MailContext) -> str:
         if type(context) is cls:
             return name
     raise KeyError(f"no template for {type(context).__name__}")
+
+
+@dataclass(frozen=True)
+class MoreInformationRequest(MailContext):
+    case_reference: str
+    child_first_name: str
+    question: str
+
+
+@dataclass(frozen=True)
+class ReferralRejected(MailContext):
+    case_reference: str
+    child_first_name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CircumstancesChanged(MailContext):
+    child_first_name: str
+    change: str
+
+
+TEMPLATES.update({
+    "more-information-request": MoreInformationRequest,
+    "referral-rejected": ReferralRejected,
+    "circumstances-changed": CircumstancesChanged,
+})

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 05:17:46.067233
+Create Date: 2026-11-28 05:29:26.874046
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def upgrade() -> None:
     sa.Column('needs_review', sa.Boolean(), nullable=False),
     sa.Column('review_flags', sa.JSON(), nullable=False),
     sa.Column('flow_run_id', sa.String(length=40), nullable=True),
+    sa.Column('match_attempt', sa.Integer(), nullable=False),
     sa.Column('created_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('closed_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=True),
@@ -110,6 +111,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_child')),
     sa.UniqueConstraint('case_id', name=op.f('uq_child_case_id'))
     )
+    op.create_table('circumstance_change',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('recorded_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_by', sa.String(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['referral_case.id'], name=op.f('fk_circumstance_change_case_id_referral_case'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_circumstance_change'))
+    )
+    with op.batch_alter_table('circumstance_change', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_circumstance_change_case_id'), ['case_id'], unique=False)
+
     op.create_table('family_member',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('family_id', sa.Integer(), nullable=False),
@@ -134,7 +147,11 @@ def upgrade() -> None:
     sa.Column('case_id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=80), nullable=False),
     sa.Column('step', sa.String(length=40), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('assignee_role', sa.String(length=30), nullable=False),
+    sa.Column('reminder_role', sa.String(length=30), nullable=False),
+    sa.Column('round', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.String(length=500), nullable=True),
     sa.Column('created_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('due_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reminder_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=True),
@@ -170,6 +187,7 @@ def upgrade() -> None:
     sa.Column('weekday', sa.String(length=10), nullable=True),
     sa.Column('transport_to', sa.String(length=200), nullable=True),
     sa.Column('transport_from', sa.String(length=200), nullable=True),
+    sa.Column('started_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('ended_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('ended_by', sa.String(length=30), nullable=True),
     sa.Column('end_reason', sa.String(length=500), nullable=True),
@@ -246,6 +264,9 @@ def upgrade() -> None:
     sa.Column('step', sa.String(length=40), nullable=False),
     sa.Column('due_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('fired_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('consumed_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resumed_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('round', sa.Integer(), nullable=False),
     sa.Column('created_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['referral_case.id'], name=op.f('fk_timer_case_id_referral_case'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_timer')),
@@ -253,15 +274,38 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('timer', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_timer_case_id'), ['case_id'], unique=False)
-        batch_op.create_index('ix_timer_pending_due', ['fired_at', 'due_at'], unique=False)
+        batch_op.create_index('ix_timer_open_due', ['consumed_at', 'due_at'], unique=False)
+
+    op.create_table('case_ending',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('match_id', sa.Integer(), nullable=True),
+    sa.Column('requested_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('requested_by', sa.String(length=200), nullable=False),
+    sa.Column('ended_by', sa.String(length=30), nullable=False),
+    sa.Column('reason', sa.String(length=60), nullable=False),
+    sa.Column('rematch_wanted', sa.Boolean(), nullable=False),
+    sa.Column('begun_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('handled_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.String(length=20), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['referral_case.id'], name=op.f('fk_case_ending_case_id_referral_case'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['match_id'], ['match.id'], name=op.f('fk_case_ending_match_id_match')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_ending'))
+    )
+    with op.batch_alter_table('case_ending', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_ending_case_id'), ['case_id'], unique=False)
 
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('case_ending', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_ending_case_id'))
+
+    op.drop_table('case_ending')
     with op.batch_alter_table('timer', schema=None) as batch_op:
-        batch_op.drop_index('ix_timer_pending_due')
+        batch_op.drop_index('ix_timer_open_due')
         batch_op.drop_index(batch_op.f('ix_timer_case_id'))
 
     op.drop_table('timer')
@@ -289,6 +333,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_family_member_family_id'))
 
     op.drop_table('family_member')
+    with op.batch_alter_table('circumstance_change', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_circumstance_change_case_id'))
+
+    op.drop_table('circumstance_change')
     op.drop_table('child')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_event_case_id'))

@@ -1,0 +1,23 @@
+"""The timekeeper: on a schedule, wakes runs whose timers are due (also those that came due while
+everything was down), wakes cases waiting for a family, sends reminders and escalations, and delivers mail."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from tasks.case_tasks import send_mail
+from tasks.timekeeper_tasks import fire_due_timers, send_reminders, start_missing_runs, wake_family_waits
+
+
+@flow(name="timekeeper", persist_result=False, log_prints=False)
+def timekeeper() -> dict[str, int]:
+    started = start_missing_runs()
+    fired, resumed = fire_due_timers()
+    family_fired, family_resumed = wake_family_waits()
+    reminders, escalations = send_reminders()
+    mail = send_mail()
+    summary = {"runs_started": started, "timers_fired": fired + family_fired, "runs_resumed": resumed + family_resumed,
+               "reminders": reminders, "escalations": escalations, "mails_sent": len(mail.sent),
+               "mails_failed": len(mail.failed)}
+    get_run_logger().info("timekeeper: %s", summary)
+    return summary

@@ -1,0 +1,3 @@
+from hjemtilos import PROJECT_ROOT
+
+EXAMPLES = PROJECT_ROOT / "examples"

@@ -1,0 +1,190 @@
+"""The timekeeper's tick: resume runs whose timers are due, wake cases waiting for a family, send reminders
+and escalations, deliver the outbox. Due work is found with indexed queries on the case database; Prefect
+is only asked about the runs that have due work."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import select
+
+from casework.steps import Role, Step
+from hjemtilos.app import App
+from hjemtilos.db.models import HumanTask, Party, ReferralCase, Timer
+from hjemtilos.mail import contexts as mc
+from hjemtilos.mail.outbox import Recipient, enqueue_mail
+from hjemtilos.mail.sender import DeliveryReport, deliver_pending
+from hjemtilos.programme import _coordinator, candidates_for, ui_link
+from hjemtilos.workflow import audit
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class RunState:
+    type: str  # SCHEDULED, PENDING, RUNNING, PAUSED, COMPLETED, FAILED, CRASHED, CANCELLED, ...
+    name: str
+    pause_key: str | None
+
+
+class Orchestrator(Protocol):
+    def run_state(self, flow_run_id: str) -> RunState | None: ...
+
+    def resume(self, flow_run_id: str) -> bool: ...
+
+    def start_case(self, case_id: int, reference: str) -> str: ...
+
+
+@dataclass
+class TickReport:
+    timers_fired: int = 0
+    runs_resumed: int = 0
+    reminders: int = 0
+    escalations: int = 0
+    mail: DeliveryReport = field(default_factory=DeliveryReport)
+
+
+def _wake(orchestrator: Orchestrator, flow_run_id: str | None, key: str) -> bool:
+    """Resume the run if it is suspended on this wait."""
+    if not flow_run_id:
+        return False
+    state = orchestrator.run_state(flow_run_id)
+    if state is None or state.type != "PAUSED" or not (state.pause_key or "").startswith(key + "-r"):
+        return False
+    return orchestrator.resume(flow_run_id)
+
+
+def fire_due_timers(app: App, now: datetime, orchestrator: Orchestrator) -> tuple[int, int]:
+    fired = resumed = 0
+    with app.session_factory.begin() as session:
+        rows = session.execute(
+            select(Timer.id, Timer.key, ReferralCase.flow_run_id, Timer.fired_at)
+            .join(ReferralCase, ReferralCase.id == Timer.case_id)
+            .where(Timer.consumed_at.is_(None), Timer.due_at <= now, Timer.step != Step.AWAITING_FAMILY)
+            .order_by(Timer.due_at).limit(BATCH)
+        ).all()
+        for timer_id, _key, _run, fired_at in rows:
+            if fired_at is None:
+                session.get(Timer, timer_id).fired_at = now  # type: ignore[union-attr]
+                fired += 1
+    for timer_id, key, flow_run_id, _ in rows:
+        if _wake(orchestrator, flow_run_id, key):
+            resumed += 1
+            with app.session_factory.begin() as session:
+                session.get(Timer, timer_id).resumed_at = now  # type: ignore[union-attr]
+    return fired, resumed
+
+
+def wake_family_waits(app: App, now: datetime, orchestrator: Orchestrator) -> tuple[int, int]:
+    fired = resumed = 0
+    to_wake: list[tuple[int, str, str | None]] = []
+    with app.session_factory.begin() as session:
+        waits = session.scalars(select(Timer).where(Timer.consumed_at.is_(None),
+                                                    Timer.step == Step.AWAITING_FAMILY).limit(BATCH)).all()
+        for timer in waits:
+            case = session.get(ReferralCase, timer.case_id)
+            assert case is not None
+            if candidates_for(session, case, now):
+                if timer.fired_at is None:
+                    timer.fired_at = now
+                    fired += 1
+                to_wake.append((timer.id, timer.key, case.flow_run_id))
+    for timer_id, key, flow_run_id in to_wake:
+        if _wake(orchestrator, flow_run_id, key):
+            resumed += 1
+            with app.session_factory.begin() as session:
+                session.get(Timer, timer_id).resumed_at = now  # type: ignore[union-attr]
+    return fired, resumed
+
+
+def start_missing_runs(app: App, orchestrator: Orchestrator) -> int:
+    """Open cases without a flow run (intake while Prefect was down): start their runs."""
+    with app.session_factory() as session:
+        rows = session.execute(select(ReferralCase.id, ReferralCase.reference).where(
+            ReferralCase.flow_run_id.is_(None), ReferralCase.status.not_in(("closed", "rejected"))).limit(BATCH)).all()
+    started = 0
+    for case_id, reference in rows:
+        run_id = orchestrator.start_case(case_id, reference)
+        with app.session_factory.begin() as session:
+            case = session.get(ReferralCase, case_id)
+            assert case is not None
+            if case.flow_run_id is None:
+                case.flow_run_id = run_id
+        started += 1
+    return started
+
+
+def _consent_missing(case: ReferralCase, task: HumanTask) -> tuple[str, ...]:
+    received = (task.data or {}).get("received", {})
+    holders = sorted((p for p in case.parties if p.role == Role.CUSTODY_HOLDER), key=lambda p: p.id)
+    missing = []
+    for index, holder in enumerate(holders, start=1):
+        if not all(f"forælder {index} ({form})" in received for form in ("BBU", "Red Barnet")):
+            missing.append(holder.name)
+    return tuple(missing)
+
+
+def send_reminders(app: App, now: datetime) -> tuple[int, int]:
+    """One reminder per interval and one escalation per task, each in the transaction that records it."""
+    timings = app.profile.timings
+    reminders = escalations = 0
+    with app.session_factory.begin() as session:
+        due = session.scalars(select(HumanTask).where(HumanTask.completed_at.is_(None), HumanTask.reminder_at <= now)
+                              .order_by(HumanTask.reminder_at).limit(BATCH)).all()
+        for task in due:
+            case = session.get(ReferralCase, task.case_id)
+            assert case is not None
+            occurrence = f"reminder-{task.reminders_sent + 1}"
+            if task.reminder_role == Role.REFERRER:
+                referrer: Party = next(p for p in case.parties if p.role == Role.REFERRER)
+                recipient = Recipient(Role.REFERRER, referrer.name, referrer.email, referrer.language, str(referrer.id))
+                context: mc.MailContext = mc.ConsentReminder(
+                    recipient_name=referrer.name, case_reference=case.reference, child_first_name=case.child.first_name,
+                    missing_from=_consent_missing(case, task) or ("forældrene",), requested_on=task.created_at.date())
+            else:
+                recipient = _coordinator(app)
+                context = mc.CoordinatorReminder(recipient_name=recipient.name, case_reference=case.reference,
+                                                 task_title=task.title, waiting_since=task.created_at,
+                                                 link=ui_link(app, case))
+            enqueue_mail(session, case_id=case.id, step=task.step, recipient=recipient, context=context,
+                         programme=app.programme, now=now, occurrence=f"{task.key}:{occurrence}")
+            task.reminders_sent += 1
+            task.last_reminder_at = now
+            task.reminder_at = timings.reminder_repeat_every.after(now)
+            audit(session, case.id, now, "timekeeper", "reminder-sent", task.step,
+                  {"key": task.key, "to": recipient.role, "n": task.reminders_sent})
+            reminders += 1
+        overdue = session.scalars(select(HumanTask).where(HumanTask.completed_at.is_(None),
+                                                          HumanTask.escalated_at.is_(None),
+                                                          HumanTask.escalation_at <= now).limit(BATCH)).all()
+        for task in overdue:
+            case = session.get(ReferralCase, task.case_id)
+            assert case is not None
+            recipient = _coordinator(app)
+            enqueue_mail(session, case_id=case.id, step=task.step, recipient=recipient,
+                         context=mc.CoordinatorEscalation(recipient_name=recipient.name, case_reference=case.reference,
+                                                          task_title=task.title, waiting_since=task.created_at,
+                                                          link=ui_link(app, case)),
+                         programme=app.programme, now=now, occurrence=f"{task.key}:escalation")
+            task.escalated_at = now
+            audit(session, case.id, now, "timekeeper", "escalated", task.step, {"key": task.key})
+            escalations += 1
+    return reminders, escalations
+
+
+def tick(app: App, now: datetime, orchestrator: Orchestrator, deliver: bool = True) -> TickReport:
+    report = TickReport()
+    start_missing_runs(app, orchestrator)
+    fired, resumed = fire_due_timers(app, now, orchestrator)
+    family_fired, family_resumed = wake_family_waits(app, now, orchestrator)
+    report.timers_fired, report.runs_resumed = fired + family_fired, resumed + family_resumed
+    report.reminders, report.escalations = send_reminders(app, now)
+    if deliver:
+        report.mail = deliver_pending(app.session_factory, app.smtp, now)
+    log.info("tick: %s timers fired, %s runs resumed, %s reminders, %s escalations, %s mails sent",
+             report.timers_fired, report.runs_resumed, report.reminders, report.escalations, len(report.mail.sent))
+    return report

@@ -1,0 +1,54 @@
+"""Talking to the Prefect API: start a case run, read a run's state, resume or reschedule it."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect.states import Scheduled
+
+from hjemtilos.timekeeping import RunState
+
+REFERRAL_CASE_DEPLOYMENT = "referral-case/referral-case"
+
+
+def start_case_run(case_id: int, reference: str) -> str:
+    """Create the case's flow run: the case id is its only parameter, the case reference its name."""
+    run: FlowRun = run_deployment(  # type: ignore[assignment]
+        REFERRAL_CASE_DEPLOYMENT, parameters={"case_id": case_id}, flow_run_name=reference, timeout=0,
+        as_subflow=False, tags=["case"],
+    )
+    return str(run.id)
+
+
+class PrefectOrchestrator:
+    """The timekeeper's view of Prefect."""
+
+    def run_state(self, flow_run_id: str) -> RunState | None:
+        with get_client(sync_client=True) as client:
+            try:
+                run = client.read_flow_run(UUID(flow_run_id))
+            except Exception:  # the run is gone (deleted) or the id is not ours: nothing to resume
+                return None
+        if run.state is None:
+            return None
+        return RunState(run.state.type.value, run.state.name or "", run.state.state_details.pause_key)
+
+    def resume(self, flow_run_id: str) -> bool:
+        with get_client(sync_client=True) as client:
+            result = client.resume_flow_run(UUID(flow_run_id))
+        return result.status.value == "ACCEPT"
+
+    def start_case(self, case_id: int, reference: str) -> str:
+        return start_case_run(case_id, reference)
+
+    def reschedule(self, flow_run_id: str) -> bool:
+        """Wake a suspended run without input (early ending): it re-executes and reads the case database."""
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(flow_run_id))
+            if run.state is None or run.state.type.value not in ("PAUSED", "CRASHED", "FAILED"):
+                return False
+            result = client.set_flow_run_state(UUID(flow_run_id), Scheduled(name="Resuming"), force=True)
+        return result.status.value == "ACCEPT"

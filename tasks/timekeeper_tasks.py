@@ -1,0 +1,32 @@
+"""Tasks of the timekeeper flow."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from hjemtilos import timekeeping
+from tasks.prefect_ops import PrefectOrchestrator
+from tasks.runtime import get_app, utcnow
+
+OPTS = dict(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE, persist_result=False)
+
+
+@task(name="start_missing_runs", **OPTS)  # type: ignore[call-overload]
+def start_missing_runs() -> int:
+    return timekeeping.start_missing_runs(get_app(), PrefectOrchestrator())
+
+
+@task(name="fire_due_timers", **OPTS)  # type: ignore[call-overload]
+def fire_due_timers() -> tuple[int, int]:
+    return timekeeping.fire_due_timers(get_app(), utcnow(), PrefectOrchestrator())
+
+
+@task(name="wake_family_waits", **OPTS)  # type: ignore[call-overload]
+def wake_family_waits() -> tuple[int, int]:
+    return timekeeping.wake_family_waits(get_app(), utcnow(), PrefectOrchestrator())
+
+
+@task(name="send_reminders", **OPTS)  # type: ignore[call-overload]
+def send_reminders() -> tuple[int, int]:
+    return timekeeping.send_reminders(get_app(), utcnow())

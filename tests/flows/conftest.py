@@ -1,0 +1,144 @@
+"""Flow tests: a real Prefect server (prefect_test_harness, SQLite-backed, shared per session), a real case
+database and a real SMTP server on loopback. Runs are driven in-process exactly as a worker would run them:
+create the run from the deployment, run it until it suspends, resume it through the API with the form's
+input (as the UI's Resume dialog does), and run it again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.exceptions import Pause
+from prefect.flow_engine import run_flow
+from prefect.flow_runs import resume_flow_run
+from prefect.testing.utilities import prefect_test_harness
+
+from hjemtilos.app import App, build_app
+from hjemtilos.db.migrate import upgrade
+from hjemtilos.db.models import VolunteerFamily
+from hjemtilos.settings import Settings
+from hjemtilos.timekeeping import tick
+from tasks.prefect_ops import PrefectOrchestrator
+from tests.conftest import SmtpServer
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=60):
+        from flows.end_case import end_case, record_change
+        from flows.referral_case import referral_case
+        from flows.timekeeper import timekeeper
+
+        for flow in (referral_case, timekeeper, end_case, record_change):
+            flow.to_deployment(name=flow.name).apply()
+        yield
+
+
+@pytest.fixture
+def app(prefect_server: None, tmp_path, monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpServer) -> Iterator[App]:  # type: ignore[no-untyped-def]
+    from tasks.runtime import get_app
+
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    for key, value in {"HJEMTILOS_DATABASE_URL": url, "HJEMTILOS_PROFILE": "fast",
+                       "HJEMTILOS_DATA_DIR": str(tmp_path / "data"), "HJEMTILOS_SMTP_PORT": str(smtp_server.port),
+                       "HJEMTILOS_SMTP_HOST": "127.0.0.1"}.items():
+        monkeypatch.setenv(key, value)
+    upgrade(url)
+    get_app.cache_clear()
+    application = build_app(Settings())
+    yield application
+    get_app.cache_clear()
+    application.engine.dispose()
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def add_family(app: App, *, name: str = "Familien Holm", local_area: str = "Nørrebro", email: str | None = None,
+               languages: tuple[str, ...] = ("da",), capacity: int = 1) -> int:
+    with app.session_factory.begin() as session:
+        family = VolunteerFamily(name=name, email=email or f"{name.split()[-1].lower()}@example.dk",
+                                 local_area=local_area, address=f"{name}s vej 1, {local_area}",
+                                 languages=list(languages), capacity=capacity, status="approved",
+                                 approved_at=now(), created_at=now())
+        session.add(family)
+        session.flush()
+        return family.id
+
+
+@dataclass
+class CaseDriver:
+    """Drives one case run the way the worker and the coordinator would."""
+
+    app: App
+    run_id: UUID
+    log: list[str] = field(default_factory=list)
+
+    def state(self):  # type: ignore[no-untyped-def]
+        with get_client(sync_client=True) as client:
+            return client.read_flow_run(self.run_id).state
+
+    def run(self) -> str:
+        """Execute the run in-process until it suspends (returns its pause key) or finishes ("done")."""
+        from flows.referral_case import referral_case
+
+        with get_client(sync_client=True) as client:
+            flow_run = client.read_flow_run(self.run_id)
+        try:
+            run_flow(referral_case, flow_run=flow_run)
+        except Pause:
+            pass
+        state = self.state()
+        if state.is_paused():
+            key = state.state_details.pause_key
+            self.log.append(key)
+            return key
+        assert state.is_completed(), state
+        return "done"
+
+    def description(self) -> str:
+        state = self.state()
+        keyset = state.state_details.run_input_keyset
+        assert keyset, "the run is not waiting for a form"
+        with get_client(sync_client=True) as client:
+            return client.read_flow_run_input(self.run_id, keyset["description"])
+
+    def answer(self, run_input: dict[str, Any]) -> str:
+        resume_flow_run(self.run_id, run_input=run_input)
+        return self.run()
+
+    def wait_for_timekeeper(self, timeout: float = 90.0) -> str:
+        """Tick the timekeeper until it resumes this run (the timer comes due in fast time), then run it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            tick(self.app, now(), PrefectOrchestrator())
+            state = self.state()
+            if not state.is_paused():
+                return self.run()
+            time.sleep(0.3)
+        raise AssertionError(f"the timekeeper did not resume the run (waiting on {self.state().state_details.pause_key})")
+
+
+def start_case(app: App, referral_file: str) -> tuple[int, str, CaseDriver]:
+    import json
+
+    from casework.referral import Referral
+    from hjemtilos.intake import register_referral
+    from hjemtilos.paths import EXAMPLES
+    from tasks.prefect_ops import start_case_run
+
+    referral = Referral.model_validate(json.loads((EXAMPLES / referral_file).read_text()))
+    with app.session_factory.begin() as session:
+        stored = register_referral(session, referral, now(), app.programme)
+    run_id = start_case_run(stored.case_id, stored.reference)
+    return stored.case_id, stored.reference, CaseDriver(app, UUID(run_id))
+
+
+TODAY = date.today().isoformat()
