@@ -641,7 +641,9 @@ def prepare_family_wait(app: App, case_id: int, attempt: int, now: datetime) -> 
         if _ending_not_begun(session, case_id):
             return TimerView(key, TimerState(key, now, False, 0), True)
         timer = session.scalar(select(Timer).where(Timer.case_id == case.id, Timer.key == key))
-        if candidates_for(session, case, now):
+        already_past = (timer is not None and timer.consumed_at is not None) or \
+            _current_match(session, case, attempt) is not None
+        if already_past or candidates_for(session, case, now):
             if timer is not None and timer.consumed_at is None:
                 timer.fired_at = timer.fired_at or now
                 timer.consumed_at = now

@@ -1,0 +1,222 @@
+"""The referral-case flow's other paths, on a real Prefect server with a real SMTP server."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from flows.end_case import end_case, record_change
+from hjemtilos.db.models import AuditEvent, CaseEnding, HumanTask, Match, OutboxMail, ReferralCase, Timer
+from hjemtilos.timekeeping import tick
+from tasks.prefect_ops import PrefectOrchestrator
+from tests.flows.conftest import TODAY, CaseDriver, add_family, now, start_case
+
+
+def templates_to(smtp_server) -> Counter:  # type: ignore[no-untyped-def]
+    return Counter((r.message["X-Hjemtilos-Template"], r.rcpt_tos[0]) for r in smtp_server.received)
+
+
+def approve_to_matching(case: CaseDriver) -> None:
+    assert case.run() == "approval-screening-r1"
+    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert case.answer({"coordinator": "KH", "parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) \
+        == "approval-match-proposal-1-r1"
+
+
+def agree_and_start(case: CaseDriver, family_id: int, attempt: int = 1) -> None:
+    assert case.answer({"coordinator": "KH", "family": "VF-%04d" % family_id}) \
+        == f"approval-match-answers-{attempt}-r1"
+    assert case.answer({"coordinator": "KH", "family_answer": "ja", "parents_answer": "ja"}) \
+        == f"approval-first-meeting-plan-{attempt}-r1"
+    assert case.answer({"coordinator": "KH", "meeting_at": now().isoformat()}) == f"approval-first-meeting-{attempt}-r1"
+    assert case.answer({"coordinator": "KH", "weekday": "tirsdag", "brings": "venskabsfamilien",
+                        "fetches": "venskabsfamilien"}) == f"timer-first-visit-followup-{attempt}-r1"
+
+
+def test_residential_home_needs_no_consent_but_a_startup_meeting(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    add_family(app, local_area="Valby")
+    case_id, reference, case = start_case(app, "referral-residential-home.json")
+    assert case.run() == "approval-screening-r1"
+    assert "residential-home" in case.description()
+    assert case.answer({"decision": "godkend", "coordinator": "PK"}) == "approval-startup-meeting-r1"
+    assert "opstartsmøde" in case.description()
+    # a date missing: the form comes back with the reason, under a new key
+    key = case.answer({"coordinator": "PK", "child_visit_on": TODAY, "startup_meeting_on": TODAY,
+                       "parents": "forældrene er orienteret"})
+    assert key == "approval-match-proposal-1-r1"
+    mails = templates_to(smtp_server)
+    assert mails[("parents-informed", "ayse.yilmaz@example.dk")] == 1
+    assert mails[("startup-meeting", "pia.kristensen@laerkereden.dk")] == 1
+    assert mails[("startup-meeting", "camilla.holm@bbu.kk.dk")] == 1
+    assert not any(template == "consent-request" for template, _ in mails)
+    with app.session_factory() as session:
+        keys = set(session.scalars(select(HumanTask.key)))
+    assert "approval-consent" not in keys and "approval-startup-meeting" in keys
+
+
+def test_rejected_at_screening_tells_the_referrer(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    case_id, _, case = start_case(app, "referral-standard.json")
+    assert case.run() == "approval-screening-r1"
+    # rejecting without a reason is returned to the coordinator
+    assert case.answer({"decision": "afvis", "coordinator": "KH"}) == "approval-screening-r2"
+    assert "Skriv en begrundelse" in case.description()
+    assert case.answer({"decision": "afvis", "reason": "Barnet er allerede i et andet tilbud.",
+                        "coordinator": "KH"}) == "done"
+    with app.session_factory() as session:
+        assert session.get(ReferralCase, case_id).status == "rejected"
+    assert templates_to(smtp_server)[("referral-rejected", "jonas.berg@bbu.kk.dk")] == 1
+
+
+def test_declined_proposal_then_rematch_with_another_family(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    first = add_family(app, name="Familien Holm", local_area="Nørrebro")
+    second = add_family(app, name="Familien Berg", local_area="Valby")
+    case_id, _, case = start_case(app, "referral-standard.json")
+    approve_to_matching(case)
+    assert case.answer({"coordinator": "KH", "family": "VF-%04d" % first}) == "approval-match-answers-1-r1"
+    assert case.answer({"coordinator": "KH", "family_answer": "nej", "parents_answer": "ja"}) \
+        == "approval-match-proposal-2-r1"
+    description = case.description()
+    assert "VF-%04d" % second in description and "VF-%04d" % first not in description
+    agree_and_start(case, second, attempt=2)
+    with app.session_factory() as session:
+        matches = [(m.attempt, m.family_id, m.status) for m in session.scalars(select(Match).order_by(Match.attempt))]
+    assert matches == [(1, first, "declined"), (2, second, "active")]
+    mails = templates_to(smtp_server)
+    assert mails[("match-proposal-family", "holm@example.dk")] == 1
+    assert mails[("match-proposal-family", "berg@example.dk")] == 1
+    assert mails[("match-agreed", "jonas.berg@bbu.kk.dk")] == 1
+
+
+def test_case_waits_for_an_approved_family(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    case_id, _, case = start_case(app, "referral-standard.json")
+    assert case.run() == "approval-screening-r1"
+    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert case.answer({"coordinator": "KH", "parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) \
+        == "wait-family-1-r1"
+    report = tick(app, now(), PrefectOrchestrator())
+    assert report.runs_resumed == 0 and case.state().is_paused()
+    add_family(app)
+    assert case.wait_for_timekeeper() == "approval-match-proposal-1-r1"
+
+
+def test_family_ends_early_extra_child_visit_then_rematch(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    first = add_family(app, name="Familien Holm")
+    second = add_family(app, name="Familien Dahl")
+    case_id, reference, case = start_case(app, "referral-standard.json")
+    approve_to_matching(case)
+    agree_and_start(case, first)
+    end_case(case_reference=reference, ended_by="venskabsfamilien", reason="familiens situation",
+             rematch="ja, find en ny familie", coordinator="KH")
+    with app.session_factory() as session:
+        ending_id = session.scalars(select(CaseEnding.id)).one()
+    assert case.run() == f"approval-extra-child-visit-{ending_id}-r1"
+    assert case.answer({"coordinator": "KH", "visit_held_on": TODAY, "child_wants_rematch": "ja"}) \
+        == "approval-match-proposal-2-r1"
+    assert "VF-%04d" % second in case.description()
+    with app.session_factory() as session:
+        assert session.scalars(select(Match.status)).one() == "ended"
+        assert session.get(ReferralCase, case_id).match_attempt == 2
+        timer = session.scalars(select(Timer).where(Timer.key == "timer-first-visit-followup-1")).one()
+        assert timer.consumed_at is not None  # cancelled: the timekeeper will not wake the run for it
+    mails = templates_to(smtp_server)
+    for address in ("jonas.berg@bbu.kk.dk", "maria.hansen@example.dk", "holm@example.dk"):
+        assert mails[("early-ending-notice", address)] == 1
+
+
+def test_family_ends_early_and_child_wants_no_new_family(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    family = add_family(app)
+    case_id, reference, case = start_case(app, "referral-standard.json")
+    approve_to_matching(case)
+    agree_and_start(case, family)
+    end_case(case_reference=reference, ended_by="venskabsfamilien", reason="flytning", coordinator="KH")
+    key = case.run()
+    assert key.startswith("approval-extra-child-visit-")
+    assert case.answer({"coordinator": "KH", "visit_held_on": TODAY, "child_wants_rematch": "nej"}) == "done"
+    with app.session_factory() as session:
+        stored = session.get(ReferralCase, case_id)
+        assert (stored.status, stored.close_reason) == ("closed", "ended early by family")
+
+
+def test_parents_end_during_consent_closes_without_extra_visit(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    case_id, reference, case = start_case(app, "referral-standard.json")
+    assert case.run() == "approval-screening-r1"
+    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    end_case(case_reference=reference, ended_by="forældrene", reason="forældrene ønsker ikke at fortsætte",
+             coordinator="KH")
+    assert case.run() == "done"
+    with app.session_factory() as session:
+        assert session.get(ReferralCase, case_id).status == "closed"
+        assert session.scalars(select(HumanTask.outcome).where(HumanTask.key == "approval-consent")).one() \
+            == "cancelled"
+    mails = templates_to(smtp_server)
+    assert mails[("early-ending-notice", "maria.hansen@example.dk")] == 1
+    assert not any(t == "early-ending-notice" and a.endswith("@example.dk") and a != "maria.hansen@example.dk"
+                   for t, a in mails)
+
+
+def test_overdue_consent_reminds_the_referrer_then_escalates_once(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    case_id, _, case = start_case(app, "referral-standard.json")
+    assert case.run() == "approval-screening-r1"
+    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    orchestrator = PrefectOrchestrator()
+    with app.session_factory() as session:
+        start = session.scalars(select(HumanTask.created_at).where(HumanTask.key == "approval-consent")).one()
+    assert tick(app, start + timedelta(seconds=1), orchestrator).reminders == 0
+    first = tick(app, start + timedelta(seconds=1.6), orchestrator)  # fast: reminder after 1.5 s
+    assert (first.reminders, first.escalations) == (1, 0)
+    assert tick(app, start + timedelta(seconds=1.8), orchestrator).reminders == 0  # not again within the interval
+    later = tick(app, start + timedelta(seconds=3.2), orchestrator)  # second interval, and the escalation at 3 s
+    assert (later.reminders, later.escalations) == (1, 1)
+    assert tick(app, start + timedelta(seconds=3.3), orchestrator).escalations == 0
+    mails = templates_to(smtp_server)
+    assert mails[("consent-reminder", "jonas.berg@bbu.kk.dk")] == 2
+    assert mails[("coordinator-escalation", "koordinator@redbarnet.dk")] == 1
+    reminder = next(r for r in smtp_server.received if r.message["X-Hjemtilos-Template"] == "consent-reminder")
+    assert "Maria Hansen" in reminder.message.get_body(preferencelist=("plain",)).get_content()
+    with app.session_factory() as session:
+        task = session.scalars(select(HumanTask).where(HumanTask.key == "approval-consent")).one()
+        assert task.reminders_sent == 2 and task.escalated_at is not None
+        assert session.query(AuditEvent).filter(AuditEvent.action == "reminder-sent").count() == 2
+
+
+def test_timer_that_came_due_while_everything_was_down(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    family = add_family(app)
+    case_id, _, case = start_case(app, "referral-standard.json")
+    approve_to_matching(case)
+    agree_and_start(case, family)
+    with app.session_factory.begin() as session:  # the timer came due a month ago; nobody was there to tick
+        session.execute(update(Timer).where(Timer.key == "timer-first-visit-followup-1")
+                        .values(due_at=now() - timedelta(days=30)))
+    report = tick(app, now(), PrefectOrchestrator())
+    assert report.timers_fired == 1 and report.runs_resumed == 1
+    assert case.run() == "approval-first-visit-followup-1-r1"
+    assert tick(app, now(), PrefectOrchestrator()).runs_resumed == 0
+
+
+def test_change_of_circumstances_informs_family_and_coordinator(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    family = add_family(app)
+    case_id, reference, case = start_case(app, "referral-standard.json")
+    approve_to_matching(case)
+    agree_and_start(case, family)
+    record_change(case_reference=reference, change="flytning", coordinator="KH")
+    mails = templates_to(smtp_server)
+    assert mails[("circumstances-changed", "holm@example.dk")] == 1
+    assert mails[("circumstances-changed", "koordinator@redbarnet.dk")] == 1
+    assert case.state().is_paused()  # the case run goes on waiting for its timer
+
+
+def test_no_personal_data_reaches_prefect(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+
+    family = add_family(app)
+    case_id, reference, case = start_case(app, "referral-youth-14.json")
+    assert case.run() == "approval-screening-r1"
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(case.run_id)
+    assert run.name == reference and run.parameters == {"case_id": case_id}
+    text = case.description() + run.name + str(run.parameters)
+    for personal in ("Noah", "Jensen", "Amina", "Henrik", "Olsen", "Line Madsen", "@"):
+        assert personal not in text
+    del family
