@@ -45,15 +45,13 @@ def ensure_work_pool(name: str = WORK_POOL) -> None:
             client.create_work_pool(WorkPoolCreate(name=name, type="process"))
 
 
-def deploy_all(timekeeper_interval: float | None = None, work_pool: str = WORK_POOL) -> dict[str, str]:
+def deploy_all(work_pool: str = WORK_POOL) -> dict[str, str]:
     """Deploy every deployment of prefect.yaml to the process work pool; returns name → deployment id."""
     ensure_work_pool(work_pool)
     ids: dict[str, str] = {}
     for spec in read_specs():
         flow: Flow[Any, Any] = Flow.from_source(str(PROJECT_ROOT), spec.entrypoint)  # type: ignore[assignment]
         interval = spec.interval_seconds
-        if spec.name == "timekeeper" and timekeeper_interval is not None:
-            interval = timekeeper_interval
         deployment_id = flow.deploy(
             name=spec.name, work_pool_name=work_pool, tags=list(spec.tags), description=spec.description,
             interval=interval, build=False, push=False, print_next_steps=False, ignore_warnings=True,

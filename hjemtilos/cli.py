@@ -113,8 +113,50 @@ def refer(
             err.print(f"  {reason.field}: {reason.da} / {reason.en}", markup=False, highlight=False)
         raise typer.Exit(1) from exc
     out.print(stored.reference)
+    started = _start_case_run(application, stored.case_id, stored.reference)
+    err.print(f"Sagens forløb er startet i Prefect / case run started: {started}" if started else
+              "Prefect kører ikke: forløbet startes, når systemet er oppe (timekeeper). / Prefect is not running: "
+              "the case run starts when the system is up.")
     if stored.flags:
         err.print("Til koordinatoren / for the coordinator: " + ", ".join(flag.value for flag in stored.flags))
+
+
+def _prefect_reachable(api_url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _api_url(settings) -> str:  # type: ignore[no-untyped-def]
+    import os
+
+    return os.environ.get("PREFECT_API_URL") or settings.prefect_api_url
+
+
+def _start_case_run(application, case_id: int, reference: str) -> str | None:  # type: ignore[no-untyped-def]
+    """Start the case's referral-case run if Prefect is reachable; else the timekeeper starts it later."""
+    api_url = _api_url(application.settings)
+    if not _prefect_reachable(api_url):
+        return None
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from tasks.prefect_ops import start_case_run
+
+    from hjemtilos.programme import record_run_started
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        try:
+            run_id = start_case_run(case_id, reference)
+            record_run_started(application, case_id, run_id, _now())
+            return run_id
+        except Exception as exc:  # the case is stored; the timekeeper starts runs for cases without one
+            err.print(f"Kunne ikke starte forløbet / could not start the run: {type(exc).__name__}: {exc}")
+            return None
 
 
 @app.command()
@@ -231,35 +273,117 @@ def mail_catcher() -> None:
 
 
 @app.command()
-def up() -> None:
-    """Run the system in the foreground: migrate the database, start the mail catcher and the mail sender.
+def deploy() -> None:
+    """Register the deployments of prefect.yaml with the running Prefect server (idempotent)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    Ctrl-C stops everything it started.
-    """
+    from flows.deployments import deploy_all
+    from hjemtilos.settings import Settings
+
+    settings = Settings()
+    with temporary_settings(updates={PREFECT_API_URL: _api_url(settings)}):
+        ids = deploy_all()
+    for name, deployment_id in ids.items():
+        out.print(f"{name}: {deployment_id}")
+
+
+@app.command()
+def worker(
+    limit: Annotated[int, typer.Option(help="Most case runs executing at once")] = 20,
+) -> None:
+    """Run the worker that executes case runs (recovers runs a crashed worker left behind first)."""
+    import os
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from hjemtilos.settings import Settings
+    from hjemtilos.system import PREFECT_BIN, WORK_POOL
+    from tasks.prefect_ops import recover_orphaned_runs
+
+    settings = Settings()
+    api_url = _api_url(settings)
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        recovered = recover_orphaned_runs()
+    if recovered:
+        out.print(f"Rescheduled {len(recovered)} case run(s) left behind by a stopped worker.")
+    os.environ["PREFECT_API_URL"] = api_url
+    os.environ.setdefault("PREFECT_WORKER_QUERY_SECONDS", "1")
+    os.execv(PREFECT_BIN, [PREFECT_BIN, "worker", "start", "--pool", WORK_POOL, "--type", "process",
+                           "--limit", str(limit), "--prefetch-seconds", "1"])
+
+
+@app.command()
+def up(
+    demo: Annotated[bool, typer.Option("--demo", help="Load sample families and referrals (once)")] = False,
+) -> None:
+    """Run the whole system in the foreground: case database, Prefect server and UI, deployments, worker,
+    local mail catcher and mail sender. Ctrl-C stops everything it started."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.deployments import deploy_all
+    from hjemtilos import system
     from hjemtilos.db.migrate import upgrade
     from hjemtilos.mail.catcher import start_catcher
     from hjemtilos.mail.sender import deliver_pending
+    from hjemtilos.timekeeping import tick
+    from tasks.prefect_ops import PrefectOrchestrator, recover_orphaned_runs
 
     application = _app()
     settings = application.settings
+    endpoints = system.Endpoints(settings.prefect_host, settings.prefect_port)
+    env = system.prefect_env(settings, endpoints)
+    system.check_binding(endpoints.host, env)
     upgrade(settings.effective_database_url)
     out.print(f"Case database: {settings.effective_database_url}")
     controller = start_catcher(settings.maildir, settings.mail_catcher_host, settings.mail_catcher_port)
-    out.print(f"Mail catcher: smtp://{settings.mail_catcher_host}:{settings.mail_catcher_port} "
-              "(read it with 'hjemtilos mail list')")
+    processes = []
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    out.print("Running. Ctrl-C stops.")
     try:
-        while not stop.is_set():
-            report = deliver_pending(application.session_factory, application.smtp, _now())
-            if report.sent or report.failed or report.retrying:
-                out.print(f"{_local(_now())} mail: sent {len(report.sent)}, retrying {len(report.retrying)}, "
-                          f"failed {len(report.failed)}")
-            stop.wait(2)
+        out.print("Starting the Prefect server ...")
+        processes.append(system.start_server(env))
+        system.wait_healthy(endpoints.api_url)
+        with temporary_settings(updates={PREFECT_API_URL: endpoints.api_url}):
+            deploy_all()
+            recovered = recover_orphaned_runs()
+        if recovered:
+            out.print(f"Rescheduled {len(recovered)} case run(s) left behind when the system stopped.")
+        processes.append(system.start_worker(env))
+        if demo:
+            from hjemtilos.demo import load_demo
+
+            with temporary_settings(updates={PREFECT_API_URL: endpoints.api_url}):
+                load_demo(application)
+        out.print("")
+        out.print(f"Prefect UI:            {endpoints.ui_url}  (waiting cases: {endpoints.ui_url}/runs?state=Suspended,Paused)")
+        out.print(f"Artifacts:             {endpoints.ui_url}/artifacts")
+        out.print(f"Mail catcher:          smtp://{settings.mail_catcher_host}:{settings.mail_catcher_port}"
+                  "  (read it with 'hjemtilos mail list')")
+        out.print(f"Profile:               {settings.profile}")
+        out.print("Running. Ctrl-C stops everything.")
+        # The timekeeper ticks here at the profile's pace (the scheduled deployment ticks hourly as well);
+        # mail goes out every 2 seconds.
+        every = application.profile.timings.timekeeper_every
+        tick_seconds = 3600.0 if every.months else max(every.seconds, 1.0)
+        next_tick = 0.0
+        with temporary_settings(updates={PREFECT_API_URL: endpoints.api_url}):
+            while not stop.is_set():
+                if any(p.poll() is not None for p in processes):
+                    err.print("A Prefect process stopped; shutting down.")
+                    break
+                if time.monotonic() >= next_tick:
+                    report = tick(application, _now(), PrefectOrchestrator(), deliver=False)
+                    if report.runs_resumed or report.reminders or report.escalations:
+                        out.print(f"{_local(_now())} timekeeper: {report.runs_resumed} resumed, "
+                                  f"{report.reminders} reminders, {report.escalations} escalations")
+                    next_tick = time.monotonic() + tick_seconds
+                deliver_pending(application.session_factory, application.smtp, _now())
+                stop.wait(min(2.0, tick_seconds))
     except KeyboardInterrupt:
         pass
     finally:
+        for process in reversed(processes):
+            system.stop(process)
         controller.stop()
         application.engine.dispose()
         out.print("Stopped.")

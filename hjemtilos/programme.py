@@ -206,7 +206,7 @@ def _child_age(case: ReferralCase, now: datetime) -> int:
 
 
 def ui_link(app: App, case: ReferralCase) -> str:
-    base = app.settings.prefect_ui_url.rstrip("/")
+    base = app.settings.ui_base
     if case.flow_run_id:
         return f"{base}/runs/flow-run/{case.flow_run_id}"
     return f"{base}/runs?state=Suspended,Paused"
@@ -236,6 +236,14 @@ def attach_run(app: App, case_id: int, flow_run_id: str | None, now: datetime) -
             case.flow_run_id = flow_run_id
             audit(session, case.id, now, "system", "run-attached", case.current_step, {"flow_run_id": flow_run_id})
         return _info(session, case)
+
+
+def record_run_started(app: App, case_id: int, flow_run_id: str, now: datetime) -> None:
+    with app.session_factory.begin() as session:
+        case = _case(session, case_id)
+        if case.flow_run_id is None:
+            case.flow_run_id = flow_run_id
+            audit(session, case.id, now, "system", "run-started", case.current_step, {"flow_run_id": flow_run_id})
 
 
 def case_info(app: App, case_id: int) -> CaseInfo:

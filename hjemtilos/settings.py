@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     programme_phone: str = "+45 35 36 55 55"
     programme_email: EmailStr = "hjemtilos@redbarnet.dk"
 
-    prefect_ui_url: str = "http://127.0.0.1:4200"
+    prefect_host: str = Field(default="127.0.0.1", description="Where 'hjemtilos up' binds the Prefect server")
+    prefect_port: int = 4200
+    prefect_ui_url: str | None = Field(default=None, description="Base of links to the Prefect UI in mails")
 
     mail_catcher_host: str = "127.0.0.1"
     mail_catcher_port: int = 8025
@@ -57,6 +59,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'hjemtilos.db'}"
+
+    @property
+    def prefect_api_url(self) -> str:
+        return f"http://{self.prefect_host}:{self.prefect_port}/api"
+
+    @property
+    def ui_base(self) -> str:
+        return (self.prefect_ui_url or f"http://{self.prefect_host}:{self.prefect_port}").rstrip("/")
 
     @property
     def maildir(self) -> Path:

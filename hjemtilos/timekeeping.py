@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Protocol
 
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from hjemtilos.db.models import HumanTask, Party, ReferralCase, Timer
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import Recipient, enqueue_mail
 from hjemtilos.mail.sender import DeliveryReport, deliver_pending
-from hjemtilos.programme import _coordinator, candidates_for, ui_link
+from hjemtilos.programme import _coordinator, candidates_for, record_run_started, ui_link
 from hjemtilos.workflow import audit
 
 log = logging.getLogger(__name__)
@@ -108,12 +108,7 @@ def start_missing_runs(app: App, orchestrator: Orchestrator) -> int:
             ReferralCase.flow_run_id.is_(None), ReferralCase.status.not_in(("closed", "rejected"))).limit(BATCH)).all()
     started = 0
     for case_id, reference in rows:
-        run_id = orchestrator.start_case(case_id, reference)
-        with app.session_factory.begin() as session:
-            case = session.get(ReferralCase, case_id)
-            assert case is not None
-            if case.flow_run_id is None:
-                case.flow_run_id = run_id
+        record_run_started(app, case_id, orchestrator.start_case(case_id, reference), datetime.now(timezone.utc))
         started += 1
     return started
 

@@ -15,10 +15,12 @@ REFERRAL_CASE_DEPLOYMENT = "referral-case/referral-case"
 
 
 def start_case_run(case_id: int, reference: str) -> str:
-    """Create the case's flow run: the case id is its only parameter, the case reference its name."""
+    """Create the case's flow run: the case id is its only parameter, the case reference its name.
+
+    The idempotency key makes a second call (a retry, the timekeeper catching up) return the same run."""
     run: FlowRun = run_deployment(  # type: ignore[assignment]
         REFERRAL_CASE_DEPLOYMENT, parameters={"case_id": case_id}, flow_run_name=reference, timeout=0,
-        as_subflow=False, tags=["case"],
+        as_subflow=False, tags=["case"], idempotency_key=f"referral-case-{case_id}",
     )
     return str(run.id)
 
@@ -52,3 +54,33 @@ class PrefectOrchestrator:
                 return False
             result = client.set_flow_run_state(UUID(flow_run_id), Scheduled(name="Resuming"), force=True)
         return result.status.value == "ACCEPT"
+
+
+def recover_orphaned_runs() -> list[str]:
+    """Reschedule case runs left Running or Pending by a worker that died (kill -9, power cut).
+
+    Call it when the only worker starts: no run can then be legitimately running. The run re-executes from
+    the top and the case database tells it what is already done. (Several workers: use Prefect's flow-run
+    heartbeats and an automation that marks silent runs Crashed; the timekeeper then reschedules them.)
+    """
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    recovered = []
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
+                any_=[StateType.RUNNING, StateType.PENDING, StateType.CRASHED]))),
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["referral-case"])),
+        )
+        for run in runs:
+            result = client.set_flow_run_state(run.id, Scheduled(name="Resuming"), force=True)
+            if result.status.value == "ACCEPT":
+                recovered.append(str(run.id))
+    return recovered
