@@ -113,7 +113,7 @@ def refer(
             err.print(f"  {reason.field}: {reason.da} / {reason.en}", markup=False, highlight=False)
         raise typer.Exit(1) from exc
     out.print(stored.reference)
-    started = _start_case_run(application, stored.case_id, stored.reference)
+    started = _start_case_run(application, stored)
     err.print(f"Sagens forløb er startet i Prefect / case run started: {started}" if started else
               "Prefect kører ikke: forløbet startes, når systemet er oppe (timekeeper). / Prefect is not running: "
               "the case run starts when the system is up.")
@@ -138,7 +138,7 @@ def _api_url(settings) -> str:  # type: ignore[no-untyped-def]
     return os.environ.get("PREFECT_API_URL") or settings.prefect_api_url
 
 
-def _start_case_run(application, case_id: int, reference: str) -> str | None:  # type: ignore[no-untyped-def]
+def _start_case_run(application, stored) -> str | None:  # type: ignore[no-untyped-def]
     """Start the case's referral-case run if Prefect is reachable; else the timekeeper starts it later."""
     api_url = _api_url(application.settings)
     if not _prefect_reachable(api_url):
@@ -147,12 +147,12 @@ def _start_case_run(application, case_id: int, reference: str) -> str | None:  #
 
     from tasks.prefect_ops import start_case_run
 
-    from hjemtilos.programme import record_run_started
+    from hjemtilos.programme import case_run_key, record_run_started
 
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
         try:
-            run_id = start_case_run(case_id, reference)
-            record_run_started(application, case_id, run_id, _now())
+            run_id = start_case_run(stored.case_id, stored.reference, case_run_key(stored.reference, stored.created_at))
+            record_run_started(application, stored.case_id, run_id, _now())
             return run_id
         except Exception as exc:  # the case is stored; the timekeeper starts runs for cases without one
             err.print(f"Kunne ikke starte forløbet / could not start the run: {type(exc).__name__}: {exc}")

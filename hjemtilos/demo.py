@@ -12,7 +12,7 @@ from hjemtilos.app import App
 from hjemtilos.db.models import AuditEvent, VolunteerFamily
 from hjemtilos.intake import IntakeRejected, register_referral
 from hjemtilos.paths import EXAMPLES
-from hjemtilos.programme import record_run_started
+from hjemtilos.programme import case_run_key, record_run_started
 
 DEMO_FAMILIES = [
     ("Familien Holm", "holm@example.dk", "Nørrebro", ["da"]),
@@ -26,7 +26,7 @@ def load_demo(app: App) -> list[str]:
     from tasks.prefect_ops import start_case_run
 
     now = datetime.now(timezone.utc)
-    references: list[tuple[int, str]] = []
+    references: list[tuple[int, str, str]] = []
     with app.session_factory.begin() as session:
         if session.scalar(select(AuditEvent.id).where(AuditEvent.action == "demo-loaded")) is not None:
             return []
@@ -40,8 +40,8 @@ def load_demo(app: App) -> list[str]:
                 stored = register_referral(session, referral, now, app.programme, actor="demo")
             except IntakeRejected:
                 continue
-            references.append((stored.case_id, stored.reference))
+            references.append((stored.case_id, stored.reference, case_run_key(stored.reference, now)))
         session.add(AuditEvent(case_id=None, at=now, actor="demo", action="demo-loaded", step=None, detail=None))
-    for case_id, reference in references:
-        record_run_started(app, case_id, start_case_run(case_id, reference), now)
-    return [reference for _, reference in references]
+    for case_id, reference, run_key in references:
+        record_run_started(app, case_id, start_case_run(case_id, reference, run_key), now)
+    return [reference for _, reference, _ in references]

@@ -31,6 +31,7 @@ class StoredCase:
     case_id: int
     reference: str
     flags: tuple[FlagCode, ...]
+    created_at: datetime
 
 
 def next_reference(session: Session, year: int) -> str:
@@ -126,7 +127,7 @@ def register_referral(
         now=now,
         occurrence="receipt",
     )
-    return StoredCase(case_id=case.id, reference=reference, flags=flags)
+    return StoredCase(case_id=case.id, reference=reference, flags=flags, created_at=now)
 
 
 def find_case_id(session: Session, reference: str) -> int | None:

@@ -238,6 +238,11 @@ def attach_run(app: App, case_id: int, flow_run_id: str | None, now: datetime) -
         return _info(session, case)
 
 
+def case_run_key(reference: str, created_at: datetime) -> str:
+    """Idempotency key of a case's run: the same case never gets two runs, even if asked twice."""
+    return f"{reference}:{created_at.isoformat()}"
+
+
 def record_run_started(app: App, case_id: int, flow_run_id: str, now: datetime) -> None:
     with app.session_factory.begin() as session:
         case = _case(session, case_id)

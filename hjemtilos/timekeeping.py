@@ -17,7 +17,7 @@ from hjemtilos.db.models import HumanTask, Party, ReferralCase, Timer
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import Recipient, enqueue_mail
 from hjemtilos.mail.sender import DeliveryReport, deliver_pending
-from hjemtilos.programme import _coordinator, candidates_for, record_run_started, ui_link
+from hjemtilos.programme import _coordinator, candidates_for, case_run_key, record_run_started, ui_link
 from hjemtilos.workflow import audit
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class Orchestrator(Protocol):
 
     def resume(self, flow_run_id: str) -> bool: ...
 
-    def start_case(self, case_id: int, reference: str) -> str: ...
+    def start_case(self, case_id: int, reference: str, run_key: str) -> str: ...
 
 
 @dataclass
@@ -104,11 +104,12 @@ def wake_family_waits(app: App, now: datetime, orchestrator: Orchestrator) -> tu
 def start_missing_runs(app: App, orchestrator: Orchestrator) -> int:
     """Open cases without a flow run (intake while Prefect was down): start their runs."""
     with app.session_factory() as session:
-        rows = session.execute(select(ReferralCase.id, ReferralCase.reference).where(
+        rows = session.execute(select(ReferralCase.id, ReferralCase.reference, ReferralCase.created_at).where(
             ReferralCase.flow_run_id.is_(None), ReferralCase.status.not_in(("closed", "rejected"))).limit(BATCH)).all()
     started = 0
-    for case_id, reference in rows:
-        record_run_started(app, case_id, orchestrator.start_case(case_id, reference), datetime.now(timezone.utc))
+    for case_id, reference, created_at in rows:
+        run_id = orchestrator.start_case(case_id, reference, case_run_key(reference, created_at))
+        record_run_started(app, case_id, run_id, datetime.now(timezone.utc))
         started += 1
     return started
 

@@ -14,13 +14,13 @@ from hjemtilos.timekeeping import RunState
 REFERRAL_CASE_DEPLOYMENT = "referral-case/referral-case"
 
 
-def start_case_run(case_id: int, reference: str) -> str:
+def start_case_run(case_id: int, reference: str, run_key: str) -> str:
     """Create the case's flow run: the case id is its only parameter, the case reference its name.
 
     The idempotency key makes a second call (a retry, the timekeeper catching up) return the same run."""
     run: FlowRun = run_deployment(  # type: ignore[assignment]
         REFERRAL_CASE_DEPLOYMENT, parameters={"case_id": case_id}, flow_run_name=reference, timeout=0,
-        as_subflow=False, tags=["case"], idempotency_key=f"referral-case-{case_id}",
+        as_subflow=False, tags=["case"], idempotency_key=f"referral-case:{run_key}",
     )
     return str(run.id)
 
@@ -43,8 +43,8 @@ class PrefectOrchestrator:
             result = client.resume_flow_run(UUID(flow_run_id))
         return result.status.value == "ACCEPT"
 
-    def start_case(self, case_id: int, reference: str) -> str:
-        return start_case_run(case_id, reference)
+    def start_case(self, case_id: int, reference: str, run_key: str) -> str:
+        return start_case_run(case_id, reference, run_key)
 
     def reschedule(self, flow_run_id: str) -> bool:
         """Wake a suspended run without input (early ending): it re-executes and reads the case database."""

@@ -137,8 +137,9 @@ def start_case(app: App, referral_file: str) -> tuple[int, str, CaseDriver]:
     referral = Referral.model_validate(json.loads((EXAMPLES / referral_file).read_text()))
     with app.session_factory.begin() as session:
         stored = register_referral(session, referral, now(), app.programme)
-    run_id = start_case_run(stored.case_id, stored.reference)
-    from hjemtilos.programme import record_run_started
+    from hjemtilos.programme import case_run_key, record_run_started
+
+    run_id = start_case_run(stored.case_id, stored.reference, case_run_key(stored.reference, stored.created_at))
 
     record_run_started(app, stored.case_id, run_id, now())
     return stored.case_id, stored.reference, CaseDriver(app, UUID(run_id))

@@ -220,3 +220,32 @@ def test_no_personal_data_reaches_prefect(app, smtp_server) -> None:  # type: ig
     for personal in ("Noah", "Jensen", "Amina", "Henrik", "Olsen", "Line Madsen", "@"):
         assert personal not in text
     del family
+
+
+def test_case_stored_while_prefect_was_down_gets_exactly_one_run(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    from casework.referral import Referral
+    from hjemtilos.intake import register_referral
+    from hjemtilos.paths import EXAMPLES
+
+    referral = Referral.model_validate(json.loads((EXAMPLES / "referral-standard.json").read_text()))
+    with app.session_factory.begin() as session:
+        stored = register_referral(session, referral, now(), app.programme)
+    orchestrator = PrefectOrchestrator()
+    tick(app, now(), orchestrator)
+    tick(app, now(), orchestrator)
+    with app.session_factory() as session:
+        run_id = session.get(ReferralCase, stored.case_id).flow_run_id
+    assert run_id
+    # asking again for the same case returns the same run (idempotency key)
+    assert orchestrator.start_case(stored.case_id, stored.reference,
+                                   f"{stored.reference}:{stored.created_at.isoformat()}") == run_id
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[stored.reference])))
+    assert str(run_id) in {str(r.id) for r in runs}
+    assert sum(1 for r in runs if r.parameters == {"case_id": stored.case_id}
+               and r.idempotency_key and r.idempotency_key.endswith(stored.created_at.isoformat())) == 1
