@@ -35,13 +35,13 @@ def case_overview(session: Session, include_closed: bool = False) -> list[CaseRo
         .subquery()
     )
     timer_due = (
-        select(Timer.case_id, func.min(Timer.due_at).label("due"))
-        .where(Timer.fired_at.is_(None))
+        select(Timer.case_id, func.min(Timer.due_at).label("due"), func.min(Timer.key).label("timer_key"))
+        .where(Timer.consumed_at.is_(None))
         .group_by(Timer.case_id)
         .subquery()
     )
     query = (
-        select(ReferralCase, open_task.c.task_key, open_task_due.c.due, timer_due.c.due)
+        select(ReferralCase, open_task.c.task_key, open_task_due.c.due, timer_due.c.due, timer_due.c.timer_key)
         .outerjoin(open_task, open_task.c.case_id == ReferralCase.id)
         .outerjoin(open_task_due, open_task_due.c.case_id == ReferralCase.id)
         .outerjoin(timer_due, timer_due.c.case_id == ReferralCase.id)
@@ -50,12 +50,15 @@ def case_overview(session: Session, include_closed: bool = False) -> list[CaseRo
     if not include_closed:
         query = query.where(ReferralCase.status.not_in(("closed", "rejected")))
     rows = []
-    for case, task_key, task_due, timer_due_at in session.execute(query):
+    for case, task_key, task_due, timer_due_at, timer_key in session.execute(query):
         dues = [d for d in (task_due, timer_due_at) if d is not None]
         if task_key:
             waiting_for = f"coordinator: {task_key}"
-        elif timer_due_at is not None:
-            waiting_for = "timer"
+        elif timer_key and timer_key.startswith("wait-family"):
+            waiting_for = "an approved family"
+            dues = [d for d in dues if d is not timer_due_at]
+        elif timer_key:
+            waiting_for = f"timer: {timer_key}"
         else:
             waiting_for = "-"
         rows.append(CaseRow(case.reference, case.status, case.current_step, waiting_for, case.step_since,
