@@ -11,6 +11,7 @@ class ChildProfile:
     local_area: str
     languages: tuple[str, ...]
     gender: str | None = None
+    wished_competences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class FamilyProfile:
     wish_age_min: int | None = None
     wish_age_max: int | None = None
     wish_gender: str | None = None
+    competences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ def rank_candidates(child: ChildProfile, families: list[FamilyProfile]) -> list[
             else:
                 score -= 10
                 reasons.append(f"ønsker {family.wish_gender}")
+        wanted = {c.strip().lower() for c in child.wished_competences}
+        offered = sorted(c for c in family.competences if c.strip().lower() in wanted)
+        if offered:
+            score += 10 * len(offered)
+            reasons.append("kompetencer: " + ", ".join(offered))
         ranked.append(Candidate(family.family_id, family.reference, score, tuple(reasons)))
     ranked.sort(key=lambda c: (-c.score, c.family_id))
     return ranked

@@ -121,3 +121,7 @@ class Referral(_Model):
         title="BBU-kontaktperson (modtager samtykkeerklæringerne) / BBU contact (receives the consent forms)",
     )
     eligibility: Eligibility = Field(default_factory=Eligibility)
+    wished_competences: list[Annotated[str, Field(max_length=60)]] = Field(
+        default_factory=list, max_length=10,
+        title="Ønskede kompetencer hos familien / Competences wished of the family",
+        description="Beskriv behovet, ikke diagnoser / describe the need, not diagnoses")

@@ -6,7 +6,13 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from tasks.case_tasks import send_mail
-from tasks.timekeeper_tasks import fire_due_timers, send_reminders, start_missing_runs, wake_family_waits
+from tasks.timekeeper_tasks import (
+    fire_due_timers,
+    send_reminders,
+    send_supervision_invitations,
+    start_missing_runs,
+    wake_family_waits,
+)
 
 
 @flow(name="timekeeper", persist_result=False, log_prints=False)
@@ -15,9 +21,11 @@ def timekeeper() -> dict[str, int]:
     fired, resumed = fire_due_timers()
     family_fired, family_resumed = wake_family_waits()
     reminders, escalations = send_reminders()
+    invitations = send_supervision_invitations()
     mail = send_mail()
     summary = {"runs_started": started, "timers_fired": fired + family_fired, "runs_resumed": resumed + family_resumed,
-               "reminders": reminders, "escalations": escalations, "mails_sent": len(mail.sent),
+               "reminders": reminders, "escalations": escalations, "supervision_invitations": invitations,
+               "mails_sent": len(mail.sent),
                "mails_failed": len(mail.failed)}
     get_run_logger().info("timekeeper: %s", summary)
     return summary

@@ -26,6 +26,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The case database (sagsdatabasen): migrations.", no_args_is_help=True)
 mail_app = typer.Typer(help="Mail: the outbox, the sender and the local mail catcher.", no_args_is_help=True)
+family_app = typer.Typer(help="Volunteer families (venskabsfamilier): registration and screening.",
+                         no_args_is_help=True)
+app.add_typer(family_app, name="family")
 app.add_typer(db_app, name="db")
 app.add_typer(mail_app, name="mail")
 
@@ -157,6 +160,77 @@ def _start_case_run(application, stored) -> str | None:  # type: ignore[no-untyp
         except Exception as exc:  # the case is stored; the timekeeper starts runs for cases without one
             err.print(f"Kunne ikke starte forløbet / could not start the run: {type(exc).__name__}: {exc}")
             return None
+
+
+@family_app.command("add")
+def family_add(
+    file: Annotated[Path, typer.Argument(help="A volunteer family as JSON; see examples/family-*.json")],
+) -> None:
+    """Register a volunteer family and start its screening (volunteer-approval run).
+
+    Exit code 0: stored. 1: not a valid family (each reason is listed; nothing is stored). 2: unreadable file.
+    """
+    from casework.families import FamilyRegistration
+    from hjemtilos.volunteers import FamilyRejected, family_run_key, record_family_run, register_family
+
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        err.print(f"[red]Kan ikke læse / cannot read {file}:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        registration = FamilyRegistration.model_validate(raw)
+    except ValidationError as exc:
+        err.print(f"[red]Familien er ikke gyldig / the family is not valid ({exc.error_count()} fejl/errors):[/red]")
+        for error in exc.errors():
+            err.print(f"  {_field_path(error['loc'])}: {error['msg']}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+    application = _app()
+    try:
+        with application.session_factory.begin() as session:
+            stored = register_family(session, registration, _now(), actor="cli")
+    except FamilyRejected as exc:
+        err.print("[red]Familien kan ikke registreres / the family cannot be registered:[/red]")
+        for error in exc.errors:
+            err.print(f"  {error.field}: {error.da} / {error.en}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+    out.print(stored.reference)
+    api_url = _api_url(application.settings)
+    if _prefect_reachable(api_url):
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from tasks.prefect_ops import start_family_run
+
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            run_id = start_family_run(stored.family_id, stored.reference,
+                                      family_run_key(stored.reference, stored.created_at))
+        record_family_run(application, stored.family_id, run_id)
+        err.print(f"Screeningen er startet i Prefect / screening run started: {run_id}")
+    else:
+        err.print("Prefect kører ikke: screeningen startes, når systemet er oppe. / Prefect is not running: "
+                  "the screening run starts when the system is up.")
+
+
+@family_app.command("list")
+def family_list() -> None:
+    """List volunteer families: reference, status, local area, capacity and what screening still needs."""
+    from sqlalchemy import select
+
+    from casework.matching import family_reference
+    from hjemtilos.db.models import VolunteerFamily
+    from hjemtilos.volunteers import status_of
+
+    application = _app()
+    table = Table(title="Venskabsfamilier / volunteer families")
+    for column in ("Reference", "Name", "Status", "Local area", "Capacity", "Missing"):
+        table.add_column(column, no_wrap=column != "Missing")
+    today = _now().date()
+    with application.session_factory() as session:
+        for family in session.scalars(select(VolunteerFamily).order_by(VolunteerFamily.id)):
+            missing = ", ".join(status_of(family, today).missing) if family.status == "screening" else ""
+            table.add_row(family_reference(family.id), family.name, family.status, family.local_area,
+                          str(family.capacity), missing)
+    out.print(table)
 
 
 @app.command()

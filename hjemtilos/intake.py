@@ -82,6 +82,7 @@ def register_referral(
         languages=list(referral.child.languages),
         local_area=referral.child.local_area,
         wants_volunteer_family=answers.child_wants_volunteer_family,
+        wished_competences=list(referral.wished_competences),
         has_resources_to_start=answers.has_resources_to_start,
         can_say_yes_no=answers.can_say_yes_no,
         manages_toilet_alone=answers.manages_toilet_alone,

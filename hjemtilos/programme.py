@@ -219,10 +219,12 @@ def candidates_for(session: Session, case: ReferralCase, now: datetime) -> list[
     families = session.scalars(select(VolunteerFamily).where(VolunteerFamily.status == "approved")).all()
     profiles = [
         FamilyProfile(f.id, family_reference(f.id), f.local_area, tuple(f.languages),
-                      f.capacity - int(used.get(f.id, 0)), f.wish_age_min, f.wish_age_max, f.wish_gender)
+                      f.capacity - int(used.get(f.id, 0)), f.wish_age_min, f.wish_age_max, f.wish_gender,
+                      tuple(f.competences))
         for f in families if f.id not in declined
     ]
-    child = ChildProfile(_child_age(case, now), case.child.local_area, tuple(case.child.languages), case.child.gender)
+    child = ChildProfile(_child_age(case, now), case.child.local_area, tuple(case.child.languages), case.child.gender,
+                         tuple(case.child.wished_competences or ()))
     return rank_candidates(child, profiles)
 
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     prefect_port: int = 4200
     prefect_ui_url: str | None = Field(default=None, description="Base of links to the Prefect UI in mails")
 
+    elearning_url: str = "https://redbarnet.dk/hjemtilos/e-laering"
+    supervision_url: str = "https://redbarnet.dk/hjemtilos/supervision"
+
     mail_catcher_host: str = "127.0.0.1"
     mail_catcher_port: int = 8025
 

@@ -13,12 +13,13 @@ from sqlalchemy import select
 
 from casework.steps import Role, Step
 from hjemtilos.app import App
-from hjemtilos.db.models import HumanTask, Party, ReferralCase, Timer
+from casework.matching import family_reference
+from hjemtilos.db.models import AuditEvent, HumanTask, Party, ReferralCase, Timer, VolunteerFamily
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import Recipient, enqueue_mail
 from hjemtilos.mail.sender import DeliveryReport, deliver_pending
 from hjemtilos.programme import _coordinator, candidates_for, case_run_key, record_run_started, ui_link
-from hjemtilos.workflow import audit
+from hjemtilos.volunteers import family_reminder, family_run_key, record_family_run, send_supervision_invitations
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -38,6 +39,8 @@ class Orchestrator(Protocol):
 
     def start_case(self, case_id: int, reference: str, run_key: str) -> str: ...
 
+    def start_family(self, family_id: int, reference: str, run_key: str) -> str: ...
+
 
 @dataclass
 class TickReport:
@@ -45,6 +48,7 @@ class TickReport:
     runs_resumed: int = 0
     reminders: int = 0
     escalations: int = 0
+    supervision_invitations: int = 0
     mail: DeliveryReport = field(default_factory=DeliveryReport)
 
 
@@ -111,6 +115,14 @@ def start_missing_runs(app: App, orchestrator: Orchestrator) -> int:
         run_id = orchestrator.start_case(case_id, reference, case_run_key(reference, created_at))
         record_run_started(app, case_id, run_id, datetime.now(timezone.utc))
         started += 1
+    with app.session_factory() as session:
+        families = session.execute(select(VolunteerFamily.id, VolunteerFamily.created_at).where(
+            VolunteerFamily.flow_run_id.is_(None), VolunteerFamily.status == "screening").limit(BATCH)).all()
+    for family_id, created_at in families:
+        reference = family_reference(family_id)
+        record_family_run(app, family_id, orchestrator.start_family(family_id, reference,
+                                                                    family_run_key(reference, created_at)))
+        started += 1
     return started
 
 
@@ -124,6 +136,14 @@ def _consent_missing(case: ReferralCase, task: HumanTask) -> tuple[str, ...]:
     return tuple(missing)
 
 
+def _bump_reminder(session, task: HumanTask, now: datetime, timings) -> None:  # type: ignore[no-untyped-def]
+    task.reminders_sent += 1
+    task.last_reminder_at = now
+    task.reminder_at = timings.reminder_repeat_every.after(now)
+    session.add(AuditEvent(case_id=task.case_id, family_id=task.family_id, at=now, actor="timekeeper",
+                           action="reminder-sent", step=task.step, detail={"key": task.key, "n": task.reminders_sent}))
+
+
 def send_reminders(app: App, now: datetime) -> tuple[int, int]:
     """One reminder per interval and one escalation per task, each in the transaction that records it."""
     timings = app.profile.timings
@@ -132,9 +152,16 @@ def send_reminders(app: App, now: datetime) -> tuple[int, int]:
         due = session.scalars(select(HumanTask).where(HumanTask.completed_at.is_(None), HumanTask.reminder_at <= now)
                               .order_by(HumanTask.reminder_at).limit(BATCH)).all()
         for task in due:
+            occurrence = f"reminder-{task.reminders_sent + 1}"
+            if task.family_id is not None:
+                for recipient, context in family_reminder(session, app, task, now):
+                    enqueue_mail(session, case_id=None, step=task.step, recipient=recipient, context=context,
+                                 programme=app.programme, now=now, occurrence=f"{task.key}:{occurrence}")
+                _bump_reminder(session, task, now, timings)
+                reminders += 1
+                continue
             case = session.get(ReferralCase, task.case_id)
             assert case is not None
-            occurrence = f"reminder-{task.reminders_sent + 1}"
             if task.reminder_role == Role.REFERRER:
                 referrer: Party = next(p for p in case.parties if p.role == Role.REFERRER)
                 recipient = Recipient(Role.REFERRER, referrer.name, referrer.email, referrer.language, str(referrer.id))
@@ -148,26 +175,26 @@ def send_reminders(app: App, now: datetime) -> tuple[int, int]:
                                                  link=ui_link(app, case))
             enqueue_mail(session, case_id=case.id, step=task.step, recipient=recipient, context=context,
                          programme=app.programme, now=now, occurrence=f"{task.key}:{occurrence}")
-            task.reminders_sent += 1
-            task.last_reminder_at = now
-            task.reminder_at = timings.reminder_repeat_every.after(now)
-            audit(session, case.id, now, "timekeeper", "reminder-sent", task.step,
-                  {"key": task.key, "to": recipient.role, "n": task.reminders_sent})
+            _bump_reminder(session, task, now, timings)
             reminders += 1
         overdue = session.scalars(select(HumanTask).where(HumanTask.completed_at.is_(None),
                                                           HumanTask.escalated_at.is_(None),
                                                           HumanTask.escalation_at <= now).limit(BATCH)).all()
         for task in overdue:
-            case = session.get(ReferralCase, task.case_id)
-            assert case is not None
+            case = session.get(ReferralCase, task.case_id) if task.case_id is not None else None
+            if case is not None:
+                reference, link = case.reference, ui_link(app, case)
+            else:
+                reference, link = family_reference(task.family_id or 0), app.settings.ui_base + "/runs"
             recipient = _coordinator(app)
-            enqueue_mail(session, case_id=case.id, step=task.step, recipient=recipient,
-                         context=mc.CoordinatorEscalation(recipient_name=recipient.name, case_reference=case.reference,
+            enqueue_mail(session, case_id=task.case_id, step=task.step, recipient=recipient,
+                         context=mc.CoordinatorEscalation(recipient_name=recipient.name, case_reference=reference,
                                                           task_title=task.title, waiting_since=task.created_at,
-                                                          link=ui_link(app, case)),
-                         programme=app.programme, now=now, occurrence=f"{task.key}:escalation")
+                                                          link=link),
+                         programme=app.programme, now=now, occurrence=f"{task.key}:escalation:{task.family_id or ''}")
             task.escalated_at = now
-            audit(session, case.id, now, "timekeeper", "escalated", task.step, {"key": task.key})
+            session.add(AuditEvent(case_id=task.case_id, family_id=task.family_id, at=now, actor="timekeeper",
+                                   action="escalated", step=task.step, detail={"key": task.key}))
             escalations += 1
     return reminders, escalations
 
@@ -179,6 +206,7 @@ def tick(app: App, now: datetime, orchestrator: Orchestrator, deliver: bool = Tr
     family_fired, family_resumed = wake_family_waits(app, now, orchestrator)
     report.timers_fired, report.runs_resumed = fired + family_fired, resumed + family_resumed
     report.reminders, report.escalations = send_reminders(app, now)
+    report.supervision_invitations = send_supervision_invitations(app, now)
     if deliver:
         report.mail = deliver_pending(app.session_factory, app.smtp, now)
     log.info("tick: %s timers fired, %s runs resumed, %s reminders, %s escalations, %s mails sent",

@@ -52,6 +52,10 @@ def get_task(session: Session, case_id: int, key: str) -> HumanTask | None:
     return session.scalar(select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.key == key))
 
 
+def get_family_task(session: Session, family_id: int, key: str) -> HumanTask | None:
+    return session.scalar(select(HumanTask).where(HumanTask.family_id == family_id, HumanTask.key == key))
+
+
 def set_step(session: Session, case: ReferralCase, step: str, now: datetime) -> None:
     if case.current_step != step:
         case.current_step = step
@@ -66,8 +70,9 @@ def audit(session: Session, case_id: int | None, now: datetime, actor: str, acti
 
 def open_task(
     session: Session,
-    case: ReferralCase,
+    case: ReferralCase | None,
     *,
+    family_id: int | None = None,
     key: str,
     step: str,
     title: str,
@@ -79,20 +84,22 @@ def open_task(
     escalation_after: Any = None,
     data: dict[str, Any] | None = None,
 ) -> tuple[HumanTask, bool]:
-    """Create the human task ``key`` unless it exists. Returns (task, created)."""
-    task = get_task(session, case.id, key)
+    """Create the human task ``key`` of a case (or of a family's screening) unless it exists."""
+    task = get_task(session, case.id, key) if case is not None else get_family_task(session, family_id or 0, key)
     if task is not None:
         return task, False
     reminder_after = reminder_after or timings.approval_reminder_after
     escalation_after = escalation_after or timings.approval_escalation_after
     task = HumanTask(
-        case_id=case.id, key=key, step=step, title=title, assignee_role=assignee_role, reminder_role=reminder_role,
+        case_id=case.id if case else None, family_id=family_id, key=key, step=step, title=title, assignee_role=assignee_role, reminder_role=reminder_role,
         created_at=now, due_at=escalation_after.after(now), reminder_at=reminder_after.after(now),
         escalation_at=escalation_after.after(now), reminders_sent=0, round=1, data=data,
     )
     session.add(task)
-    set_step(session, case, step, now)
-    audit(session, case.id, now, "system", "task-opened", step, {"key": key})
+    if case is not None:
+        set_step(session, case, step, now)
+    session.add(AuditEvent(case_id=case.id if case else None, family_id=family_id, at=now, actor="system",
+                           action="task-opened", step=step, detail={"key": key}))
     session.flush()
     return task, True
 
@@ -104,14 +111,16 @@ def complete_task(session: Session, task: HumanTask, *, outcome: str, data: dict
     task.decided_by = actor
     task.data = {**(task.data or {}), "input": data}
     task.last_error = None
-    audit(session, task.case_id, now, actor, "task-completed", task.step, {"key": task.key, "outcome": outcome})
+    session.add(AuditEvent(case_id=task.case_id, family_id=task.family_id, at=now, actor=actor,
+                           action="task-completed", step=task.step, detail={"key": task.key, "outcome": outcome}))
 
 
 def reject_input(session: Session, task: HumanTask, error: str, now: datetime) -> None:
     """The form was submitted but is not acceptable: ask again under a new suspension key."""
     task.round += 1
     task.last_error = error[:500]
-    audit(session, task.case_id, now, "system", "form-returned", task.step, {"key": task.key, "error": error[:200]})
+    session.add(AuditEvent(case_id=task.case_id, family_id=task.family_id, at=now, actor="system",
+                           action="form-returned", step=task.step, detail={"key": task.key, "error": error[:200]}))
 
 
 def cancel_open_waits(session: Session, case_id: int, now: datetime, actor: str) -> None:

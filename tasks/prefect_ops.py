@@ -25,6 +25,14 @@ def start_case_run(case_id: int, reference: str, run_key: str) -> str:
     return str(run.id)
 
 
+def start_family_run(family_id: int, reference: str, run_key: str) -> str:
+    run: FlowRun = run_deployment(  # type: ignore[assignment]
+        "volunteer-approval/volunteer-approval", parameters={"family_id": family_id}, flow_run_name=reference,
+        timeout=0, as_subflow=False, tags=["family"], idempotency_key=f"volunteer-approval:{run_key}",
+    )
+    return str(run.id)
+
+
 class PrefectOrchestrator:
     """The timekeeper's view of Prefect."""
 
@@ -45,6 +53,9 @@ class PrefectOrchestrator:
 
     def start_case(self, case_id: int, reference: str, run_key: str) -> str:
         return start_case_run(case_id, reference, run_key)
+
+    def start_family(self, family_id: int, reference: str, run_key: str) -> str:
+        return start_family_run(family_id, reference, run_key)
 
     def reschedule(self, flow_run_id: str) -> bool:
         """Wake a suspended run without input (early ending): it re-executes and reads the case database."""
@@ -77,7 +88,8 @@ def recover_orphaned_runs() -> list[str]:
         runs = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
                 any_=[StateType.RUNNING, StateType.PENDING, StateType.CRASHED]))),
-            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["referral-case"])),
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["referral-case",
+                                                                               "volunteer-approval"])),
         )
         for run in runs:
             result = client.set_flow_run_state(run.id, Scheduled(name="Resuming"), force=True)

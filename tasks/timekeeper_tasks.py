@@ -27,6 +27,13 @@ def wake_family_waits() -> tuple[int, int]:
     return timekeeping.wake_family_waits(get_app(), utcnow(), PrefectOrchestrator())
 
 
+@task(name="send_supervision_invitations", **OPTS)  # type: ignore[call-overload]
+def send_supervision_invitations() -> int:
+    from hjemtilos.volunteers import send_supervision_invitations as send
+
+    return send(get_app(), utcnow())
+
+
 @task(name="send_reminders", **OPTS)  # type: ignore[call-overload]
 def send_reminders() -> tuple[int, int]:
     return timekeeping.send_reminders(get_app(), utcnow())

@@ -67,6 +67,7 @@ class Child(Base):
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     local_area: Mapped[str] = mapped_column(String(200))
     wants_volunteer_family: Mapped[bool] = mapped_column(Boolean)
+    wished_competences: Mapped[list[str]] = mapped_column(JSON, default=list)
     has_resources_to_start: Mapped[bool] = mapped_column(Boolean)
     can_say_yes_no: Mapped[bool | None] = mapped_column(Boolean)
     manages_toilet_alone: Mapped[bool | None] = mapped_column(Boolean)
@@ -127,6 +128,7 @@ class VolunteerFamily(Base):
     competences: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="screening", index=True)
     home_visit_on: Mapped[date | None] = mapped_column(Date)
+    interview_on: Mapped[date | None] = mapped_column(Date)
     elearning_completed_on: Mapped[date | None] = mapped_column(Date)
     approved_at: Mapped[datetime | None]
     rejected_reason: Mapped[str | None] = mapped_column(String(500))
@@ -143,7 +145,7 @@ class FamilyMember(Base):
     family_id: Mapped[int] = mapped_column(ForeignKey("volunteer_family.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     birth_date: Mapped[date] = mapped_column(Date)
-    is_adult_volunteer: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_volunteer: Mapped[bool] = mapped_column(Boolean, default=False)  # one of the family's adult volunteers
     lives_at_home: Mapped[bool] = mapped_column(Boolean, default=True)
     # Certificates: outcome and dates only, never copies.
     child_certificate_requested_on: Mapped[date | None] = mapped_column(Date)
@@ -217,11 +219,15 @@ class HumanTask(Base):
     __tablename__ = "human_task"
     __table_args__ = (
         UniqueConstraint("case_id", "key"),
-        Index("ix_human_task_open_due", "completed_at", "due_at"),
+        UniqueConstraint("family_id", "key"),
+        Index("ix_human_task_open_reminder", "completed_at", "reminder_at"),
+        Index("ix_human_task_open_escalation", "completed_at", "escalation_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), index=True)
+    # a task belongs to a referral case or to a volunteer family's screening
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), index=True)
+    family_id: Mapped[int | None] = mapped_column(ForeignKey("volunteer_family.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(80))  # stable, e.g. approval-consent-1 or approval-match-proposal-2
     step: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(200))  # what the person must do, shown in reminders

@@ -34,8 +34,9 @@ def prefect_server() -> Iterator[None]:
         from flows.end_case import end_case, record_change
         from flows.referral_case import referral_case
         from flows.timekeeper import timekeeper
+        from flows.volunteer_approval import volunteer_approval
 
-        for flow in (referral_case, timekeeper, end_case, record_change):
+        for flow in (referral_case, timekeeper, end_case, record_change, volunteer_approval):
             flow.to_deployment(name=flow.name).apply()
         yield
 
@@ -80,6 +81,7 @@ class CaseDriver:
     app: App
     run_id: UUID
     log: list[str] = field(default_factory=list)
+    flow_name: str = "referral-case"
 
     def state(self):  # type: ignore[no-untyped-def]
         with get_client(sync_client=True) as client:
@@ -88,11 +90,13 @@ class CaseDriver:
     def run(self) -> str:
         """Execute the run in-process until it suspends (returns its pause key) or finishes ("done")."""
         from flows.referral_case import referral_case
+        from flows.volunteer_approval import volunteer_approval
 
+        flow = volunteer_approval if self.flow_name == "volunteer-approval" else referral_case
         with get_client(sync_client=True) as client:
             flow_run = client.read_flow_run(self.run_id)
         try:
-            run_flow(referral_case, flow_run=flow_run)
+            run_flow(flow, flow_run=flow_run)
         except Pause:
             pass
         state = self.state()
@@ -146,3 +150,20 @@ def start_case(app: App, referral_file: str) -> tuple[int, str, CaseDriver]:
 
 
 TODAY = date.today().isoformat()
+
+
+def register_family(app: App, example: str = "family-holm.json") -> tuple[int, CaseDriver]:
+    import json
+
+    from casework.families import FamilyRegistration
+    from hjemtilos.paths import EXAMPLES
+    from hjemtilos.volunteers import family_run_key, record_family_run
+    from hjemtilos.volunteers import register_family as register
+    from tasks.prefect_ops import start_family_run
+
+    registration = FamilyRegistration.model_validate(json.loads((EXAMPLES / example).read_text()))
+    with app.session_factory.begin() as session:
+        stored = register(session, registration, now())
+    run_id = start_family_run(stored.family_id, stored.reference, family_run_key(stored.reference, stored.created_at))
+    record_family_run(app, stored.family_id, run_id)
+    return stored.family_id, CaseDriver(app, UUID(run_id), flow_name="volunteer-approval")

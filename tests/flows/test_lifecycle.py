@@ -71,6 +71,11 @@ def test_referral_to_farewell(app, smtp_server) -> None:  # type: ignore[no-unty
         assert all(m.status == "sent" for m in outbox)
 
     received = Counter((r.message["X-Hjemtilos-Template"], r.rcpt_tos[0]) for r in smtp_server.received)
+    # group supervision every 2 programme months (10 s in fast time) while the match is active: once per round
+    with app.session_factory() as session:
+        rounds = session.scalars(select(AuditEvent.step).where(AuditEvent.action == "supervision-invited")).all()
+    assert len(rounds) == len(set(rounds)) >= 4
+    assert received.pop(("supervision-invitation", "holm@example.dk")) == len(rounds)
     assert received == Counter({
         ("referral-receipt", "jonas.berg@bbu.kk.dk"): 1,
         ("consent-request", "maria.hansen@example.dk"): 1,

@@ -71,3 +71,16 @@ def test_help_is_readable(env: dict[str, str]) -> None:
     assert result.returncode == 0
     for command in ("refer", "cases", "db", "mail", "up"):
         assert command in result.stdout
+
+
+def test_family_add_and_list(env: dict[str, str]) -> None:
+    result = run(env, "family", "add", str(EXAMPLES / "family-holm.json"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "VF-0001"
+    invalid = run(env, "family", "add", str(EXAMPLES / "family-single-adult-invalid.json"))
+    assert invalid.returncode == 1
+    assert "members: Én voksen kan kun være venskabsfamilie med mindst ét hjemmeboende barn." in invalid.stderr
+    listing = run(env, "family", "list")
+    assert "VF-0001" in listing.stdout and "Familien Holm" in listing.stdout and "screening" in listing.stdout
+    assert "VF-0002" not in listing.stdout
+    assert "hjemmebesøg og samtale" in listing.stdout

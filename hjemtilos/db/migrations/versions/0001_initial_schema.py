@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 05:29:26.874046
+Create Date: 2026-11-28 06:08:49.533051
 """
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ def upgrade() -> None:
     sa.Column('competences', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('home_visit_on', sa.Date(), nullable=True),
+    sa.Column('interview_on', sa.Date(), nullable=True),
     sa.Column('elearning_completed_on', sa.Date(), nullable=True),
     sa.Column('approved_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('rejected_reason', sa.String(length=500), nullable=True),
@@ -101,6 +102,7 @@ def upgrade() -> None:
     sa.Column('languages', sa.JSON(), nullable=False),
     sa.Column('local_area', sa.String(length=200), nullable=False),
     sa.Column('wants_volunteer_family', sa.Boolean(), nullable=False),
+    sa.Column('wished_competences', sa.JSON(), nullable=False),
     sa.Column('has_resources_to_start', sa.Boolean(), nullable=False),
     sa.Column('can_say_yes_no', sa.Boolean(), nullable=True),
     sa.Column('manages_toilet_alone', sa.Boolean(), nullable=True),
@@ -128,7 +130,7 @@ def upgrade() -> None:
     sa.Column('family_id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('birth_date', sa.Date(), nullable=False),
-    sa.Column('is_adult_volunteer', sa.Boolean(), nullable=False),
+    sa.Column('is_volunteer', sa.Boolean(), nullable=False),
     sa.Column('lives_at_home', sa.Boolean(), nullable=False),
     sa.Column('child_certificate_requested_on', sa.Date(), nullable=True),
     sa.Column('child_certificate_received_on', sa.Date(), nullable=True),
@@ -144,7 +146,8 @@ def upgrade() -> None:
 
     op.create_table('human_task',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('family_id', sa.Integer(), nullable=True),
     sa.Column('key', sa.String(length=80), nullable=False),
     sa.Column('step', sa.String(length=40), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
@@ -164,12 +167,16 @@ def upgrade() -> None:
     sa.Column('decided_by', sa.String(length=200), nullable=True),
     sa.Column('data', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['referral_case.id'], name=op.f('fk_human_task_case_id_referral_case'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['family_id'], ['volunteer_family.id'], name=op.f('fk_human_task_family_id_volunteer_family'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_human_task')),
-    sa.UniqueConstraint('case_id', 'key', name=op.f('uq_human_task_case_id'))
+    sa.UniqueConstraint('case_id', 'key', name=op.f('uq_human_task_case_id')),
+    sa.UniqueConstraint('family_id', 'key', name=op.f('uq_human_task_family_id'))
     )
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_human_task_case_id'), ['case_id'], unique=False)
-        batch_op.create_index('ix_human_task_open_due', ['completed_at', 'due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_human_task_family_id'), ['family_id'], unique=False)
+        batch_op.create_index('ix_human_task_open_escalation', ['completed_at', 'escalation_at'], unique=False)
+        batch_op.create_index('ix_human_task_open_reminder', ['completed_at', 'reminder_at'], unique=False)
 
     op.create_table('match',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -325,7 +332,9 @@ def downgrade() -> None:
 
     op.drop_table('match')
     with op.batch_alter_table('human_task', schema=None) as batch_op:
-        batch_op.drop_index('ix_human_task_open_due')
+        batch_op.drop_index('ix_human_task_open_reminder')
+        batch_op.drop_index('ix_human_task_open_escalation')
+        batch_op.drop_index(batch_op.f('ix_human_task_family_id'))
         batch_op.drop_index(batch_op.f('ix_human_task_case_id'))
 
     op.drop_table('human_task')

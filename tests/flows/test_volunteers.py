@@ -1,0 +1,110 @@
+"""Volunteer families on a real Prefect server: screening, certificates for members aged 15+, approval
+blocked until everything is in, reminders, a case that waits for a family, supervision invitations."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from hjemtilos.db.models import FamilyMember, HumanTask, Match, VolunteerFamily
+from hjemtilos.timekeeping import tick
+from hjemtilos.volunteers import send_supervision_invitations
+from tasks.prefect_ops import PrefectOrchestrator
+from tests.flows.conftest import TODAY, add_family, now, register_family, start_case
+from tests.flows.test_scenarios import agree_and_start, templates_to
+
+ADULT_CERTS = {f"member_{i}_{kind}_{field}": TODAY for i in (1, 2, 3)
+               for kind in ("child_certificate", "criminal_record") for field in ("requested_on", "received_on")}
+OUTCOMES = {f"member_{i}_{kind}_outcome": "uden anmærkning" for i in (1, 2, 3)
+            for kind in ("child_certificate", "criminal_record")}
+
+
+def test_family_screening_blocks_approval_until_everything_is_in(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    # a case is waiting for a family before any family exists
+    case_id, _, case = start_case(app, "referral-standard.json")
+    assert case.run() == "approval-screening-r1"
+    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert case.answer({"coordinator": "KH", "parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) == "wait-family-1-r1"
+
+    family_id, family = register_family(app)  # two adults, Ida (16) and Oskar (13)
+    assert family.run() == "approval-home-visit-r1"
+    assert "VF-%04d" % family_id in family.description()
+    assert "Holm" not in family.description()
+    assert family.answer({"coordinator": "KH", "decision": "fortsæt screeningen", "home_visit_on": TODAY,
+                          "interview_on": TODAY}) == "approval-family-approval-r1"
+    description = family.description()
+    assert "| 3 (husstand) | 16 | ja |" in description and "| 4 (husstand) | 13 | nej |" in description
+    with app.session_factory() as session:  # the form asks for members 1-3 only (Oskar is under 15)
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            keyset = family.state().state_details.run_input_keyset
+            schema = client.read_flow_run_input(family.run_id, keyset["schema"])
+    assert "member_3_criminal_record_received_on" in schema and "member_4_" not in schema
+
+    # approving with the 16-year-old's straffeattest and the e-learning missing is refused, with the reason
+    partial = {k: v for k, v in ADULT_CERTS.items() if not k.startswith("member_3_criminal_record_received")}
+    assert family.answer({"coordinator": "KH", "decision": "godkend", **partial, **OUTCOMES}) \
+        == "approval-family-approval-r2"
+    description = family.description()
+    assert "Kan ikke godkendes endnu" in description
+    assert "medlem 3: straffeattest" in description and "e-læringskursus" in description
+
+    # reminders while the family waits: e-learning to the family, certificates to the coordinator
+    with app.session_factory() as session:
+        created = session.scalars(select(HumanTask.created_at).where(
+            HumanTask.key == "approval-family-approval")).one()
+    tick(app, created + timedelta(seconds=3.5), PrefectOrchestrator())
+    mails = templates_to(smtp_server)
+    assert mails[("volunteer-elearning-reminder", "holm@example.dk")] == 1
+    assert mails[("volunteer-certificates-reminder", "koordinator@redbarnet.dk")] == 1
+    assert case.state().is_paused()  # no approved family yet: the case goes on waiting
+
+    assert family.answer({"coordinator": "KH", "decision": "godkend", "member_3_criminal_record_received_on": TODAY,
+                          "elearning_completed_on": TODAY}) == "done"
+    with app.session_factory() as session:
+        stored = session.get(VolunteerFamily, family_id)
+        assert stored.status == "approved" and stored.approved_at is not None
+        ida = session.scalars(select(FamilyMember).where(FamilyMember.name == "Ida Holm")).one()
+        assert ida.criminal_record_received_on is not None and ida.criminal_record_clear is True
+        oskar = session.scalars(select(FamilyMember).where(FamilyMember.name == "Oskar Holm")).one()
+        assert oskar.child_certificate_requested_on is None and oskar.criminal_record_received_on is None
+
+    # the approval woke the waiting case: it now offers the family
+    assert not case.state().is_paused()
+    assert case.run() == "approval-match-proposal-1-r1"
+    assert "VF-%04d" % family_id in case.description()
+
+
+def test_rejected_family_is_never_offered(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    family_id, family = register_family(app)
+    assert family.run() == "approval-home-visit-r1"
+    assert family.answer({"coordinator": "KH", "decision": "afvis"}) == "approval-home-visit-r2"
+    assert "begrundelse" in family.description()
+    assert family.answer({"coordinator": "KH", "decision": "afvis", "reason": "Ikke overskud lige nu."}) == "done"
+    with app.session_factory() as session:
+        assert session.get(VolunteerFamily, family_id).status == "rejected"
+
+
+def test_supervision_invitations_once_per_round_to_active_families_only(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    active = add_family(app, name="Familien Holm")
+    add_family(app, name="Familien Idle", local_area="Valby")  # approved, no match: not invited
+    case_id, _, case = start_case(app, "referral-standard.json")
+    assert case.run() == "approval-screening-r1"
+    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert case.answer({"coordinator": "KH", "parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) \
+        == "approval-match-proposal-1-r1"
+    agree_and_start(case, active)
+    with app.session_factory() as session:
+        assert session.scalars(select(Match.status)).one() == "active"
+    start = now()
+    assert send_supervision_invitations(app, start) == 1
+    assert send_supervision_invitations(app, start + timedelta(seconds=0.1)) == 0  # same round: nothing new
+    next_round = start + timedelta(seconds=10)  # fast profile: a round every 10 s
+    assert send_supervision_invitations(app, next_round) == 1
+    tick(app, next_round, PrefectOrchestrator())
+    invited = Counter(address for template, address in templates_to(smtp_server).elements()
+                      if template == "supervision-invitation")
+    assert invited == Counter({"holm@example.dk": 2})
