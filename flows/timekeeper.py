@@ -7,6 +7,8 @@ from prefect import flow, get_run_logger
 
 from tasks.case_tasks import send_mail
 from tasks.timekeeper_tasks import (
+    check_stuck_cases,
+    publish_stuck_cases,
     fire_due_timers,
     send_reminders,
     send_supervision_invitations,
@@ -22,10 +24,19 @@ def timekeeper() -> dict[str, int]:
     family_fired, family_resumed = wake_family_waits()
     reminders, escalations = send_reminders()
     invitations = send_supervision_invitations()
+    table, summary, new_stuck = check_stuck_cases()
+    publish_stuck_cases(table, summary)
     mail = send_mail()
     summary = {"runs_started": started, "timers_fired": fired + family_fired, "runs_resumed": resumed + family_resumed,
                "reminders": reminders, "escalations": escalations, "supervision_invitations": invitations,
+               "stuck_cases": len(table), "new_stuck_cases": new_stuck,
                "mails_sent": len(mail.sent),
                "mails_failed": len(mail.failed)}
     get_run_logger().info("timekeeper: %s", summary)
     return summary
+
+
+@flow(name="publish-stuck-cases", persist_result=False, log_prints=False)
+def publish_stuck_cases_now(table: list[dict[str, str]], summary: str) -> None:
+    """Publish the stuck-case artifacts (used by `hjemtilos up`'s in-process timekeeper when the list changes)."""
+    publish_stuck_cases(table, summary)

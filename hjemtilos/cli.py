@@ -236,11 +236,15 @@ def family_list() -> None:
 @app.command()
 def cases(
     all_cases: Annotated[bool, typer.Option("--all", help="Include closed and rejected cases")] = False,
+    stuck: Annotated[bool, typer.Option("--stuck", help="Only stuck cases, with the reason and since when")] = False,
 ) -> None:
     """List cases: reference, step, what it waits for, since when, and the next due date."""
     from hjemtilos.queries import case_overview
 
     application = _app()
+    if stuck:
+        _print_stuck(application)
+        return
     with application.session_factory() as session:
         rows = case_overview(session, include_closed=all_cases)
     table = Table(title="Sager / cases")
@@ -252,6 +256,36 @@ def cases(
     out.print(table)
     if not rows:
         out.print("No open cases.")
+
+
+def _print_stuck(application) -> None:  # type: ignore[no-untyped-def]
+    from hjemtilos.stuck_cases import gather_facts
+    from casework.stuck import find_stuck
+
+    settings = application.settings
+    now = _now()
+    api_url = _api_url(settings)
+    runs = {}
+    if _prefect_reachable(api_url):
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from tasks.prefect_ops import read_troubled_runs
+
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            runs = read_troubled_runs(now)
+    else:
+        err.print("Prefect kører ikke: kun sagsdatabasens årsager vises / Prefect is not running: "
+                  "only the case database's reasons are shown.")
+    threshold = application.profile.timings.stuck_after
+    stuck = find_stuck(gather_facts(application, now, runs), now, threshold.after(now) - now)
+    table = Table(title="Sager der sidder fast / stuck cases")
+    for column in ("Reference", "Reason", "Årsag", "Since"):
+        table.add_column(column, no_wrap=column == "Reference")
+    for item in stuck:
+        table.add_row(item.reference, item.reason.value, item.text_da, _local(item.since))
+    out.print(table)
+    if not stuck:
+        out.print("No stuck cases.")
 
 
 @mail_app.command("send")
@@ -399,7 +433,9 @@ def up(
     from hjemtilos.db.migrate import upgrade
     from hjemtilos.mail.catcher import start_catcher
     from hjemtilos.mail.sender import deliver_pending
+    from hjemtilos.stuck_cases import stuck_summary, stuck_table
     from hjemtilos.timekeeping import tick
+    from flows.timekeeper import publish_stuck_cases_now
     from tasks.prefect_ops import PrefectOrchestrator, recover_orphaned_runs
 
     application = _app()
@@ -440,6 +476,7 @@ def up(
         every = application.profile.timings.timekeeper_every
         tick_seconds = 3600.0 if every.months else max(every.seconds, 1.0)
         next_tick = 0.0
+        published: list[dict[str, str]] | None = None
         with temporary_settings(updates={PREFECT_API_URL: endpoints.api_url}):
             while not stop.is_set():
                 if any(p.poll() is not None for p in processes):
@@ -447,9 +484,14 @@ def up(
                     break
                 if time.monotonic() >= next_tick:
                     report = tick(application, _now(), PrefectOrchestrator(), deliver=False)
-                    if report.runs_resumed or report.reminders or report.escalations:
+                    if report.runs_resumed or report.reminders or report.escalations or report.new_stuck:
                         out.print(f"{_local(_now())} timekeeper: {report.runs_resumed} resumed, "
-                                  f"{report.reminders} reminders, {report.escalations} escalations")
+                                  f"{report.reminders} reminders, {report.escalations} escalations, "
+                                  f"{report.new_stuck} newly stuck")
+                    table = stuck_table(report.stuck)
+                    if table != published:
+                        publish_stuck_cases_now(table, stuck_summary(report.stuck, _now(), settings.ui_base))
+                        published = table
                     next_tick = time.monotonic() + tick_seconds
                 deliver_pending(application.session_factory, application.smtp, _now())
                 stop.wait(min(2.0, tick_seconds))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -30,6 +30,7 @@ class RunState:
     type: str  # SCHEDULED, PENDING, RUNNING, PAUSED, COMPLETED, FAILED, CRASHED, CANCELLED, ...
     name: str
     pause_key: str | None
+    since: datetime | None = None  # when the run entered this state (for Scheduled: when it was due)
 
 
 class Orchestrator(Protocol):
@@ -41,6 +42,10 @@ class Orchestrator(Protocol):
 
     def start_family(self, family_id: int, reference: str, run_key: str) -> str: ...
 
+    def troubled_runs(self, now: datetime) -> dict[str, RunState]:
+        """Case runs that may be stuck: failed, crashed, waiting for a worker, or recently finished."""
+        ...
+
 
 @dataclass
 class TickReport:
@@ -49,6 +54,8 @@ class TickReport:
     reminders: int = 0
     escalations: int = 0
     supervision_invitations: int = 0
+    stuck: list[Any] = field(default_factory=list)
+    new_stuck: int = 0
     mail: DeliveryReport = field(default_factory=DeliveryReport)
 
 
@@ -207,6 +214,10 @@ def tick(app: App, now: datetime, orchestrator: Orchestrator, deliver: bool = Tr
     report.timers_fired, report.runs_resumed = fired + family_fired, resumed + family_resumed
     report.reminders, report.escalations = send_reminders(app, now)
     report.supervision_invitations = send_supervision_invitations(app, now)
+    from hjemtilos.stuck_cases import check_stuck, record_stuck
+
+    report.stuck = check_stuck(app, now, orchestrator)
+    report.new_stuck = record_stuck(app, report.stuck, now)
     if deliver:
         report.mail = deliver_pending(app.session_factory, app.smtp, now)
     log.info("tick: %s timers fired, %s runs resumed, %s reminders, %s escalations, %s mails sent",

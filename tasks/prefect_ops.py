@@ -44,7 +44,8 @@ class PrefectOrchestrator:
                 return None
         if run.state is None:
             return None
-        return RunState(run.state.type.value, run.state.name or "", run.state.state_details.pause_key)
+        return RunState(run.state.type.value, run.state.name or "", run.state.state_details.pause_key,
+                        run.state.timestamp)
 
     def resume(self, flow_run_id: str) -> bool:
         with get_client(sync_client=True) as client:
@@ -56,6 +57,9 @@ class PrefectOrchestrator:
 
     def start_family(self, family_id: int, reference: str, run_key: str) -> str:
         return start_family_run(family_id, reference, run_key)
+
+    def troubled_runs(self, now) -> dict[str, RunState]:  # type: ignore[no-untyped-def]
+        return read_troubled_runs(now)
 
     def reschedule(self, flow_run_id: str) -> bool:
         """Wake a suspended run without input (early ending): it re-executes and reads the case database."""
@@ -96,3 +100,57 @@ def recover_orphaned_runs() -> list[str]:
             if result.status.value == "ACCEPT":
                 recovered.append(str(run.id))
     return recovered
+
+
+def read_troubled_runs(now) -> dict[str, RunState]:  # type: ignore[no-untyped-def]
+    """One filtered query: referral-case runs that failed, crashed, wait for a worker, or ended lately."""
+    from datetime import timedelta
+
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterEndTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    troubled = [StateType.FAILED, StateType.CRASHED, StateType.SCHEDULED, StateType.PENDING,
+                StateType.CANCELLED, StateType.CANCELLING]
+    deployment = DeploymentFilter(name=DeploymentFilterName(any_=["referral-case"]))
+    result: dict[str, RunState] = {}
+    with get_client(sync_client=True) as client:
+        batches = [
+            FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=troubled))),
+            FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.COMPLETED])),
+                          end_time=FlowRunFilterEndTime(after_=now - timedelta(days=7))),
+        ]
+        for flow_run_filter in batches:
+            offset = 0
+            while True:
+                runs = client.read_flow_runs(flow_run_filter=flow_run_filter, deployment_filter=deployment,
+                                             limit=200, offset=offset)
+                for run in runs:
+                    state = run.state
+                    if state is None:
+                        continue
+                    since = state.timestamp
+                    if state.type == StateType.SCHEDULED and state.state_details.scheduled_time:
+                        since = max(state.timestamp, state.state_details.scheduled_time)
+                    result[str(run.id)] = RunState(state.type.value, state.name or "",
+                                                   state.state_details.pause_key, since)
+                if len(runs) < 200:
+                    break
+                offset += 200
+    return result
+
+
+def publish_stuck_artifacts(table: list[dict[str, str]], summary: str) -> None:
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    create_table_artifact(key="stuck-cases", table=table or [{"sag": "-", "årsag": "Ingen sager sidder fast",
+                                                              "reason": "-", "siden": "-"}],
+                          description="Sager der sidder fast / stuck cases (opdateres af timekeeper)")
+    create_markdown_artifact(key="stuck-cases-summary", markdown=summary,
+                             description="Oversigt over sager der sidder fast")

@@ -34,6 +34,23 @@ def send_supervision_invitations() -> int:
     return send(get_app(), utcnow())
 
 
+@task(name="check_stuck_cases", **OPTS)  # type: ignore[call-overload]
+def check_stuck_cases() -> tuple[list[dict[str, str]], str, int]:
+    from hjemtilos.stuck_cases import check_stuck, record_stuck, stuck_summary, stuck_table
+
+    app, now = get_app(), utcnow()
+    stuck = check_stuck(app, now, PrefectOrchestrator())
+    new = record_stuck(app, stuck, now)
+    return stuck_table(stuck), stuck_summary(stuck, now, app.settings.ui_base), new
+
+
+@task(name="publish_stuck_cases", **OPTS)  # type: ignore[call-overload]
+def publish_stuck_cases(table: list[dict[str, str]], summary: str) -> None:
+    from tasks.prefect_ops import publish_stuck_artifacts
+
+    publish_stuck_artifacts(table, summary)
+
+
 @task(name="send_reminders", **OPTS)  # type: ignore[call-overload]
 def send_reminders() -> tuple[int, int]:
     return timekeeping.send_reminders(get_app(), utcnow())

@@ -309,3 +309,17 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(80))
     step: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class StuckCase(Base):
+    """A case found stuck by the timekeeper; administrators get one mail per new row."""
+
+    __tablename__ = "stuck_case"
+    __table_args__ = (Index("ix_stuck_case_open", "resolved_at", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(40))
+    since: Mapped[datetime]
+    first_seen_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 06:08:49.533051
+Create Date: 2026-11-28 06:22:03.395703
 """
 from __future__ import annotations
 
@@ -264,6 +264,19 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_placement')),
     sa.UniqueConstraint('case_id', name=op.f('uq_placement_case_id'))
     )
+    op.create_table('stuck_case',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.String(length=40), nullable=False),
+    sa.Column('since', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_seen_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', hjemtilos.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['referral_case.id'], name=op.f('fk_stuck_case_case_id_referral_case'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stuck_case'))
+    )
+    with op.batch_alter_table('stuck_case', schema=None) as batch_op:
+        batch_op.create_index('ix_stuck_case_open', ['resolved_at', 'case_id'], unique=False)
+
     op.create_table('timer',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -316,6 +329,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_timer_case_id'))
 
     op.drop_table('timer')
+    with op.batch_alter_table('stuck_case', schema=None) as batch_op:
+        batch_op.drop_index('ix_stuck_case_open')
+
+    op.drop_table('stuck_case')
     op.drop_table('placement')
     with op.batch_alter_table('party', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_party_case_id'))

@@ -1,0 +1,88 @@
+"""The stuck-case check: facts from the case database (indexed queries) and from Prefect (one filtered query
+for runs in troubled states), rows in ``stuck_case`` and one mail to the administrators per new stuck case."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from casework.steps import Role, Step
+from casework.stuck import CaseFacts, Stuck, find_stuck
+from hjemtilos.app import App
+from hjemtilos.db.models import HumanTask, ReferralCase, StuckCase, Timer
+from hjemtilos.mail import contexts as mc
+from hjemtilos.mail.outbox import Recipient, enqueue_mail
+from hjemtilos.timekeeping import Orchestrator, RunState
+
+
+def gather_facts(app: App, now: datetime, runs: dict[str, RunState]) -> list[CaseFacts]:
+    with app.session_factory() as session:
+        overdue = dict(session.execute(
+            select(HumanTask.case_id, func.min(HumanTask.escalation_at))
+            .where(HumanTask.completed_at.is_(None), HumanTask.case_id.is_not(None), HumanTask.escalation_at <= now)
+            .group_by(HumanTask.case_id)).all())
+        timers = dict(session.execute(
+            select(Timer.case_id, func.min(Timer.due_at))
+            .where(Timer.consumed_at.is_(None), Timer.due_at <= now, Timer.step != Step.AWAITING_FAMILY)
+            .group_by(Timer.case_id)).all())
+        cases = session.execute(select(ReferralCase.id, ReferralCase.reference, ReferralCase.created_at,
+                                       ReferralCase.flow_run_id)
+                                .where(ReferralCase.status.not_in(("closed", "rejected")))).all()
+    facts = []
+    for case_id, reference, created_at, run_id in cases:
+        state = runs.get(run_id) if run_id else None
+        facts.append(CaseFacts(case_id, reference, created_at, run_id, overdue.get(case_id), timers.get(case_id),
+                               state.type if state else None, state.name if state else None,
+                               state.since if state else None))
+    return facts
+
+
+def check_stuck(app: App, now: datetime, orchestrator: Orchestrator) -> list[Stuck]:
+    threshold = app.profile.timings.stuck_after
+    delta = threshold.after(now) - now
+    return find_stuck(gather_facts(app, now, orchestrator.troubled_runs(now)), now, delta)
+
+
+def record_stuck(app: App, stuck: list[Stuck], now: datetime) -> int:
+    """Keep ``stuck_case`` in step with the check; mail the administrators once per newly stuck case."""
+    new = 0
+    current = {(s.case_id, s.reason.value): s for s in stuck}
+    with app.session_factory.begin() as session:
+        open_rows = session.scalars(select(StuckCase).where(StuckCase.resolved_at.is_(None))).all()
+        known = set()
+        for row in open_rows:
+            if (row.case_id, row.reason) in current:
+                known.add((row.case_id, row.reason))
+            else:
+                row.resolved_at = now
+        admin = Recipient(Role.ADMIN, "Administrator", str(app.settings.admin_email), "da")
+        for key, item in current.items():
+            if key in known:
+                continue
+            row = StuckCase(case_id=item.case_id, reason=item.reason.value, since=item.since, first_seen_at=now)
+            session.add(row)
+            session.flush()
+            enqueue_mail(session, case_id=item.case_id, step="stuck", recipient=admin,
+                         context=mc.StuckCaseAlert(recipient_name="administrator", case_reference=item.reference,
+                                                   reason=item.text_da, since=item.since,
+                                                   link=app.settings.ui_base + "/artifacts"),
+                         programme=app.programme, now=now, occurrence=f"stuck-{row.id}")
+            new += 1
+    return new
+
+
+def stuck_table(stuck: list[Stuck]) -> list[dict[str, str]]:
+    return [{"sag": s.reference, "årsag": s.text_da, "reason": s.reason.value,
+             "siden": s.since.astimezone().strftime("%Y-%m-%d %H:%M")} for s in stuck]
+
+
+def stuck_summary(stuck: list[Stuck], now: datetime, ui_base: str) -> str:
+    lines = [f"# Sager der sidder fast: {len(stuck)}", "",
+             f"Opdateret {now.astimezone().strftime('%Y-%m-%d %H:%M')}. Tabellen: artifact `stuck-cases`. "
+             f"Alle artifacts: {ui_base}/artifacts", ""]
+    for s in stuck:
+        lines.append(f"- **{s.reference}**: {s.text_da} (siden {s.since.astimezone().strftime('%Y-%m-%d %H:%M')})")
+    if not stuck:
+        lines.append("Ingen sager sidder fast.")
+    return "\n".join(lines)
