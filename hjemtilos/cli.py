@@ -420,6 +420,32 @@ def worker(
                            "--limit", str(limit), "--prefetch-seconds", "1"])
 
 
+def _start_form(application, api_url: str):  # type: ignore[no-untyped-def]
+    """Serve the referral form in a thread; a submitted referral starts its case run."""
+    import uvicorn
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from hjemtilos.programme import case_run_key, record_run_started
+    from hjemtilos.web.app import create_app
+    from tasks.prefect_ops import start_case_run
+
+    def start_run(stored) -> str | None:  # type: ignore[no-untyped-def]
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            try:
+                run_id = start_case_run(stored.case_id, stored.reference, case_run_key(stored.reference, stored.created_at))
+            except Exception:  # the case is stored; the timekeeper starts runs for cases without one
+                return None
+        record_run_started(application, stored.case_id, run_id, _now())
+        return run_id
+
+    settings = application.settings
+    config = uvicorn.Config(create_app(application, start_run), host=settings.prefect_host, port=settings.form_port,
+                            log_level="warning")
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, name="referral-form", daemon=True).start()
+    return server
+
+
 @app.command()
 def up(
     demo: Annotated[bool, typer.Option("--demo", help="Load sample families and referrals (once)")] = False,
@@ -459,14 +485,16 @@ def up(
         if recovered:
             out.print(f"Rescheduled {len(recovered)} case run(s) left behind when the system stopped.")
         processes.append(system.start_worker(env))
+        form_server = _start_form(application, endpoints.api_url)
         if demo:
             from hjemtilos.demo import load_demo
 
             with temporary_settings(updates={PREFECT_API_URL: endpoints.api_url}):
                 load_demo(application)
         out.print("")
-        out.print(f"Prefect UI:            {endpoints.ui_url}  (waiting cases: {endpoints.ui_url}/runs?state=Suspended,Paused)")
-        out.print(f"Artifacts:             {endpoints.ui_url}/artifacts")
+        out.print(f"Prefect UI:            {endpoints.ui_url}  (waiting cases: {endpoints.ui_url}/runs?state=Suspended&state=Paused)")
+        out.print(f"Artifacts:             {endpoints.ui_url}/artifacts  (stuck cases: stuck-cases)")
+        out.print(f"Referral form:         http://{settings.prefect_host}:{settings.form_port}/")
         out.print(f"Mail catcher:          smtp://{settings.mail_catcher_host}:{settings.mail_catcher_port}"
                   "  (read it with 'hjemtilos mail list')")
         out.print(f"Profile:               {settings.profile}")
@@ -498,6 +526,8 @@ def up(
     except KeyboardInterrupt:
         pass
     finally:
+        if "form_server" in locals():
+            form_server.should_exit = True
         for process in reversed(processes):
             system.stop(process)
         controller.stop()

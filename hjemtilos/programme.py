@@ -209,7 +209,7 @@ def ui_link(app: App, case: ReferralCase) -> str:
     base = app.settings.ui_base
     if case.flow_run_id:
         return f"{base}/runs/flow-run/{case.flow_run_id}"
-    return f"{base}/runs?state=Suspended,Paused"
+    return f"{base}/runs?state=Suspended&state=Paused"
 
 
 def candidates_for(session: Session, case: ReferralCase, now: datetime) -> list[Any]:

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     elearning_url: str = "https://redbarnet.dk/hjemtilos/e-laering"
     supervision_url: str = "https://redbarnet.dk/hjemtilos/supervision"
 
+    form_port: int = Field(default=8040, description="Port of the online referral form (hjemtilos up)")
+
     mail_catcher_host: str = "127.0.0.1"
     mail_catcher_port: int = 8025
 

@@ -274,7 +274,7 @@ def family_reminder(session: Session, app: App, task: HumanTask, now: datetime) 
     if task.key != f"approval-{FAMILY_APPROVAL}":
         return [(coordinator, mc.CoordinatorReminder(recipient_name=coordinator.name, case_reference=reference,
                                                      task_title=task.title, waiting_since=task.created_at,
-                                                     link=app.settings.ui_base + "/runs?state=Suspended,Paused"))]
+                                                     link=app.settings.ui_base + "/runs?state=Suspended&state=Paused"))]
     status = status_of(family, _today(now))
     mails: list[tuple[Recipient, mc.MailContext]] = []
     if not status.elearning_done:

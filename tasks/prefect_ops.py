@@ -20,7 +20,7 @@ def start_case_run(case_id: int, reference: str, run_key: str) -> str:
     The idempotency key makes a second call (a retry, the timekeeper catching up) return the same run."""
     run: FlowRun = run_deployment(  # type: ignore[assignment]
         REFERRAL_CASE_DEPLOYMENT, parameters={"case_id": case_id}, flow_run_name=reference, timeout=0,
-        as_subflow=False, tags=["case"], idempotency_key=f"referral-case:{run_key}",
+        as_subflow=False, tags=["case"], idempotency_key=f"referral-case:{run_key}", _sync=True,
     )
     return str(run.id)
 
@@ -28,7 +28,7 @@ def start_case_run(case_id: int, reference: str, run_key: str) -> str:
 def start_family_run(family_id: int, reference: str, run_key: str) -> str:
     run: FlowRun = run_deployment(  # type: ignore[assignment]
         "volunteer-approval/volunteer-approval", parameters={"family_id": family_id}, flow_run_name=reference,
-        timeout=0, as_subflow=False, tags=["family"], idempotency_key=f"volunteer-approval:{run_key}",
+        timeout=0, as_subflow=False, tags=["family"], idempotency_key=f"volunteer-approval:{run_key}", _sync=True,
     )
     return str(run.id)
 

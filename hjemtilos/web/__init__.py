@@ -1,0 +1,1 @@
+"""The online referral form (tilmeldingsblanket) for BBU caseworkers."""

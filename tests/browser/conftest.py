@@ -1,0 +1,134 @@
+"""Browser tests: Debian's chromium driven by Playwright, against a real `prefect server start` (with its UI)
+and the real referral form served by uvicorn."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hjemtilos import PROJECT_ROOT
+from tests.conftest import free_port
+
+CHROMIUM = os.environ.get("HJEMTILOS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-quic", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"chromium is required for the browser tests ({CHROMIUM}); .ci/run installs it")
+        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def ui_server() -> Iterator[str]:
+    """A real Prefect server with its UI, on a free loopback port and its own PREFECT_HOME."""
+    port = free_port()
+    home = tempfile.mkdtemp(prefix="prefect-ui-")
+    api = f"http://127.0.0.1:{port}/api"
+    env = dict(os.environ, PREFECT_HOME=home, PREFECT_API_URL=api, PREFECT_UI_API_URL=api,
+               PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS="3600")
+    log = open(Path(home) / "server.log", "wb")
+    server = subprocess.Popen([str(Path(os.sys.executable).with_name("prefect")), "server", "start", "--host",
+                               "127.0.0.1", "--port", str(port)], env=env, cwd=PROJECT_ROOT, stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{api}/health", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the Prefect server did not start") from None
+            time.sleep(0.5)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api}):
+        from flows.referral_case import referral_case
+
+        referral_case.to_deployment(name="referral-case").apply()
+        yield f"http://127.0.0.1:{port}"
+    os.killpg(server.pid, 15)
+    server.wait(timeout=30)
+    log.close()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def app(ui_server, tmp_path, monkeypatch, smtp_server):  # type: ignore[no-untyped-def]
+    from hjemtilos.app import build_app
+    from hjemtilos.db.migrate import upgrade
+    from hjemtilos.settings import Settings
+    from tasks.runtime import get_app
+
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    for key, value in {"HJEMTILOS_DATABASE_URL": url, "HJEMTILOS_PROFILE": "fast",
+                       "HJEMTILOS_DATA_DIR": str(tmp_path / "data"), "HJEMTILOS_SMTP_PORT": str(smtp_server.port),
+                       "HJEMTILOS_PREFECT_UI_URL": ui_server}.items():
+        monkeypatch.setenv(key, value)
+    upgrade(url)
+    get_app.cache_clear()
+    application = build_app(Settings())
+    yield application
+    get_app.cache_clear()
+    application.engine.dispose()
+
+
+@pytest.fixture
+def page(chromium_path):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+@pytest.fixture
+def form_url(app):  # type: ignore[no-untyped-def]
+    """The referral form, served by uvicorn in a thread; submitted referrals start their case runs."""
+    import uvicorn
+
+    from hjemtilos.programme import case_run_key, record_run_started
+    from hjemtilos.web.app import create_app
+    from tasks.prefect_ops import start_case_run
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    api = PREFECT_API_URL.value()
+
+    def start_run(stored):  # type: ignore[no-untyped-def]  # runs in uvicorn's thread: name the server explicitly
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            run_id = start_case_run(stored.case_id, stored.reference,
+                                    case_run_key(stored.reference, stored.created_at))
+        record_run_started(app, stored.case_id, run_id, stored.created_at)
+        return run_id
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(app, start_run), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -1,0 +1,99 @@
+"""The referral form over HTTP (FastAPI's test client): CSRF, field-level errors that keep what was typed,
+the confirmation page, nothing stored on error."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from hjemtilos.app import App
+from hjemtilos.db.models import ReferralCase
+from hjemtilos.db.engine import make_engine, make_session_factory
+from hjemtilos.settings import Settings
+from hjemtilos.web.app import create_app
+
+VALID = {
+    "child.first_name": "Sofie", "child.last_name": "Hansen", "child.birth_date": "2018-05-14",
+    "child.languages": "da, ar", "child.local_area": "Nørrebro",
+    "custody_holders.0.name": "Maria Hansen", "custody_holders.0.email": "maria@example.dk",
+    "custody_holders.0.language": "da", "custody_holders.0.communicates_in_danish_or_english": "on",
+    "custody_holders.1.language": "da",
+    "placement.kind": "home",
+    "referrer.name": "Jonas Berg", "referrer.email": "jonas@bbu.kk.dk",
+    "eligibility.child_wants_volunteer_family": "on", "eligibility.parents_back_referral": "on",
+    "eligibility.has_resources_to_start": "on", "eligibility.can_say_yes_no": "", "eligibility.manages_toilet_alone": "",
+}
+
+
+@pytest.fixture
+def client(database_url: str, tmp_path):  # type: ignore[no-untyped-def]
+    settings = Settings(database_url=database_url, data_dir=tmp_path)
+    engine = make_engine(database_url)
+    started: list[str] = []
+    application = App(settings=settings, profile=settings.load_profile(), engine=engine,
+                      session_factory=make_session_factory(engine))
+    web = create_app(application, start_run=lambda stored: started.append(stored.reference) or "run")
+    with TestClient(web) as test_client:
+        test_client.started = started  # type: ignore[attr-defined]
+        test_client.app_state = application  # type: ignore[attr-defined]
+        yield test_client
+    engine.dispose()
+
+
+def token(client: TestClient) -> str:
+    page = client.get("/")
+    match = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert match
+    return match.group(1)
+
+
+def count(client) -> int:  # type: ignore[no-untyped-def]
+    with client.app_state.session_factory() as session:
+        return session.scalar(select(func.count()).select_from(ReferralCase))
+
+
+def test_valid_referral_is_stored_and_confirmed(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/", data={**VALID, "csrf": token(client), "lang": "da"})
+    assert response.status_code == 200 and response.url.path.startswith("/tak/HTO-")
+    reference = response.url.path.rsplit("/", 1)[1]
+    assert f'id="case-reference">{reference}<' in response.text
+    assert client.started == [reference]
+    with client.app_state.session_factory() as session:
+        case = session.scalars(select(ReferralCase)).one()
+        assert case.child.languages == ["da", "ar"] and len(case.parties) == 3  # referrer, BBU contact, parent
+
+
+def test_missing_csrf_token_is_refused(client) -> None:  # type: ignore[no-untyped-def]
+    client.get("/")
+    response = client.post("/", data={**VALID, "csrf": "forged"})
+    assert response.status_code == 403 and "Formularen er udløbet" in response.text
+    assert count(client) == 0
+
+
+def test_errors_are_shown_next_to_fields_and_keep_what_was_typed(client) -> None:  # type: ignore[no-untyped-def]
+    bad = {**VALID, "child.birth_date": "2024-09-01", "referrer.email": "not-an-address",
+           "csrf": token(client), "lang": "da"}
+    bad.pop("eligibility.child_wants_volunteer_family")
+    response = client.post("/", data=bad)
+    assert response.status_code == 422
+    assert 'id="referrer-email-error">Skriv en gyldig e-mailadresse.' in response.text
+    assert 'value="not-an-address"' in response.text and 'value="Sofie"' in response.text
+    assert count(client) == 0
+    fixed = {**bad, "referrer.email": "jonas@bbu.kk.dk"}
+    response = client.post("/", data=fixed)
+    assert response.status_code == 422
+    assert re.search(r'id="child-birth_date-error">Barnet er \d år', response.text)
+    assert 'id="eligibility-child_wants_volunteer_family-error">Barnet skal selv ønske en venskabsfamilie.' \
+        in response.text
+    assert count(client) == 0
+
+
+def test_english_switch(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/?lang=en")
+    assert "Referral to Hjem til Os" in page.text and "Date of birth" in page.text
+    bad = {**VALID, "placement.kind": "foster_family", "csrf": token(client), "lang": "en"}
+    response = client.post("/", data=bad)
+    assert 'id="placement-contact_name-error">A child placed out of home needs a contact person' in response.text
