@@ -28,6 +28,7 @@ from tasks.case_tasks import (
     record_approval,
     send_mail,
     skip_approval_round,
+    tag_waiting_run,
 )
 
 
@@ -43,6 +44,7 @@ def await_approval(case_id: int, kind: str, scope: int | None = None) -> p.Submi
         if view.state.completed:
             return p.SubmitResult(True, view.state.outcome, None)
         send_mail()
+        _tag(kind, "coordinator")
         form = form_for(view)
         try:
             value: Any = suspend_flow_run(wait_for_input=form, key=view.state.suspend_key, timeout=None)
@@ -64,7 +66,14 @@ def await_timer(case_id: int, kind: str, attempt: int) -> None:
             raise EndedEarly
         if view.state.passed:
             return
+        _tag(kind, "timer")
         suspend_flow_run(key=view.state.suspend_key, timeout=None)
+
+
+def _tag(kind: str, waits_for: str) -> None:
+    context = FlowRunContext.get()
+    if context and context.flow_run:
+        tag_waiting_run(str(context.flow_run.id), kind, waits_for)
 
 
 def await_family(case_id: int, attempt: int) -> None:
@@ -74,6 +83,7 @@ def await_family(case_id: int, attempt: int) -> None:
             raise EndedEarly
         if view.state.passed:
             return
+        _tag("awaiting-family", "family")
         suspend_flow_run(key=view.state.suspend_key, timeout=None)
 
 

@@ -65,6 +65,18 @@ def finish_early_ending(case_id: int, ending_id: int) -> str:
     return programme.finish_ending(get_app(), case_id, ending_id, utcnow())
 
 
+@task(name="tag_waiting_run", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE,  # type: ignore[call-overload]
+      persist_result=False)
+def tag_waiting_run(flow_run_id: str, kind: str, waits_for: str) -> None:
+    """Tags for the coordinator's inbox: ``case``, the step, and who the run waits for."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(UUID(flow_run_id), tags=["case", f"step:{kind}", f"waits:{waits_for}"])
+
+
 @task(name="send_mail", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE,  # type: ignore[call-overload]
       persist_result=False)
 def send_mail() -> DeliveryReport:

@@ -249,3 +249,15 @@ def test_case_stored_while_prefect_was_down_gets_exactly_one_run(app, smtp_serve
     assert str(run_id) in {str(r.id) for r in runs}
     assert sum(1 for r in runs if r.parameters == {"case_id": stored.case_id}
                and r.idempotency_key and r.idempotency_key.endswith(stored.created_at.isoformat())) == 1
+
+
+def test_waiting_runs_are_tagged_with_step_and_who_they_wait_for(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+
+    _, _, case = start_case(app, "referral-standard.json")
+    assert case.run() == "approval-screening-r1"
+    with get_client(sync_client=True) as client:
+        assert set(client.read_flow_run(case.run_id).tags) == {"case", "step:screening", "waits:coordinator"}
+    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    with get_client(sync_client=True) as client:
+        assert set(client.read_flow_run(case.run_id).tags) == {"case", "step:consent", "waits:coordinator"}
