@@ -82,6 +82,22 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(file)"
 
 
+def _load(file: Path, model, what_da: str, what_en: str):  # type: ignore[no-untyped-def]
+    """Read FILE as JSON and validate it; exit 2 when unreadable, 1 with every bad field when invalid."""
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        err.print(f"[red]Kan ikke læse / cannot read {file}:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        err.print(f"[red]{what_da} er ikke gyldig / {what_en} is not valid ({exc.error_count()} fejl/errors):[/red]")
+        for error in exc.errors():
+            err.print(f"  {_field_path(error['loc'])}: {error['msg']}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def refer(
     file: Annotated[Path, typer.Argument(help="A referral (tilmeldingsblanket) as JSON; see examples/")],
@@ -93,18 +109,7 @@ def refer(
     """
     from hjemtilos.intake import IntakeRejected, register_referral
 
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        err.print(f"[red]Kan ikke læse / cannot read {file}:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    try:
-        referral = Referral.model_validate(raw)
-    except ValidationError as exc:
-        err.print(f"[red]Henvisningen er ikke gyldig / the referral is not valid ({exc.error_count()} fejl/errors):[/red]")
-        for error in exc.errors():
-            err.print(f"  {_field_path(error['loc'])}: {error['msg']}", markup=False, highlight=False)
-        raise typer.Exit(1) from exc
+    referral = _load(file, Referral, "Henvisningen", "the referral")
     application = _app()
     try:
         with application.session_factory.begin() as session:
@@ -173,18 +178,7 @@ def family_add(
     from casework.families import FamilyRegistration
     from hjemtilos.volunteers import FamilyRejected, family_run_key, record_family_run, register_family
 
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        err.print(f"[red]Kan ikke læse / cannot read {file}:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    try:
-        registration = FamilyRegistration.model_validate(raw)
-    except ValidationError as exc:
-        err.print(f"[red]Familien er ikke gyldig / the family is not valid ({exc.error_count()} fejl/errors):[/red]")
-        for error in exc.errors():
-            err.print(f"  {_field_path(error['loc'])}: {error['msg']}", markup=False, highlight=False)
-        raise typer.Exit(1) from exc
+    registration = _load(file, FamilyRegistration, "Familien", "the family")
     application = _app()
     try:
         with application.session_factory.begin() as session:

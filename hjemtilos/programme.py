@@ -449,7 +449,7 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _as_date(value: Any) -> date | None:
+def as_date(value: Any) -> date | None:
     if value in (None, ""):
         return None
     if isinstance(value, date):
@@ -507,7 +507,7 @@ def _apply(session: Session, app: App, case: ReferralCase, task: Any, kind: str,
         missing = []
         for index, _holder in enumerate(holders, start=1):
             for form in ("bbu", "redbarnet"):
-                value = _as_date(data.get(f"parent_{index}_{form}"))
+                value = as_date(data.get(f"parent_{index}_{form}"))
                 label = f"forælder {index} ({'BBU' if form == 'bbu' else 'Red Barnet'})"
                 if value is not None:
                     if value > now.astimezone(LOCAL_TZ).date():
@@ -546,8 +546,8 @@ def _apply(session: Session, app: App, case: ReferralCase, task: Any, kind: str,
         if family_answer not in ("ja", "nej") or parents_answer not in ("ja", "nej"):
             raise InvalidRequest("Registrér både familiens og forældrenes svar (ja eller nej).")
         match.family_answer, match.parents_answer = family_answer, parents_answer
-        match.family_answered_on = _as_date(data.get("family_answered_on")) or now.date()
-        match.parents_answered_on = _as_date(data.get("parents_answered_on")) or now.date()
+        match.family_answered_on = as_date(data.get("family_answered_on")) or now.date()
+        match.parents_answered_on = as_date(data.get("parents_answered_on")) or now.date()
         if family_answer == "nej" or parents_answer == "nej":
             match.status = "declined"
             case.match_attempt = (scope or case.match_attempt) + 1
@@ -583,7 +583,7 @@ def _apply(session: Session, app: App, case: ReferralCase, task: Any, kind: str,
                 raise InvalidRequest("Angiv ugedag, og hvem der bringer og henter barnet.")
         match = _current_match(session, case, scope)
         assert match is not None
-        start_date = _as_date(data.get("start_date"))
+        start_date = as_date(data.get("start_date"))
         if start_date is not None and start_date > now.astimezone(LOCAL_TZ).date():
             started_at = datetime.combine(start_date, time(0, 0), tzinfo=LOCAL_TZ)
         else:

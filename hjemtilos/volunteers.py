@@ -27,7 +27,7 @@ from hjemtilos.app import App
 from hjemtilos.db.models import AuditEvent, FamilyMember, HumanTask, Match, VolunteerFamily
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import Recipient, enqueue_mail
-from hjemtilos.programme import InvalidRequest, SubmitResult
+from hjemtilos.programme import InvalidRequest, SubmitResult, as_date
 from hjemtilos.workflow import ApprovalState, approval_state_of, complete_task, get_family_task, open_task, reject_input
 
 LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
@@ -169,14 +169,6 @@ def _describe(family: VolunteerFamily, kind: str, task: HumanTask, today: date) 
     return "\n".join(lines)
 
 
-def _as_date(value: Any) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
 def submit_family_approval(app: App, family_id: int, kind: str, round_: int, data: dict[str, Any],
                            now: datetime) -> SubmitResult:
     with app.session_factory.begin() as session:
@@ -205,15 +197,14 @@ def submit_family_approval(app: App, family_id: int, kind: str, round_: int, dat
 def _apply(session: Session, app: App, family: VolunteerFamily, task: HumanTask, kind: str, data: dict[str, Any],
            now: datetime, actor: str) -> str | None:
     today = _today(now)
+    if data.get("decision") == "afvis":
+        reason = str(data.get("reason") or "").strip()
+        if not reason:
+            raise InvalidRequest("Skriv en begrundelse, når familien afvises.")
+        family.status, family.rejected_reason = "rejected", reason[:500]
+        return "rejected"
     if kind == HOME_VISIT:
-        decision = data.get("decision")
-        if decision == "afvis":
-            reason = str(data.get("reason") or "").strip()
-            if not reason:
-                raise InvalidRequest("Skriv en begrundelse, når familien afvises.")
-            family.status, family.rejected_reason = "rejected", reason[:500]
-            return "rejected"
-        visit, interview = _as_date(data.get("home_visit_on")), _as_date(data.get("interview_on"))
+        visit, interview = as_date(data.get("home_visit_on")), as_date(data.get("interview_on"))
         if visit is None or interview is None:
             raise InvalidRequest("Angiv datoen for hjemmebesøget og for samtalen.")
         if visit > today or interview > today:
@@ -223,31 +214,24 @@ def _apply(session: Session, app: App, family: VolunteerFamily, task: HumanTask,
     # family-approval: record what arrived, then approve only when nothing is missing
     members = _members(family)
     for index, member in enumerate(members, start=1):
-        for prefix, attribute in (("child_certificate", "child_certificate"), ("criminal_record", "criminal_record")):
+        for certificate in ("child_certificate", "criminal_record"):
             for suffix in ("requested_on", "received_on"):
-                value = _as_date(data.get(f"member_{index}_{prefix}_{suffix}"))
+                value = as_date(data.get(f"member_{index}_{certificate}_{suffix}"))
                 if value is not None:
                     if value > today:
                         raise InvalidRequest(f"Medlem {index}: datoen ligger i fremtiden.")
-                    setattr(member, f"{attribute}_{suffix}", value)
-            clear = data.get(f"member_{index}_{prefix}_outcome")
+                    setattr(member, f"{certificate}_{suffix}", value)
+            clear = data.get(f"member_{index}_{certificate}_outcome")
             if clear in ("uden anmærkning", "med anmærkning"):
-                setattr(member, f"{attribute}_clear", clear == "uden anmærkning")
-    elearning = _as_date(data.get("elearning_completed_on"))
+                setattr(member, f"{certificate}_clear", clear == "uden anmærkning")
+    elearning = as_date(data.get("elearning_completed_on"))
     if elearning is not None:
         family.elearning_completed_on = elearning
     session.add(AuditEvent(family_id=family.id, at=now, actor=actor, action="screening-recorded",
                            step="volunteer-family-approval", detail=None))
     session.flush()
     status = status_of(family, today)
-    decision = data.get("decision")
-    if decision == "afvis":
-        reason = str(data.get("reason") or "").strip()
-        if not reason:
-            raise InvalidRequest("Skriv en begrundelse, når familien afvises.")
-        family.status, family.rejected_reason = "rejected", reason[:500]
-        return "rejected"
-    if decision == "godkend":
+    if data.get("decision") == "godkend":
         if not status.complete:
             problems = list(status.missing) + list(status.unclear_certificates)
             reject_input(session, task, "Kan ikke godkendes endnu. Mangler: " + ", ".join(problems) + ".", now)

@@ -144,3 +144,19 @@ def smtp_server() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+def case_app(tmp_path, monkeypatch: pytest.MonkeyPatch, smtp_port: int, **extra_env: str):  # type: ignore[no-untyped-def]
+    """Environment, migrated SQLite case database and App for tests whose flows read settings themselves."""
+    from hjemtilos.app import build_app
+    from hjemtilos.settings import Settings
+    from tasks.runtime import get_app
+
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    env = {"HJEMTILOS_DATABASE_URL": url, "HJEMTILOS_PROFILE": "fast", "HJEMTILOS_DATA_DIR": str(tmp_path / "data"),
+           "HJEMTILOS_SMTP_HOST": "127.0.0.1", "HJEMTILOS_SMTP_PORT": str(smtp_port), **extra_env}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    upgrade(url)
+    get_app.cache_clear()
+    return build_app(Settings())

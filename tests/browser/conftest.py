@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hjemtilos import PROJECT_ROOT
-from tests.conftest import free_port
+from tests.conftest import case_app, free_port
 
 CHROMIUM = os.environ.get("HJEMTILOS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -69,19 +69,9 @@ def ui_server() -> Iterator[str]:
 
 @pytest.fixture
 def app(ui_server, tmp_path, monkeypatch, smtp_server):  # type: ignore[no-untyped-def]
-    from hjemtilos.app import build_app
-    from hjemtilos.db.migrate import upgrade
-    from hjemtilos.settings import Settings
     from tasks.runtime import get_app
 
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
-    for key, value in {"HJEMTILOS_DATABASE_URL": url, "HJEMTILOS_PROFILE": "fast",
-                       "HJEMTILOS_DATA_DIR": str(tmp_path / "data"), "HJEMTILOS_SMTP_PORT": str(smtp_server.port),
-                       "HJEMTILOS_PREFECT_UI_URL": ui_server}.items():
-        monkeypatch.setenv(key, value)
-    upgrade(url)
-    get_app.cache_clear()
-    application = build_app(Settings())
+    application = case_app(tmp_path, monkeypatch, smtp_server.port, HJEMTILOS_PREFECT_UI_URL=ui_server)
     yield application
     get_app.cache_clear()
     application.engine.dispose()

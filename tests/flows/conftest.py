@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 from uuid import UUID
 
@@ -19,13 +19,11 @@ from prefect.flow_engine import run_flow
 from prefect.flow_runs import resume_flow_run
 from prefect.testing.utilities import prefect_test_harness
 
-from hjemtilos.app import App, build_app
-from hjemtilos.db.migrate import upgrade
+from hjemtilos.app import App
 from hjemtilos.db.models import VolunteerFamily
-from hjemtilos.settings import Settings
 from hjemtilos.timekeeping import tick
 from tasks.prefect_ops import PrefectOrchestrator
-from tests.conftest import SmtpServer
+from tests.conftest import SmtpServer, case_app
 
 
 @pytest.fixture(scope="session")
@@ -45,14 +43,7 @@ def prefect_server() -> Iterator[None]:
 def app(prefect_server: None, tmp_path, monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpServer) -> Iterator[App]:  # type: ignore[no-untyped-def]
     from tasks.runtime import get_app
 
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
-    for key, value in {"HJEMTILOS_DATABASE_URL": url, "HJEMTILOS_PROFILE": "fast",
-                       "HJEMTILOS_DATA_DIR": str(tmp_path / "data"), "HJEMTILOS_SMTP_PORT": str(smtp_server.port),
-                       "HJEMTILOS_SMTP_HOST": "127.0.0.1"}.items():
-        monkeypatch.setenv(key, value)
-    upgrade(url)
-    get_app.cache_clear()
-    application = build_app(Settings())
+    application = case_app(tmp_path, monkeypatch, smtp_server.port)
     yield application
     get_app.cache_clear()
     application.engine.dispose()

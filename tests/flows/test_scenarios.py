@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from flows.end_case import end_case, record_change
-from hjemtilos.db.models import AuditEvent, CaseEnding, HumanTask, Match, OutboxMail, ReferralCase, Timer
+from hjemtilos.db.models import AuditEvent, CaseEnding, HumanTask, Match, ReferralCase, Timer
 from hjemtilos.timekeeping import tick
 from tasks.prefect_ops import PrefectOrchestrator
 from tests.flows.conftest import TODAY, CaseDriver, add_family, now, start_case
