@@ -307,6 +307,24 @@ def _initial(session: Session, case: ReferralCase, kind: str, scope: int | None,
     return {}
 
 
+INSTRUCTIONS = {
+    STARTUP: "Barnet bor på børne- eller ungehjem: besøg barnet og hold opstartsmøde med leder, kontaktperson, "
+             "den kommunale rådgiver og evt. forældre. Registrér datoerne her.",
+    MATCH_ANSWERS: "Forslaget er sendt til familien og til forældrene/kontaktpersonen. Registrér begge svar, når de "
+                   "foreligger. Et nej sender sagen tilbage til et nyt matchforslag.",
+    FIRST_MEETING_PLAN: "Aftal det første møde hjemme hos familien. Invitationen sendes til begge parter, når du har "
+                        "angivet tidspunktet.",
+    FIRST_MEETING: "Efter det første møde: registrér den faste ugedag, hvem der bringer og henter barnet, og "
+                   "startdatoen for besøgene (som standard ugen efter mødet).",
+    FIRST_VISIT_FOLLOWUP: "Ring til forældrene eller kontaktpersonen og hør, hvordan det første besøg gik.",
+    CHILD_VISIT: "Besøg barnet ca. 4 måneder inde i forløbet og registrér besøget.",
+    FUTURE_AGREEMENT: "Familien og forældrene/kontaktpersonen er spurgt, om og hvordan besøgene fortsætter efter "
+                      "året. Registrér aftalen.",
+    EXTRA_CHILD_VISIT: "Familien har afsluttet forløbet. Besøg barnet, så det ikke giver sig selv skylden, og hør, "
+                       "om det ønsker en ny familie.",
+}
+
+
 def _describe(case: ReferralCase, kind: str, task: Any, app: App) -> str:
     """Markdown for the Resume dialog: the case reference and what to do. No names, no special-category data."""
     lines = [f"## {case.reference}: {TITLES[kind]}", ""]
@@ -318,9 +336,6 @@ def _describe(case: ReferralCase, kind: str, task: Any, app: App) -> str:
             lines.append("")
             lines.append("**Markeret til koordinatorens vurdering:** " + ", ".join(case.review_flags)
                          + " (detaljer står kun i sagsdatabasen).")
-    elif kind == STARTUP:
-        lines.append("Barnet bor på børne- eller ungehjem: besøg barnet og hold opstartsmøde med leder, "
-                     "kontaktperson, den kommunale rådgiver og evt. forældre. Registrér datoerne her.")
     elif kind == CONSENT:
         received = (task.data or {}).get("received", {})
         lines.append("Hver forældremyndighedsindehaver skal underskrive to samtykkeerklæringer (BBU og Red Barnet), "
@@ -338,25 +353,8 @@ def _describe(case: ReferralCase, kind: str, task: Any, app: App) -> str:
         lines.append("|---|---|---|")
         for c in candidates:
             lines.append(f"| {c['reference']} | {c['score']} | {'; '.join(c['reasons'])} |")
-    elif kind == MATCH_ANSWERS:
-        lines.append("Forslaget er sendt til familien og til forældrene/kontaktpersonen. Registrér begge svar, "
-                     "når de foreligger. Et nej sender sagen tilbage til et nyt matchforslag.")
-    elif kind == FIRST_MEETING_PLAN:
-        lines.append("Aftal det første møde hjemme hos familien. Invitationen sendes til begge parter, "
-                     "når du har angivet tidspunktet.")
-    elif kind == FIRST_MEETING:
-        lines.append("Efter det første møde: registrér den faste ugedag, hvem der bringer og henter barnet, "
-                     "og startdatoen for besøgene (som standard ugen efter mødet).")
-    elif kind == FIRST_VISIT_FOLLOWUP:
-        lines.append("Ring til forældrene eller kontaktpersonen og hør, hvordan det første besøg gik.")
-    elif kind == CHILD_VISIT:
-        lines.append("Besøg barnet ca. 4 måneder inde i forløbet og registrér besøget.")
-    elif kind == FUTURE_AGREEMENT:
-        lines.append("Familien og forældrene/kontaktpersonen er spurgt, om og hvordan besøgene fortsætter efter "
-                     "året. Registrér aftalen.")
-    elif kind == EXTRA_CHILD_VISIT:
-        lines.append("Familien har afsluttet forløbet. Besøg barnet, så det ikke giver sig selv skylden, "
-                     "og hør, om det ønsker en ny familie.")
+    else:
+        lines.append(INSTRUCTIONS[kind])
     lines += ["", f"Sagen: `hjemtilos cases` · Prefect: {ui_link(app, case)}"]
     return "\n".join(lines)
 
