@@ -19,7 +19,7 @@ from casework.eligibility import age_on
 from casework.matching import ChildProfile, FamilyProfile, family_reference, rank_candidates
 from casework.steps import CaseStatus, PlacementKind, Role, Step
 from hjemtilos.app import App
-from hjemtilos.db.models import CaseEnding, Match, Party, ReferralCase, Timer, VolunteerFamily
+from hjemtilos.db.models import CaseEnding, CircumstanceChange, Match, Party, ReferralCase, Timer, VolunteerFamily
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import Recipient, enqueue_mail
 from hjemtilos.workflow import (
@@ -147,6 +147,13 @@ def _case(session: Session, case_id: int) -> ReferralCase:
     case = session.get(ReferralCase, case_id)
     if case is None:
         raise LookupError(f"no case with id {case_id}")
+    return case
+
+
+def _case_by_reference(session: Session, reference: str) -> ReferralCase:
+    case = session.scalar(select(ReferralCase).where(ReferralCase.reference == reference))
+    if case is None:
+        raise InvalidRequest(f"Ingen sag med referencen {reference} / no case {reference}")
     return case
 
 
@@ -706,9 +713,7 @@ def request_ending(app: App, reference: str, *, ended_by: str, reason: str, rema
     if ended_by not in ENDED_BY:
         raise InvalidRequest(f"ended_by must be one of {', '.join(ENDED_BY)}")
     with app.session_factory.begin() as session:
-        case = session.scalar(select(ReferralCase).where(ReferralCase.reference == reference))
-        if case is None:
-            raise InvalidRequest(f"Ingen sag med referencen {reference} / no case {reference}")
+        case = _case_by_reference(session, reference)
         if case.status in (CaseStatus.CLOSED, CaseStatus.REJECTED):
             raise InvalidRequest(f"Sagen {reference} er allerede afsluttet / the case is already closed")
         if _pending_ending(session, case.id) is not None:
@@ -789,11 +794,7 @@ def record_change(app: App, reference: str, kind: str, actor: str, now: datetime
     if kind not in CHANGE_TEXT:
         raise InvalidRequest(f"kind must be one of {', '.join(CHANGE_TEXT)}")
     with app.session_factory.begin() as session:
-        case = session.scalar(select(ReferralCase).where(ReferralCase.reference == reference))
-        if case is None:
-            raise InvalidRequest(f"Ingen sag med referencen {reference} / no case {reference}")
-        from hjemtilos.db.models import CircumstanceChange
-
+        case = _case_by_reference(session, reference)
         change = CircumstanceChange(case_id=case.id, kind=kind, recorded_at=now, recorded_by=actor)
         session.add(change)
         session.flush()
