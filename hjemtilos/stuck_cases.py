@@ -3,16 +3,16 @@ for runs in troubled states), rows in ``stuck_case`` and one mail to the adminis
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from casework.steps import Role, Step
 from casework.stuck import CaseFacts, Stuck, find_stuck
 from hjemtilos.app import App
 from hjemtilos.db.models import HumanTask, ReferralCase, StuckCase, Timer
 from hjemtilos.mail import contexts as mc
-from hjemtilos.mail.outbox import Recipient, enqueue_mail
+from hjemtilos.mail.outbox import OutboxBatch, Recipient
 from hjemtilos.timekeeping import Orchestrator, RunState
 
 
@@ -57,18 +57,22 @@ def record_stuck(app: App, stuck: list[Stuck], now: datetime) -> int:
             else:
                 row.resolved_at = now
         admin = Recipient(Role.ADMIN, "Administrator", str(app.settings.admin_email), "da")
+        outbox = OutboxBatch(session, app.programme, now)
+        rows: list[dict[str, object]] = []
         for key, item in current.items():
             if key in known:
                 continue
-            row = StuckCase(case_id=item.case_id, reason=item.reason.value, since=item.since, first_seen_at=now)
-            session.add(row)
-            session.flush()
-            enqueue_mail(session, case_id=item.case_id, step="stuck", recipient=admin,
-                         context=mc.StuckCaseAlert(recipient_name="administrator", case_reference=item.reference,
-                                                   reason=item.text_da, since=item.since,
-                                                   link=app.settings.ui_base + "/artifacts"),
-                         programme=app.programme, now=now, occurrence=f"stuck-{row.id}")
+            rows.append(dict(case_id=item.case_id, reason=item.reason.value, since=item.since, first_seen_at=now))
+            # one alert per stuck episode: the reason and since when identify it
+            outbox.add(case_id=item.case_id, step="stuck", recipient=admin,
+                       context=mc.StuckCaseAlert(recipient_name="administrator", case_reference=item.reference,
+                                                 reason=item.text_da, since=item.since,
+                                                 link=app.settings.ui_base + "/artifacts"),
+                       occurrence=f"stuck-{item.reason.value}-{item.since.astimezone(timezone.utc):%Y%m%dT%H%M%S}")
             new += 1
+        if rows:
+            session.execute(insert(StuckCase), rows)
+        outbox.write()
     return new
 
 

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hjemtilos.db.models import OutboxMail
@@ -56,8 +56,16 @@ def enqueue_mail(
     existing = session.scalar(select(OutboxMail).where(OutboxMail.idempotency_key == key))
     if existing is not None:
         return existing
+    row = _outbox_row(key, case_id, step, recipient, context, programme, now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _outbox_row(key: str, case_id: int | None, step: str, recipient: Recipient, context: MailContext,
+                programme: Programme, now: datetime) -> OutboxMail:
     rendered = render(context, recipient.language, programme)
-    row = OutboxMail(
+    return OutboxMail(
         idempotency_key=key,
         case_id=case_id,
         step=step,
@@ -75,6 +83,46 @@ def enqueue_mail(
         next_attempt_at=now,
         created_at=now,
     )
-    session.add(row)
-    session.flush()
-    return row
+
+
+@dataclass(frozen=True)
+class _Pending:
+    key: str
+    case_id: int | None
+    step: str
+    recipient: Recipient
+    context: MailContext
+
+
+class OutboxBatch:
+    """Many mails for one transaction (the timekeeper's reminders): one query finds the keys already in the
+    outbox, the rest are added at once and inserted in the transaction's single flush. Same idempotency keys
+    as :func:`enqueue_mail`."""
+
+
+    def __init__(self, session: Session, programme: Programme, now: datetime) -> None:
+        self._session, self._programme, self._now = session, programme, now
+        self._pending: dict[str, _Pending] = {}
+
+    def add(self, *, case_id: int | None, step: str, recipient: Recipient, context: MailContext,
+            occurrence: str | int = 1) -> None:
+        key = idempotency_key(case_id, step, recipient, occurrence)
+        self._pending.setdefault(key, _Pending(key, case_id, step, recipient, context))
+
+    def write(self) -> int:
+        """Insert the mails not yet in the outbox; return how many."""
+        if not self._pending:
+            return 0
+        keys = list(self._pending)
+        existing: set[str] = set()
+        for start in range(0, len(keys), 1000):
+            existing.update(self._session.scalars(select(OutboxMail.idempotency_key).where(
+                OutboxMail.idempotency_key.in_(keys[start:start + 1000]))))
+        columns = [c.key for c in OutboxMail.__table__.columns if c.key != "id"]
+        new = [{name: getattr(row, name) for name in columns} for row in (
+            _outbox_row(p.key, p.case_id, p.step, p.recipient, p.context, self._programme, self._now)
+            for key, p in self._pending.items() if key not in existing)]
+        if new:  # one executemany: the ORM would insert row by row to fetch ids nobody needs here
+            self._session.execute(insert(OutboxMail), new)
+        self._pending.clear()
+        return len(new)
