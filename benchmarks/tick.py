@@ -54,6 +54,10 @@ class CountingOrchestrator:
         self.calls += 1
         return {}
 
+    def reschedule(self, flow_run_id: str) -> bool:
+        self.calls += 1
+        return True
+
 
 def populate(url: str, now: datetime) -> None:
     """10,000 open cases spread over the year: most wait on a timer months away, ~1% are due now,

@@ -10,6 +10,7 @@ from tasks.timekeeper_tasks import (
     check_stuck_cases,
     publish_stuck_cases,
     fire_due_timers,
+    restart_crashed_runs,
     send_reminders,
     send_supervision_invitations,
     start_missing_runs,
@@ -20,6 +21,7 @@ from tasks.timekeeper_tasks import (
 @flow(name="timekeeper", persist_result=False, log_prints=False)
 def timekeeper() -> dict[str, int]:
     started = start_missing_runs()
+    restarted = restart_crashed_runs()
     fired, resumed = fire_due_timers()
     family_fired, family_resumed = wake_family_waits()
     reminders, escalations = send_reminders()
@@ -27,7 +29,7 @@ def timekeeper() -> dict[str, int]:
     table, summary, new_stuck = check_stuck_cases()
     publish_stuck_cases(table, summary)
     mail = send_mail()
-    summary = {"runs_started": started, "timers_fired": fired + family_fired, "runs_resumed": resumed + family_resumed,
+    summary = {"runs_started": started, "runs_restarted": restarted, "timers_fired": fired + family_fired, "runs_resumed": resumed + family_resumed,
                "reminders": reminders, "escalations": escalations, "supervision_invitations": invitations,
                "stuck_cases": len(table), "new_stuck_cases": new_stuck,
                "mails_sent": len(mail.sent),

@@ -392,8 +392,11 @@ def deploy() -> None:
 @app.command()
 def worker(
     limit: Annotated[int, typer.Option(help="Most case runs executing at once")] = 20,
+    sole: Annotated[bool, typer.Option("--sole", help="This is the pool's only worker: at start, reschedule "
+                                                      "runs a stopped worker left Running")] = False,
 ) -> None:
-    """Run the worker that executes case runs (recovers runs a crashed worker left behind first)."""
+    """Run a worker that executes case runs. Several may serve the pool; each first reschedules runs marked
+    Crashed (with --sole also runs left Running by a stopped worker)."""
     import os
 
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -405,7 +408,7 @@ def worker(
     settings = Settings()
     api_url = _api_url(settings)
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
-        recovered = recover_orphaned_runs()
+        recovered = recover_orphaned_runs(include_running=sole)
     if recovered:
         out.print(f"Rescheduled {len(recovered)} case run(s) left behind by a stopped worker.")
     os.environ["PREFECT_API_URL"] = api_url
@@ -440,9 +443,22 @@ def _start_form(application, api_url: str):  # type: ignore[no-untyped-def]
     return server
 
 
+def _redact(url: str) -> str:
+    """A database URL without its password, for the console."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL (the SQLite note): print as is
+        return url
+
+
 @app.command()
 def up(
     demo: Annotated[bool, typer.Option("--demo", help="Load sample families and referrals (once)")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Process workers on the pool (PostgreSQL-backed Prefect "
+                                                     "for more than one)")] = 1,
+    worker_limit: Annotated[int, typer.Option(min=1, help="Most case runs each worker executes at once")] = 20,
 ) -> None:
     """Run the whole system in the foreground: case database, Prefect server and UI, deployments, worker,
     local mail catcher and mail sender. Ctrl-C stops everything it started."""
@@ -464,7 +480,10 @@ def up(
     env = system.prefect_env(settings, endpoints)
     system.check_binding(endpoints.host, env)
     upgrade(settings.effective_database_url)
-    out.print(f"Case database: {settings.effective_database_url}")
+    out.print(f"Case database: {_redact(settings.effective_database_url)}")
+    out.print(f"Prefect database: {_redact(settings.prefect_server_database_url or 'SQLite under ' + str(settings.data_dir))}")
+    if workers > 1 and not settings.prefect_server_database_url:
+        err.print("Several workers on SQLite-backed Prefect: expect 503s under load (README: Running for many offices).")
     controller = start_catcher(settings.maildir, settings.mail_catcher_host, settings.mail_catcher_port)
     processes = []
     stop = threading.Event()
@@ -475,10 +494,11 @@ def up(
         system.wait_healthy(endpoints.api_url)
         with temporary_settings(updates={PREFECT_API_URL: endpoints.api_url}):
             deploy_all()
-            recovered = recover_orphaned_runs()
+            recovered = recover_orphaned_runs(include_running=True)  # no worker of ours runs yet
         if recovered:
             out.print(f"Rescheduled {len(recovered)} case run(s) left behind when the system stopped.")
-        processes.append(system.start_worker(env))
+        for _ in range(workers):
+            processes.append(system.start_worker(env, limit=worker_limit))
         form_server = _start_form(application, endpoints.api_url)
         if demo:
             from hjemtilos.demo import load_demo

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
 
     prefect_host: str = Field(default="127.0.0.1", description="Where 'hjemtilos up' binds the Prefect server")
     prefect_port: int = 4200
+    prefect_database_url: str | None = Field(
+        default=None, description="Database of the Prefect server 'hjemtilos up' starts (postgresql://...); "
+                                  "default: SQLite under data_dir")
+    prefect_db_pool_size: int = Field(default=5, ge=1, description="Prefect server's connection pool (PostgreSQL)")
+    prefect_db_max_overflow: int = Field(default=10, ge=0)
     prefect_ui_url: str | None = Field(default=None, description="Base of links to the Prefect UI in mails")
 
     elearning_url: str = "https://redbarnet.dk/hjemtilos/e-laering"
@@ -64,6 +69,17 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'hjemtilos.db'}"
+
+    @property
+    def prefect_server_database_url(self) -> str | None:
+        """The Prefect server's database URL with the async driver it needs (asyncpg), or None for SQLite."""
+        url = self.prefect_database_url
+        if not url:
+            return None
+        for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix):]
+        return url
 
     @property
     def prefect_api_url(self) -> str:

@@ -19,6 +19,7 @@ from hjemtilos.settings import Settings
 
 PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
 WORK_POOL = "hjemtilos"
+HEARTBEAT_SECONDS = 60
 WORKER_LIMIT = 20  # well below the SQLite server's request cap (ARCHITECTURE.md: ~48 live flow processes hung it)
 
 
@@ -50,6 +51,8 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
         # no suspension here has a timeout: the expiration loop only costs CPU (ARCHITECTURE.md)
         "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS": "3600",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
+        # flow processes report every 60 s; the "crash silent runs" automation (flows/deployments.py) waits 5 min
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "true",
         "HJEMTILOS_DATA_DIR": str(settings.data_dir),
@@ -58,6 +61,12 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
     })
     if settings.database_url:
         env["HJEMTILOS_DATABASE_URL"] = settings.database_url
+    if settings.prefect_server_database_url:
+        env.update({
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.prefect_server_database_url,
+            "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": str(settings.prefect_db_pool_size),
+            "PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW": str(settings.prefect_db_max_overflow),
+        })
     return env
 
 

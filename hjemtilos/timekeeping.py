@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import selectinload
 
 from casework.steps import Role, Step
 from hjemtilos.app import App
 from casework.matching import family_reference
 from hjemtilos.db.models import AuditEvent, HumanTask, Party, ReferralCase, Timer, VolunteerFamily
 from hjemtilos.mail import contexts as mc
-from hjemtilos.mail.outbox import Recipient, enqueue_mail
+from hjemtilos.mail.outbox import OutboxBatch, Recipient
 from hjemtilos.mail.sender import DeliveryReport, deliver_pending
 from hjemtilos.programme import _coordinator, candidates_for, case_run_key, record_run_started, ui_link
 from hjemtilos.volunteers import family_reminder, family_run_key, record_family_run, send_supervision_invitations
@@ -46,11 +47,16 @@ class Orchestrator(Protocol):
         """Case runs that may be stuck: failed, crashed, waiting for a worker, or recently finished."""
         ...
 
+    def reschedule(self, flow_run_id: str) -> bool:
+        """Set a suspended, crashed or failed run to Scheduled so a worker runs it again."""
+        ...
+
 
 @dataclass
 class TickReport:
     timers_fired: int = 0
     runs_resumed: int = 0
+    runs_restarted: int = 0
     reminders: int = 0
     escalations: int = 0
     supervision_invitations: int = 0
@@ -143,32 +149,54 @@ def _consent_missing(case: ReferralCase, task: HumanTask) -> tuple[str, ...]:
     return tuple(missing)
 
 
-def _bump_reminder(session, task: HumanTask, now: datetime, timings) -> None:  # type: ignore[no-untyped-def]
+def _bump_reminder(task: HumanTask, now: datetime, timings) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Move the task's next reminder on; return its audit row."""
     task.reminders_sent += 1
     task.last_reminder_at = now
     task.reminder_at = timings.reminder_repeat_every.after(now)
-    session.add(AuditEvent(case_id=task.case_id, family_id=task.family_id, at=now, actor="timekeeper",
-                           action="reminder-sent", step=task.step, detail={"key": task.key, "n": task.reminders_sent}))
+    return _audit(task, now, "reminder-sent", {"key": task.key, "n": task.reminders_sent})
+
+
+def _audit(task: HumanTask, now: datetime, action: str, detail: dict[str, Any]) -> dict[str, Any]:
+    return dict(case_id=task.case_id, family_id=task.family_id, at=now, actor="timekeeper", action=action,
+                step=task.step, detail=detail)
+
+
+def _load_cases(session, case_ids: set[int]) -> dict[int, ReferralCase]:  # type: ignore[no-untyped-def]
+    """The cases (with child and parties) the reminders need, in one query instead of one per task."""
+    if not case_ids:
+        return {}
+    return {case.id: case for case in session.scalars(
+        select(ReferralCase).where(ReferralCase.id.in_(sorted(case_ids)))
+        .options(selectinload(ReferralCase.parties), selectinload(ReferralCase.child)))}
 
 
 def send_reminders(app: App, now: datetime) -> tuple[int, int]:
-    """One reminder per interval and one escalation per task, each in the transaction that records it."""
+    """One reminder per interval and one escalation per task, each in the transaction that records it.
+
+    Batched: the due tasks, their cases and the outbox keys are each read with one query, and the new mails,
+    audit events and task updates are written in the transaction's one flush."""
     timings = app.profile.timings
     reminders = escalations = 0
-    with app.session_factory.begin() as session:
+    with app.session_factory.begin() as session, session.no_autoflush:
+        outbox = OutboxBatch(session, app.programme, now)
         due = session.scalars(select(HumanTask).where(HumanTask.completed_at.is_(None), HumanTask.reminder_at <= now)
                               .order_by(HumanTask.reminder_at).limit(BATCH)).all()
+        overdue = session.scalars(select(HumanTask).where(HumanTask.completed_at.is_(None),
+                                                          HumanTask.escalated_at.is_(None),
+                                                          HumanTask.escalation_at <= now).limit(BATCH)).all()
+        cases = _load_cases(session, {t.case_id for t in (*due, *overdue) if t.case_id is not None})
+        audit: list[dict[str, Any]] = []
         for task in due:
             occurrence = f"reminder-{task.reminders_sent + 1}"
             if task.family_id is not None:
                 for recipient, context in family_reminder(session, app, task, now):
-                    enqueue_mail(session, case_id=None, step=task.step, recipient=recipient, context=context,
-                                 programme=app.programme, now=now, occurrence=f"{task.key}:{occurrence}")
-                _bump_reminder(session, task, now, timings)
+                    outbox.add(case_id=None, step=task.step, recipient=recipient, context=context,
+                               occurrence=f"{task.key}:{occurrence}")
+                audit.append(_bump_reminder(task, now, timings))
                 reminders += 1
                 continue
-            case = session.get(ReferralCase, task.case_id)
-            assert case is not None
+            case = cases[task.case_id or 0]
             if task.reminder_role == Role.REFERRER:
                 referrer: Party = next(p for p in case.parties if p.role == Role.REFERRER)
                 recipient = Recipient(Role.REFERRER, referrer.name, referrer.email, referrer.language, str(referrer.id))
@@ -180,35 +208,62 @@ def send_reminders(app: App, now: datetime) -> tuple[int, int]:
                 context = mc.CoordinatorReminder(recipient_name=recipient.name, case_reference=case.reference,
                                                  task_title=task.title, waiting_since=task.created_at,
                                                  link=ui_link(app, case))
-            enqueue_mail(session, case_id=case.id, step=task.step, recipient=recipient, context=context,
-                         programme=app.programme, now=now, occurrence=f"{task.key}:{occurrence}")
-            _bump_reminder(session, task, now, timings)
+            outbox.add(case_id=case.id, step=task.step, recipient=recipient, context=context,
+                       occurrence=f"{task.key}:{occurrence}")
+            audit.append(_bump_reminder(task, now, timings))
             reminders += 1
-        overdue = session.scalars(select(HumanTask).where(HumanTask.completed_at.is_(None),
-                                                          HumanTask.escalated_at.is_(None),
-                                                          HumanTask.escalation_at <= now).limit(BATCH)).all()
         for task in overdue:
-            case = session.get(ReferralCase, task.case_id) if task.case_id is not None else None
+            case = cases.get(task.case_id) if task.case_id is not None else None
             if case is not None:
                 reference, link = case.reference, ui_link(app, case)
             else:
                 reference, link = family_reference(task.family_id or 0), app.settings.ui_base + "/runs"
             recipient = _coordinator(app)
-            enqueue_mail(session, case_id=task.case_id, step=task.step, recipient=recipient,
-                         context=mc.CoordinatorEscalation(recipient_name=recipient.name, case_reference=reference,
-                                                          task_title=task.title, waiting_since=task.created_at,
-                                                          link=link),
-                         programme=app.programme, now=now, occurrence=f"{task.key}:escalation:{task.family_id or ''}")
+            outbox.add(case_id=task.case_id, step=task.step, recipient=recipient,
+                       context=mc.CoordinatorEscalation(recipient_name=recipient.name, case_reference=reference,
+                                                        task_title=task.title, waiting_since=task.created_at,
+                                                        link=link),
+                       occurrence=f"{task.key}:escalation:{task.family_id or ''}")
             task.escalated_at = now
-            session.add(AuditEvent(case_id=task.case_id, family_id=task.family_id, at=now, actor="timekeeper",
-                                   action="escalated", step=task.step, detail={"key": task.key}))
+            audit.append(_audit(task, now, "escalated", {"key": task.key}))
             escalations += 1
+        outbox.write()
+        if audit:
+            session.execute(insert(AuditEvent), audit)
     return reminders, escalations
+
+
+MAX_RESTARTS = 3
+
+
+def restart_crashed_runs(app: App, now: datetime, orchestrator: Orchestrator) -> int:
+    """Reschedule case runs marked Crashed (a worker or its machine died; with several workers the "crash
+    silent runs" automation marks them): the run re-executes from the top and the case database tells it what
+    is done. At most MAX_RESTARTS per case; after that the stuck-case check reports it to an administrator."""
+    crashed = {run_id: state for run_id, state in orchestrator.troubled_runs(now).items() if state.type == "CRASHED"}
+    if not crashed:
+        return 0
+    restarted = 0
+    with app.session_factory() as session:
+        cases = session.execute(select(ReferralCase.id, ReferralCase.flow_run_id).where(
+            ReferralCase.flow_run_id.in_(list(crashed)), ReferralCase.status.not_in(("closed", "rejected")))).all()
+        counts = dict(session.execute(select(AuditEvent.case_id, func.count()).where(
+            AuditEvent.action == "run-restarted", AuditEvent.case_id.in_([c for c, _ in cases]))
+            .group_by(AuditEvent.case_id)).all())
+    for case_id, run_id in cases:
+        if counts.get(case_id, 0) >= MAX_RESTARTS or not orchestrator.reschedule(run_id):
+            continue
+        with app.session_factory.begin() as session:
+            session.add(AuditEvent(case_id=case_id, at=now, actor="timekeeper", action="run-restarted",
+                                   detail={"flow_run_id": run_id}))
+        restarted += 1
+    return restarted
 
 
 def tick(app: App, now: datetime, orchestrator: Orchestrator, deliver: bool = True) -> TickReport:
     report = TickReport()
     start_missing_runs(app, orchestrator)
+    report.runs_restarted = restart_crashed_runs(app, now, orchestrator)
     fired, resumed = fire_due_timers(app, now, orchestrator)
     family_fired, family_resumed = wake_family_waits(app, now, orchestrator)
     report.timers_fired, report.runs_resumed = fired + family_fired, resumed + family_resumed

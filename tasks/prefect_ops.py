@@ -71,12 +71,14 @@ class PrefectOrchestrator:
         return result.status.value == "ACCEPT"
 
 
-def recover_orphaned_runs() -> list[str]:
-    """Reschedule case runs left Running or Pending by a worker that died (kill -9, power cut).
+def recover_orphaned_runs(include_running: bool) -> list[str]:
+    """Reschedule case runs a dead worker left behind (kill -9, power cut); the run re-executes from the top
+    and the case database tells it what is already done.
 
-    Call it when the only worker starts: no run can then be legitimately running. The run re-executes from
-    the top and the case database tells it what is already done. (Several workers: use Prefect's flow-run
-    heartbeats and an automation that marks silent runs Crashed; the timekeeper then reschedules them.)
+    ``include_running``: also runs still marked Running or Pending. Only when no other worker can be running
+    them: the sole worker starting, or ``hjemtilos up`` before it starts its workers. With several workers
+    only Crashed runs are taken: the "crash silent runs" automation marks a run Crashed once its process stops
+    heartbeating (flows/deployments.py), and the timekeeper reschedules those on its own too.
     """
     from prefect.client.schemas.filters import (
         DeploymentFilter,
@@ -95,6 +97,8 @@ def recover_orphaned_runs() -> list[str]:
             deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["referral-case",
                                                                                "volunteer-approval"])),
         )
+        if not include_running:
+            runs = [run for run in runs if run.state is not None and run.state.type == StateType.CRASHED]
         for run in runs:
             result = client.set_flow_run_state(run.id, Scheduled(name="Resuming"), force=True)
             if result.status.value == "ACCEPT":

@@ -17,6 +17,11 @@ def start_missing_runs() -> int:
     return timekeeping.start_missing_runs(get_app(), PrefectOrchestrator())
 
 
+@task(name="restart_crashed_runs", **OPTS)  # type: ignore[call-overload]
+def restart_crashed_runs() -> int:
+    return timekeeping.restart_crashed_runs(get_app(), utcnow(), PrefectOrchestrator())
+
+
 @task(name="fire_due_timers", **OPTS)  # type: ignore[call-overload]
 def fire_due_timers() -> tuple[int, int]:
     return timekeeping.fire_due_timers(get_app(), utcnow(), PrefectOrchestrator())

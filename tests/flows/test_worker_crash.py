@@ -49,7 +49,7 @@ def kill_tree(process: subprocess.Popen[bytes]) -> None:
 
 def start_worker(log: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), PREFECT_WORKER_QUERY_SECONDS="1")
-    return subprocess.Popen([sys.executable, "-m", "hjemtilos.cli", "worker", "--limit", "5"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "hjemtilos.cli", "worker", "--sole", "--limit", "5"], env=env,
                             cwd=PROJECT_ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
