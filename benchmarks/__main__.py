@@ -1,19 +1,56 @@
-"""python -m benchmarks [all | tick]"""
+"""python -m benchmarks [all | tick | office | office-pg | idle | year] [--quick]
+
+Each benchmark prints its figures as it goes; `all` runs every one and writes benchmarks/RESULTS.md.
+--quick runs each at a small scale (to check that the benchmarks work, not for figures)."""
 
 from __future__ import annotations
 
 import sys
+import time
+from datetime import date
 
-from benchmarks import tick
+from benchmarks import idle, office, report, tick, year
+
+QUICK = {
+    "office": dict(waiting=(20, 50), naive=5, intake_count=60, latency_count=5, burst_count=10),
+    "office-pg": dict(waiting=(50,), naive=0, intake_count=60, latency_count=5, burst_count=10, postgresql=True),
+    "idle": dict(runs=300, seconds=15),
+    "year": dict(cases=3, bare=6),
+}
+FULL = {
+    "office": dict(),
+    "office-pg": dict(waiting=(200,), naive=0, intake_count=300, postgresql=True),
+    "idle": dict(),
+    "year": dict(),
+}
+RUNNERS = {"tick": lambda **_: tick.main(), "office": office.main, "office-pg": office.main, "idle": idle.main,
+           "year": year.main}
 
 
 def main(argv: list[str]) -> int:
-    which = argv[1] if len(argv) > 1 else "all"
-    if which in ("all", "tick"):
-        tick.main()
-        return 0
-    print(__doc__)
-    return 2
+    args = [a for a in argv[1:] if not a.startswith("--")]
+    quick = "--quick" in argv
+    which = args[0] if args else "all"
+    names = list(RUNNERS) if which == "all" else [which]
+    if any(name not in RUNNERS for name in names):
+        print(__doc__)
+        return 2
+    results = {}
+    started = time.perf_counter()
+    for name in names:
+        options = (QUICK if quick else FULL).get(name, {})
+        try:
+            results[name] = RUNNERS[name](**options)
+        except Exception as exc:  # noqa: BLE001 - one failed benchmark must not lose the others' figures
+            import traceback
+
+            traceback.print_exc()
+            results[name] = {"error": f"{exc.__class__.__name__}: {exc}"}
+    minutes = (time.perf_counter() - started) / 60
+    if which == "all" and not quick:
+        report.write(results, date.today(), minutes)
+        print(f"benchmarks/RESULTS.md written ({minutes:.0f} min)")
+    return 0
 
 
 if __name__ == "__main__":

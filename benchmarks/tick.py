@@ -3,7 +3,7 @@ on SQLite and on PostgreSQL: time per tick (median of repeats) and SQL statement
 
 Prefect is replaced by a counting stand-in that answers "paused on this key" for every due timer, so the
 figure is the case-database side of the tick plus the number of Prefect calls it would make; the Prefect
-side of a resume is measured by the approval-latency benchmark (not written yet)."""
+side of a resume is measured by the approval-latency benchmark (benchmarks/office.py)."""
 
 from __future__ import annotations
 
@@ -128,10 +128,11 @@ def measure(url: str, label: str) -> dict[str, float]:
     return result
 
 
-def main() -> None:
-    print(f"# Timekeeper tick over {CASES} open cases ({os.cpu_count()} cores, {platform.python_version()})")
+def main() -> dict[str, dict[str, float]]:
+    print(f"4. timekeeper tick over {CASES} open cases ({os.cpu_count()} cores, {platform.python_version()})")
+    results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        measure(f"sqlite:///{tmp}/bench.db", "SQLite")
+        results["SQLite"] = measure(f"sqlite:///{tmp}/bench.db", "SQLite")
     name = f"hjemtilos_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     try:
@@ -139,10 +140,11 @@ def main() -> None:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # pragma: no cover - no PostgreSQL here
         print(f"PostgreSQL  skipped: {exc.__class__.__name__}")
-        return
+        return results
     try:
-        measure(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", "PostgreSQL")
+        results["PostgreSQL"] = measure(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", "PostgreSQL")
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+    return results

@@ -375,7 +375,11 @@ def mail_catcher() -> None:
 
 
 @app.command()
-def deploy() -> None:
+def deploy(
+    crash_silent_runs: Annotated[bool, typer.Option(
+        "--crash-silent-runs", help="Also the automation that marks runs of dead workers Crashed (several "
+                                    "workers on PostgreSQL-backed Prefect; not on SQLite)")] = False,
+) -> None:
     """Register the deployments of prefect.yaml with the running Prefect server (idempotent)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -384,7 +388,7 @@ def deploy() -> None:
 
     settings = Settings()
     with temporary_settings(updates={PREFECT_API_URL: _api_url(settings)}):
-        ids = deploy_all()
+        ids = deploy_all(crash_silent_runs=crash_silent_runs)
     for name, deployment_id in ids.items():
         out.print(f"{name}: {deployment_id}")
 
@@ -493,7 +497,7 @@ def up(
         processes.append(system.start_server(env))
         system.wait_healthy(endpoints.api_url)
         with temporary_settings(updates={PREFECT_API_URL: endpoints.api_url}):
-            deploy_all()
+            deploy_all(crash_silent_runs=settings.prefect_server_database_url is not None)
             recovered = recover_orphaned_runs(include_running=True)  # no worker of ours runs yet
         if recovered:
             out.print(f"Rescheduled {len(recovered)} case run(s) left behind when the system stopped.")

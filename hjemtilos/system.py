@@ -51,8 +51,6 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
         # no suspension here has a timeout: the expiration loop only costs CPU (ARCHITECTURE.md)
         "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS": "3600",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
-        # flow processes report every 60 s; the "crash silent runs" automation (flows/deployments.py) waits 5 min
-        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "true",
         "HJEMTILOS_DATA_DIR": str(settings.data_dir),
@@ -66,6 +64,9 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
             "PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.prefect_server_database_url,
             "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": str(settings.prefect_db_pool_size),
             "PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW": str(settings.prefect_db_max_overflow),
+            # flow processes report every 60 s; the "crash silent runs" automation (flows/deployments.py),
+            # deployed with PostgreSQL-backed Prefect, marks a run Crashed after 5 silent minutes
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
         })
     return env
 

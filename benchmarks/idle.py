@@ -1,0 +1,89 @@
+"""Benchmark 6: idle CPU of the Prefect server holding many suspended runs, with Prefect's default
+pause-expiration loop (every 5 s) against the project's setting (every 3600 s: no suspension here has a
+timeout). Same database, same machine, one run after the other."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import cpu_seconds, free_port
+from hjemtilos import system
+from hjemtilos.settings import Settings
+
+LOOP = "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS"
+
+
+async def _suspend_many(deployment_id: str, count: int, concurrency: int = 2) -> int:
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.states import Suspended
+
+    created = 0
+    async with get_client() as client:
+        semaphore = asyncio.Semaphore(concurrency)
+
+        async def one(index: int) -> None:
+            nonlocal created
+            async with semaphore:
+                await client.create_flow_run_from_deployment(
+                    UUID(deployment_id), parameters={"case_id": 0}, name=f"idle-{index:05d}",
+                    state=Suspended(timeout_seconds=None, pause_key="approval-screening-r1"))
+                created += 1
+
+        await asyncio.gather(*(one(i) for i in range(count)))
+    return created
+
+
+def _server(env: dict[str, str], port: int) -> Any:
+    process = system.start_server(env)
+    system.wait_healthy(f"http://127.0.0.1:{port}/api")
+    return process
+
+
+def main(runs: int = 5000, seconds: float = 60.0) -> dict[str, Any]:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    results: dict[str, Any] = {"runs": runs, "seconds": seconds}
+    with tempfile.TemporaryDirectory(prefix="bench-idle-") as tmp:
+        settings = Settings(data_dir=Path(tmp))
+        endpoints = system.Endpoints("127.0.0.1", free_port())
+        env = system.prefect_env(settings, endpoints)
+        server = _server(env, endpoints.port)
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: endpoints.api_url}):
+                from flows.deployments import deploy_all
+
+                deployment_id = deploy_all()["referral-case"]
+                start = time.perf_counter()
+                created = asyncio.run(_suspend_many(deployment_id, runs))
+                print(f"6. {created} suspended runs created in {time.perf_counter() - start:.0f} s", flush=True)
+        finally:
+            system.stop(server)
+        for label, loop in (("Prefect default (loop every 5 s)", None), ("project settings (loop every 3600 s)", "3600")):
+            variant = dict(env)
+            if loop is None:
+                variant.pop(LOOP, None)
+            else:
+                variant[LOOP] = loop
+            server = _server(variant, endpoints.port)
+            try:
+                time.sleep(20)  # startup work settles
+                before = cpu_seconds(server.pid)
+                time.sleep(seconds)
+                percent = (cpu_seconds(server.pid) - before) / seconds * 100
+            finally:
+                system.stop(server)
+            results[label] = percent
+            print(f"   idle server CPU, {label}: {percent:.1f}% of a core", flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    import os
+
+    main(runs=300, seconds=15) if os.environ.get("BENCH_QUICK") == "1" else main()

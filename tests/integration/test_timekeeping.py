@@ -1,0 +1,120 @@
+"""The timekeeper's batched reminders and its restart of crashed runs, on SQLite and PostgreSQL, with a fake
+orchestrator in place of Prefect (the real one is exercised in tests/flows)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from hjemtilos.app import App
+from hjemtilos.db.engine import make_engine, make_session_factory
+from hjemtilos.db.models import AuditEvent, HumanTask, OutboxMail
+from hjemtilos.intake import register_referral
+from hjemtilos.mail.contexts import CoordinatorReminder
+from hjemtilos.mail.outbox import OutboxBatch, Recipient
+from hjemtilos.settings import Settings
+from hjemtilos.timekeeping import MAX_RESTARTS, RunState, restart_crashed_runs, send_reminders
+
+NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
+
+
+class FakeOrchestrator:
+    def __init__(self, states: dict[str, RunState]) -> None:
+        self.states = states
+        self.rescheduled: list[str] = []
+
+    def troubled_runs(self, now: datetime) -> dict[str, RunState]:
+        return dict(self.states)
+
+    def reschedule(self, flow_run_id: str) -> bool:
+        self.rescheduled.append(flow_run_id)
+        return True
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path):  # type: ignore[no-untyped-def]
+    settings = Settings(database_url=database_url, data_dir=tmp_path, profile="production")
+    engine = make_engine(database_url)
+    yield App(settings=settings, profile=settings.load_profile(), engine=engine,
+              session_factory=make_session_factory(engine))
+    engine.dispose()
+
+
+def new_case(app: App, run_id: str | None = None) -> int:
+    import json
+
+    from casework.referral import Referral
+    from hjemtilos.db.models import ReferralCase
+    from hjemtilos.paths import EXAMPLES
+
+    referral = Referral.model_validate(json.loads((EXAMPLES / "referral-standard.json").read_text()))
+    with app.session_factory.begin() as session:
+        stored = register_referral(session, referral, NOW, app.programme)
+        session.get(ReferralCase, stored.case_id).flow_run_id = run_id  # type: ignore[union-attr]
+    return stored.case_id
+
+
+def open_task(app: App, case_id: int, opened: datetime) -> None:
+    with app.session_factory.begin() as session:
+        session.add(HumanTask(case_id=case_id, key="approval-screening", step="screening", title="Visitation",
+                              assignee_role="coordinator", reminder_role="coordinator", round=1, created_at=opened,
+                              due_at=opened + timedelta(days=14), reminder_at=opened + timedelta(days=7),
+                              escalation_at=opened + timedelta(days=14), reminders_sent=0))
+
+
+def test_batched_reminders_once_per_interval_and_escalation_once(app: App) -> None:
+    cases = [new_case(app) for _ in range(3)]
+    open_task(app, cases[0], NOW - timedelta(days=8))   # past its reminder
+    open_task(app, cases[1], NOW - timedelta(days=15))  # past reminder and escalation
+    open_task(app, cases[2], NOW - timedelta(days=1))   # nothing due
+    assert send_reminders(app, NOW) == (2, 1)
+    assert send_reminders(app, NOW) == (0, 0)  # the same tick again: nothing twice
+    with app.session_factory() as session:
+        templates = Counter(session.scalars(select(OutboxMail.template).where(OutboxMail.case_id.in_(cases), OutboxMail.template != "referral-receipt")))
+        actions = Counter(session.scalars(select(AuditEvent.action).where(AuditEvent.actor == "timekeeper")))
+    assert templates == Counter({"coordinator-reminder": 2, "coordinator-escalation": 1})
+    assert actions == Counter({"reminder-sent": 2, "escalated": 1})
+    # a repeat interval later: the two reminded tasks are reminded again, the third gets its first reminder,
+    # and the first task has now also passed its escalation
+    later = app.profile.timings.reminder_repeat_every.after(NOW) + timedelta(seconds=1)
+    assert send_reminders(app, later) == (3, 1)
+
+
+def test_outbox_batch_skips_keys_already_queued(app: App) -> None:
+    case_id = new_case(app)
+    coordinator = Recipient("coordinator", "Koordinator", "k@redbarnet.dk")
+    context = CoordinatorReminder(recipient_name="Koordinator", case_reference="HTO-2026-0001", task_title="Visitation",
+                                  waiting_since=NOW, link="http://127.0.0.1:4200/runs")
+    with app.session_factory.begin() as session:
+        batch = OutboxBatch(session, app.programme, NOW)
+        batch.add(case_id=case_id, step="stuck", recipient=coordinator, context=context, occurrence="a")
+        batch.add(case_id=case_id, step="stuck", recipient=coordinator, context=context, occurrence="a")
+        assert batch.write() == 1
+    with app.session_factory.begin() as session:
+        batch = OutboxBatch(session, app.programme, NOW)
+        batch.add(case_id=case_id, step="stuck", recipient=coordinator, context=context, occurrence="a")
+        batch.add(case_id=case_id, step="stuck", recipient=coordinator, context=context, occurrence="b")
+        assert batch.write() == 1
+    with app.session_factory() as session:
+        rows = session.scalars(select(OutboxMail).where(OutboxMail.step == "stuck")).all()
+    assert sorted(r.idempotency_key.rsplit(":", 1)[1] for r in rows) == ["a", "b"]
+    assert all(r.status == "pending" and r.message_id.endswith("@hjemtilos.redbarnet.dk>") for r in rows)
+
+
+def test_crashed_runs_of_open_cases_are_rescheduled_at_most_three_times(app: App) -> None:
+    crashed, running = str(uuid.uuid4()), str(uuid.uuid4())
+    case_id = new_case(app, crashed)
+    new_case(app, running)
+    orchestrator = FakeOrchestrator({crashed: RunState("CRASHED", "Crashed", None),
+                                     running: RunState("SCHEDULED", "Resuming", None)})
+    for _ in range(MAX_RESTARTS + 2):
+        restart_crashed_runs(app, NOW, orchestrator)
+    assert orchestrator.rescheduled == [crashed] * MAX_RESTARTS
+    with app.session_factory() as session:
+        restarts = session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.case_id == case_id, AuditEvent.action == "run-restarted"))
+    assert restarts == MAX_RESTARTS
