@@ -5,8 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import FlowRun
-from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 from prefect.states import Scheduled
 
 from hjemtilos.timekeeping import RunState
@@ -14,23 +13,42 @@ from hjemtilos.timekeeping import RunState
 REFERRAL_CASE_DEPLOYMENT = "referral-case/referral-case"
 
 
-def start_case_run(case_id: int, reference: str, run_key: str) -> str:
-    """Create the case's flow run: the case id is its only parameter, the case reference its name.
+_DEPLOYMENT_IDS: dict[tuple[str, str], UUID] = {}
 
+
+def _create_run(deployment: str, parameters: dict[str, int], name: str, tags: list[str], key: str) -> str:
+    """One API call per run: the deployment's id is looked up once per server and cached (``run_deployment``
+    looks it up by name on every call, which made intake the slower path; benchmarks/RESULTS.md, intake).
     The idempotency key makes a second call (a retry, the timekeeper catching up) return the same run."""
-    run: FlowRun = run_deployment(  # type: ignore[assignment]
-        REFERRAL_CASE_DEPLOYMENT, parameters={"case_id": case_id}, flow_run_name=reference, timeout=0,
-        as_subflow=False, tags=["case"], idempotency_key=f"referral-case:{run_key}", _sync=True,
-    )
-    return str(run.id)
+    from prefect.settings import PREFECT_API_URL
+
+    cache_key = (str(PREFECT_API_URL.value()), deployment)
+    with get_client(sync_client=True) as client:
+        for attempt in (1, 2):
+            deployment_id = _DEPLOYMENT_IDS.get(cache_key)
+            if deployment_id is None:
+                deployment_id = _DEPLOYMENT_IDS[cache_key] = client.read_deployment_by_name(deployment).id
+            try:
+                run = client.create_flow_run_from_deployment(deployment_id, parameters=parameters, name=name,
+                                                             tags=tags, idempotency_key=key)
+            except ObjectNotFound:  # the deployment was re-created under a new id: look it up again
+                _DEPLOYMENT_IDS.pop(cache_key, None)
+                if attempt == 2:
+                    raise
+                continue
+            return str(run.id)
+    raise AssertionError("unreachable")
+
+
+def start_case_run(case_id: int, reference: str, run_key: str) -> str:
+    """Create the case's flow run: the case id is its only parameter, the case reference its name."""
+    return _create_run(REFERRAL_CASE_DEPLOYMENT, {"case_id": case_id}, reference, ["case"],
+                       f"referral-case:{run_key}")
 
 
 def start_family_run(family_id: int, reference: str, run_key: str) -> str:
-    run: FlowRun = run_deployment(  # type: ignore[assignment]
-        "volunteer-approval/volunteer-approval", parameters={"family_id": family_id}, flow_run_name=reference,
-        timeout=0, as_subflow=False, tags=["family"], idempotency_key=f"volunteer-approval:{run_key}", _sync=True,
-    )
-    return str(run.id)
+    return _create_run("volunteer-approval/volunteer-approval", {"family_id": family_id}, reference, ["family"],
+                       f"volunteer-approval:{run_key}")
 
 
 class PrefectOrchestrator:
