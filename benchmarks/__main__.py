@@ -1,6 +1,8 @@
-"""python -m benchmarks [all | tick | office | office-pg | idle | year] [--quick]
+"""python -m benchmarks [all | report | tick | office | office-pg | intake-pg | idle | year ...] [--quick]
 
-Each benchmark prints its figures as it goes; `all` runs every one and writes benchmarks/RESULTS.md.
+Each benchmark prints its figures as it goes and stores them in benchmarks/results.json (a later run of one
+benchmark replaces its entry); RESULTS.md is written from that file after every run, or with `report`.
+Several names may be given: `python -m benchmarks office idle year`.
 --quick runs each at a small scale (to check that the benchmarks work, not for figures)."""
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import date
 from benchmarks import idle, office, report, tick, year
 
 QUICK = {
+    "intake-pg": dict(waiting=(), naive=0, intake_count=60, latency_count=0, burst_count=0, postgresql=True),
     "office": dict(waiting=(20, 50), naive=5, intake_count=60, latency_count=5, burst_count=10),
     "office-pg": dict(waiting=(50,), naive=0, intake_count=60, latency_count=5, burst_count=10, postgresql=True),
     "idle": dict(runs=300, seconds=15),
@@ -21,12 +24,13 @@ QUICK = {
 # The full waiting/intake scale runs on PostgreSQL; on SQLite 1,000 intakes alone took 14 min here (the server
 # answers 503 to colliding writes and the client backs off 2 s, 4 s, ...), so SQLite runs at 200.
 FULL = {
+    "intake-pg": dict(waiting=(), naive=0, intake_count=1000, latency_count=0, burst_count=0, postgresql=True),
     "office-pg": dict(postgresql=True),
     "office": dict(waiting=(200,), intake_count=200),
     "idle": dict(),
     "year": dict(),
 }
-RUNNERS = {"tick": lambda **_: tick.main(), "office-pg": office.main, "office": office.main, "idle": idle.main,
+RUNNERS = {"intake-pg": office.main, "tick": lambda **_: tick.main(), "office-pg": office.main, "office": office.main, "idle": idle.main,
            "year": year.main}
 
 
@@ -37,10 +41,13 @@ def _stop(_signum: int, _frame: object) -> None:
 
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _stop)
-    args = [a for a in argv[1:] if not a.startswith("--")]
+    args = [a for a in argv[1:] if not a.startswith("--")] or ["all"]
     quick = "--quick" in argv
-    which = args[0] if args else "all"
-    names = list(RUNNERS) if which == "all" else [which]
+    which = args[0]
+    if which == "report":  # RESULTS.md again from the figures of the last runs (benchmarks/results.json)
+        report.write(report.load(), date.today(), None)
+        return 0
+    names = [n for n in RUNNERS if n != "intake-pg"] if which == "all" else args
     if any(name not in RUNNERS for name in names):
         print(__doc__)
         return 2
@@ -56,9 +63,10 @@ def main(argv: list[str]) -> int:
             traceback.print_exc()
             results[name] = {"error": f"{exc.__class__.__name__}: {exc}"}
     minutes = (time.perf_counter() - started) / 60
-    if which == "all" and not quick:
-        report.write(results, date.today(), minutes)
-        print(f"benchmarks/RESULTS.md written ({minutes:.0f} min)")
+    if not quick:
+        merged = report.save(results)
+        report.write(merged, date.today(), minutes if which == "all" else None)
+        print(f"benchmarks/results.json and RESULTS.md updated ({minutes:.0f} min)")
     return 0
 
 

@@ -208,11 +208,15 @@ class UpSystem:
         except psutil.NoSuchProcess:
             return []
 
+    def use_settings(self) -> None:
+        """Make this process's HJEMTILOS_* settings the system's (and only those: none left from another one)."""
+        for key in [k for k in os.environ if k.startswith("HJEMTILOS_")]:
+            del os.environ[key]
+        os.environ.update({k: v for k, v in self.env.items() if k.startswith("HJEMTILOS_")})
+
     def app(self):  # type: ignore[no-untyped-def]
         """The case database the system uses, opened from this process."""
-        for key, value in self.env.items():
-            if key.startswith("HJEMTILOS_"):
-                os.environ[key] = value
+        self.use_settings()
         from tasks.runtime import get_app
 
         get_app.cache_clear()
@@ -309,7 +313,7 @@ def drive_many(system: UpSystem, run_ids: list[str], processes: int = 4) -> list
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    os.environ.update({k: v for k, v in system.env.items() if k.startswith("HJEMTILOS_")})
+    system.use_settings()
     os.environ["PREFECT_API_URL"] = system.api_url  # read by the spawned drivers when they import prefect
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
     chunks = [run_ids[index::processes] for index in range(processes)]

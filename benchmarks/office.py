@@ -12,6 +12,7 @@ shipped by default):
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 import statistics
 import subprocess
 import sys
@@ -206,12 +207,12 @@ def _run(label: str, waiting: tuple[int, ...], naive: int, intake_count: int, la
         app = system.app()
         time.sleep(10)
         idle = median_memory([system.pid])
-        results["idle"] = idle
+        results["idle"] = asdict(idle)
         print(f"idle system: {idle.processes} processes, {idle.pss_mb:.0f} MB", flush=True)
         print("   " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in breakdown(system.pid).items()))
 
         set_pool_paused(True)
-        needed = max(max(waiting), latency_count + burst_count)
+        needed = max([*waiting, latency_count + burst_count])
         print(f"2. intake: {max(intake_count, needed)} referrals ...", flush=True)
         results["intake"], cases = bench_intake(app, max(intake_count, needed))
         print("   intake {intake_per_s:.1f}/s, raw flow-run creation {raw_per_s:.1f}/s, ratio {ratio:.2f}".format(
@@ -225,13 +226,13 @@ def _run(label: str, waiting: tuple[int, ...], naive: int, intake_count: int, la
             assert set(keys) == {"approval-screening-r1"}, set(keys)
             driven = n
             memory = median_memory([system.pid])
-            results["waiting"][n] = memory
+            results["waiting"][n] = asdict(memory)
             print("   " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in breakdown(system.pid).items()))
             print(f"1. {n} cases waiting: {memory.processes} processes, {memory.pss_mb:.0f} MB "
                   f"({memory.pss_mb / idle.pss_mb:.3f}x idle; driven in {time.perf_counter() - start:.0f} s)",
                   flush=True)
-        results["drive_seconds_per_case"] = (time.perf_counter() - start) / driven
-        if naive:
+        results["drive_seconds_per_case"] = (time.perf_counter() - start) / max(driven, 1)
+        if naive and waiting:
             naive_memory = naive_processes(system, naive)
             per_case = naive_memory.pss_mb / naive
             results["naive"] = {"measured": naive, "pss_mb": naive_memory.pss_mb, "per_case_mb": per_case,
@@ -241,6 +242,8 @@ def _run(label: str, waiting: tuple[int, ...], naive: int, intake_count: int, la
 
         set_pool_paused(False)
         time.sleep(3)
+        if not latency_count:
+            return results
         print(f"3. approval latency over {latency_count} resumes ...", flush=True)
         seconds = latency(app, cases[:latency_count])
         results["latency"] = {"count": len(seconds), "p50": percentile(seconds, 50), "p95": percentile(seconds, 95),

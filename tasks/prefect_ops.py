@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import threading
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Scheduled
 
@@ -14,29 +16,54 @@ REFERRAL_CASE_DEPLOYMENT = "referral-case/referral-case"
 
 
 _DEPLOYMENT_IDS: dict[tuple[str, str], UUID] = {}
+_CLIENTS: dict[str, SyncPrefectClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _intake_client(api_url: str) -> SyncPrefectClient:
+    """One open client per server for starting runs: a new client costs a connection and a CSRF-token request
+    before its first call. httpx's sync client is safe to share between threads (the form's, the CLI's)."""
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(api_url)
+        if client is None:
+            client = get_client(sync_client=True)
+            client.__enter__()
+            _CLIENTS[api_url] = client
+            if len(_CLIENTS) == 1:
+                atexit.register(_close_clients)
+        return client
+
+
+def _close_clients() -> None:
+    with _CLIENTS_LOCK:
+        for client in _CLIENTS.values():
+            client.__exit__(None, None, None)
+        _CLIENTS.clear()
 
 
 def _create_run(deployment: str, parameters: dict[str, int], name: str, tags: list[str], key: str) -> str:
-    """One API call per run: the deployment's id is looked up once per server and cached (``run_deployment``
-    looks it up by name on every call, which made intake the slower path; benchmarks/RESULTS.md, intake).
-    The idempotency key makes a second call (a retry, the timekeeper catching up) return the same run."""
+    """One API call per run on an open client: the deployment's id is looked up once per server and cached
+    (``run_deployment`` opened a client and looked the deployment up by name for every referral, which made intake
+    the slow path; benchmarks/RESULTS.md, intake). The idempotency key makes a second call (a retry, the
+    timekeeper catching up) return the same run."""
     from prefect.settings import PREFECT_API_URL
 
-    cache_key = (str(PREFECT_API_URL.value()), deployment)
-    with get_client(sync_client=True) as client:
-        for attempt in (1, 2):
-            deployment_id = _DEPLOYMENT_IDS.get(cache_key)
-            if deployment_id is None:
-                deployment_id = _DEPLOYMENT_IDS[cache_key] = client.read_deployment_by_name(deployment).id
-            try:
-                run = client.create_flow_run_from_deployment(deployment_id, parameters=parameters, name=name,
-                                                             tags=tags, idempotency_key=key)
-            except ObjectNotFound:  # the deployment was re-created under a new id: look it up again
-                _DEPLOYMENT_IDS.pop(cache_key, None)
-                if attempt == 2:
-                    raise
-                continue
-            return str(run.id)
+    api_url = str(PREFECT_API_URL.value())
+    cache_key = (api_url, deployment)
+    client = _intake_client(api_url)
+    for attempt in (1, 2):
+        deployment_id = _DEPLOYMENT_IDS.get(cache_key)
+        if deployment_id is None:
+            deployment_id = _DEPLOYMENT_IDS[cache_key] = client.read_deployment_by_name(deployment).id
+        try:
+            run = client.create_flow_run_from_deployment(deployment_id, parameters=parameters, name=name,
+                                                         tags=tags, idempotency_key=key)
+        except ObjectNotFound:  # the deployment was re-created under a new id: look it up again
+            _DEPLOYMENT_IDS.pop(cache_key, None)
+            if attempt == 2:
+                raise
+            continue
+        return str(run.id)
     raise AssertionError("unreachable")
 
 
