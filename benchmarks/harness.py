@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,9 +22,9 @@ from typing import Any
 from uuid import UUID
 
 import psutil
-from sqlalchemy import create_engine, text
 
 from hjemtilos import PROJECT_ROOT
+from hjemtilos.db.scratch import scratch_database
 
 PG_ADMIN = os.environ.get("HJEMTILOS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
@@ -118,18 +117,8 @@ def cpu_seconds(pid: int, children_too: bool = True) -> float:
 
 # --- databases -----------------------------------------------------------------------------------------------
 
-@contextmanager
-def pg_database(prefix: str) -> Iterator[str]:
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def pg_database(prefix: str):  # type: ignore[no-untyped-def]
+    return scratch_database(PG_ADMIN, prefix)
 
 
 # --- the system under test -----------------------------------------------------------------------------------

@@ -16,11 +16,13 @@ import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy import event, insert
+from sqlalchemy.exc import OperationalError
 
 from hjemtilos.app import App
 from hjemtilos.db.engine import make_engine, make_session_factory
 from hjemtilos.db.migrate import upgrade
+from hjemtilos.db.scratch import scratch_database
 from hjemtilos.db.models import Child, HumanTask, Party, Placement, ReferralCase, Timer
 from hjemtilos.settings import Settings
 from hjemtilos.timekeeping import RunState, tick
@@ -133,14 +135,12 @@ def main() -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         results["SQLite"] = measure(f"sqlite:///{tmp}/bench.db", "SQLite")
-    name = f"hjemtilos_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - no PostgreSQL here
+        with scratch_database(PG_ADMIN, "hjemtilos_bench") as url:
+            results["PostgreSQL"] = measure(url, "PostgreSQL")
+    except OperationalError as exc:  # pragma: no cover - no PostgreSQL here
         print(f"PostgreSQL  skipped: {exc.__class__.__name__}")
-        return results
+    return results
     try:
         results["PostgreSQL"] = measure(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", "PostgreSQL")
     finally:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -19,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hjemtilos.db.engine import make_engine, make_session_factory
 from hjemtilos.db.migrate import upgrade
+from hjemtilos.db.scratch import scratch_database
 from hjemtilos.db.models import Base
 
 PG_ADMIN_URL = os.environ.get("HJEMTILOS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -43,19 +42,9 @@ def require_pg() -> None:
         pytest.skip("PostgreSQL not reachable")
 
 
-@contextmanager
-def pg_database(prefix: str = "hjemtilos_test") -> Iterator[str]:
+def pg_database(prefix: str = "hjemtilos_test"):  # type: ignore[no-untyped-def]
     """A scratch PostgreSQL database (psycopg URL), dropped afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return scratch_database(PG_ADMIN_URL, prefix)
 
 
 @pytest.fixture(scope="session")
