@@ -18,7 +18,7 @@ QUICK = {
     "intake-pg": dict(waiting=(), naive=0, intake_count=60, latency_count=0, burst_count=0, postgresql=True),
     "office": dict(waiting=(20, 50), naive=5, intake_count=60, latency_count=5, burst_count=10),
     "office-pg": dict(waiting=(50,), naive=0, intake_count=60, latency_count=5, burst_count=10, postgresql=True),
-    "idle": dict(runs=300, seconds=15),
+    "idle": dict(runs=300, seconds=20, settle=20, window=10),
     "year": dict(cases=3, bare=6),
 }
 # The full waiting/intake scale runs on PostgreSQL; on SQLite 1,000 intakes alone took 14 min here (the server

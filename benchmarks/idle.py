@@ -45,7 +45,19 @@ def _server(env: dict[str, str], port: int) -> Any:
     return process
 
 
-def main(runs: int = 5000, seconds: float = 60.0) -> dict[str, Any]:
+def _cpu_windows(pid: int, total: float, window: float) -> list[float]:
+    """The server's CPU (% of a core) in consecutive windows from its start: startup work shows in the first."""
+    windows = []
+    before = cpu_seconds(pid)
+    for _ in range(int(total // window)):
+        time.sleep(window)
+        after = cpu_seconds(pid)
+        windows.append((after - before) / window * 100)
+        before = after
+    return windows
+
+
+def main(runs: int = 5000, seconds: float = 60.0, settle: float = 60.0, window: float = 20.0) -> dict[str, Any]:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     results: dict[str, Any] = {"runs": runs, "seconds": seconds}
@@ -72,18 +84,20 @@ def main(runs: int = 5000, seconds: float = 60.0) -> dict[str, Any]:
                 variant[LOOP] = loop
             server = _server(variant, endpoints.port)
             try:
-                time.sleep(20)  # startup work settles
-                before = cpu_seconds(server.pid)
-                time.sleep(seconds)
-                percent = (cpu_seconds(server.pid) - before) / seconds * 100
+                windows = _cpu_windows(server.pid, settle + seconds, window)
             finally:
                 system.stop(server)
-            results[label] = percent
-            print(f"   idle server CPU, {label}: {percent:.1f}% of a core", flush=True)
+            steady = windows[int(settle // window):]
+            results[label] = sum(steady) / len(steady)
+            results[f"{label}, windows"] = windows
+            print(f"   idle server CPU, {label}: {results[label]:.1f}% of a core after {settle:.0f} s "
+                  f"(each {window:.0f} s from start: {', '.join(f'{w:.1f}' for w in windows)})", flush=True)
+        results["settle"] = settle
+        results["window"] = window
     return results
 
 
 if __name__ == "__main__":
     import os
 
-    main(runs=300, seconds=15) if os.environ.get("BENCH_QUICK") == "1" else main()
+    main(runs=300, seconds=20, settle=20, window=10) if os.environ.get("BENCH_QUICK") == "1" else main()

@@ -67,6 +67,13 @@ FIXES = """## Fixed because a benchmark exposed it (before → after, this machi
   name for every referral. Now one API call per run, on a client kept open per server, with the deployment id
   cached (the PostgreSQL table above was measured between the two steps of that fix; the figure after it is
   given below the table when measured).
+- **A case nobody could resume** (benchmark 5): Prefect's `suspend_flow_run` proposes Suspended and only then
+  stores the form's schema; when that store failed (the server answered 503 under SQLite contention, or had
+  stored it and the retry got 409 "already exists") the run either failed or waited with no schema, and the
+  server rejected every answer with "Run input schema not found". The flows now suspend through
+  `flows/suspension.py`: same order (the server deletes inputs under the keyset when the run enters Suspended),
+  but the store counts 409 as done and is retried on connection errors and 5xx (tested in
+  `tests/flows/test_scenarios.py`).
 """
 
 

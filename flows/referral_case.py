@@ -15,6 +15,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import suspend_flow_run
 
 from flows.forms import form_for
+from flows.suspension import suspend_for_input
 from hjemtilos import programme as p
 from tasks.case_tasks import (
     attach_case_run,
@@ -47,7 +48,7 @@ def await_approval(case_id: int, kind: str, scope: int | None = None) -> p.Submi
         _tag(kind, "coordinator")
         form = form_for(view)
         try:
-            value: Any = suspend_flow_run(wait_for_input=form, key=view.state.suspend_key, timeout=None)
+            value: Any = suspend_for_input(form, view.state.suspend_key)
         except (RuntimeError, ObjectNotFound) as exc:  # resumed without input: ask again under a new key
             get_run_logger().warning("suspension %s ended without input (%s)", view.state.suspend_key,
                                      type(exc).__name__)

@@ -8,10 +8,10 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectNotFound
-from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from pydantic import Field, create_model
 
+from flows.suspension import suspend_for_input
 from flows.forms import CoordinatorForm
 from hjemtilos.volunteers import FAMILY_APPROVAL, HOME_VISIT, FamilyApprovalView
 from tasks.family_tasks import open_family_approval, read_family_info, record_family_approval, skip_family_round
@@ -59,7 +59,7 @@ def await_family_approval(family_id: int, kind: str) -> str | None:
         if view.state.completed:
             return view.state.outcome
         try:
-            value: Any = suspend_flow_run(wait_for_input=form_for(view), key=view.state.suspend_key, timeout=None)
+            value: Any = suspend_for_input(form_for(view), view.state.suspend_key)
         except (RuntimeError, ObjectNotFound) as exc:
             get_run_logger().warning("suspension %s ended without input (%s)", view.state.suspend_key,
                                      type(exc).__name__)

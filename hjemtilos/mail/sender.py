@@ -12,13 +12,15 @@ import logging
 import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import emails
-from emails.backend.smtp import SMTPBackend
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hjemtilos.db.models import OutboxMail
+
+if TYPE_CHECKING:  # the emails package loads only where mail is sent (flow processes start faster)
+    from emails.backend.smtp import SMTPBackend
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ class SmtpConfig:
         if self.user:
             options["user"] = self.user
             options["password"] = self.password or ""
+        from emails.backend.smtp import SMTPBackend
+
         return SMTPBackend(fail_silently=True, **options)
 
 
@@ -101,6 +105,8 @@ def deliver_pending(
     ids = _claim(session_factory, now, limit)
     if not ids:
         return report
+    import emails
+
     backend = smtp.backend()
     try:
         for mail_id in ids:

@@ -1,0 +1,88 @@
+"""Suspend the current flow run for a coordinator's form, and make sure the form's schema is stored.
+
+Prefect's `suspend_flow_run(wait_for_input=...)` proposes the Suspended state and then stores the form's schema
+(the server deletes any input under the keyset when the run enters Suspended, so it cannot come first). If that
+store fails, the run stays Suspended without a schema and the server rejects every answer with "Run input schema
+not found": a case nobody can move. The store also fails outright when the server committed it but answered 503
+and the client's retry then gets 409 "already exists" (seen under SQLite write contention). Here the store
+treats 409 as done and is retried for a while on connection errors and 5xx before the run gives up. The rest
+matches Prefect's own function (3.9.1).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypeVar
+
+import httpx
+from prefect._internal.pydantic.v2_schema import create_v2_schema
+from prefect.context import FlowRunContext
+from prefect.exceptions import Abort, Pause, PrefectHTTPStatusError
+from prefect.input import keyset_from_paused_state
+from prefect.input.actions import create_flow_run_input
+from prefect.input.run_input import RunInput, run_input_subclass_from_type
+from prefect.states import Suspended
+
+T = TypeVar("T", bound=RunInput)
+
+STORE_ATTEMPTS = 6
+STORE_BACKOFF_SECONDS = (1, 2, 5, 10, 20)
+
+
+def store_once(key: str, value: Any, flow_run_id: Any) -> None:
+    """Store one run input; an input already under `key` (an earlier attempt that got through) counts as done."""
+    for attempt in range(STORE_ATTEMPTS):
+        try:
+            create_flow_run_input(key=key, value=value, flow_run_id=flow_run_id, _sync=True)  # type: ignore[call-arg]
+            return
+        except PrefectHTTPStatusError as exc:
+            status = exc.response.status_code
+            if status == 409:
+                return
+            if status < 500 or attempt == STORE_ATTEMPTS - 1:
+                raise
+        except httpx.TransportError:
+            if attempt == STORE_ATTEMPTS - 1:
+                raise
+        time.sleep(STORE_BACKOFF_SECONDS[min(attempt, len(STORE_BACKOFF_SECONDS) - 1)])
+
+
+def store_form_schema(form: type[RunInput], keyset: dict[str, str], flow_run_id: Any) -> None:
+    """The schema the server validates answers against (and the UI draws its form from), and the description."""
+    store_once(keyset["schema"], create_v2_schema(form.__name__, model_base=form), flow_run_id)
+    if isinstance(form._description, str) and form._description:
+        store_once(keyset["description"], form._description, flow_run_id)
+
+
+def suspend_for_input(form: type[T], key: str) -> T:
+    """Suspend this flow run until a coordinator submits `form`; on the re-executed run, return the answer.
+
+    Raises RuntimeError (or ObjectNotFound from loading) when the run was resumed without an answer, like
+    Prefect's function."""
+    from prefect._flow_run_suspension import mark_flow_run_suspension_requested
+    from prefect.client.orchestration import get_client
+    from prefect.logging.loggers import get_run_logger
+    from prefect.utilities.engine import propose_state_sync
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        raise RuntimeError("Flow runs can only be suspended from within a flow run.")
+    flow_run_id = context.flow_run.id
+    model = run_input_subclass_from_type(form)
+    proposed = Suspended(timeout_seconds=None, pause_key=key)
+    keyset = keyset_from_paused_state(proposed)
+    proposed.state_details.run_input_keyset = keyset
+
+    with get_client(sync_client=True) as client:
+        try:
+            state = propose_state_sync(client=client, state=proposed, flow_run_id=flow_run_id)
+        except Abort as exc:
+            raise RuntimeError(f"Flow run cannot be suspended: {exc}") from exc
+    if state.is_running():  # suspended under this key before and resumed since: the answer is stored
+        return model.load(keyset)  # type: ignore[return-value]
+    if not state.is_paused():
+        raise RuntimeError(f"Flow run cannot be suspended. Received unexpected state from API: {state}")
+    store_form_schema(model, keyset, flow_run_id)
+    get_run_logger(context=context).info("Suspended for input under key %s", key)
+    mark_flow_run_suspension_requested(flow_run_id, state)
+    raise Pause(state=state)
