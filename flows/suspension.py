@@ -1,12 +1,15 @@
 """Suspend the current flow run for a coordinator's form, and make sure the form's schema is stored.
 
 Prefect's `suspend_flow_run(wait_for_input=...)` proposes the Suspended state and then stores the form's schema
-(the server deletes any input under the keyset when the run enters Suspended, so it cannot come first). If that
-store fails, the run stays Suspended without a schema and the server rejects every answer with "Run input schema
-not found": a case nobody can move. The store also fails outright when the server committed it but answered 503
-and the client's retry then gets 409 "already exists" (seen under SQLite write contention). Here the store
-treats 409 as done and is retried for a while on connection errors and 5xx before the run gives up. The rest
-matches Prefect's own function (3.9.1).
+(the server deletes any input under the keyset when the run enters Suspended, so it cannot come first). When the
+schema is not stored, the run waits Suspended and the server rejects every answer with "Run input schema not
+found": a case nobody can move. Seen under SQLite write contention (benchmarks 1-3 on SQLite), two ways:
+- the server took the Suspended state but its answer was lost; the client's retry is rejected ("already fired")
+  with the paused state, and Prefect raises Pause straight away, skipping the store. Here that counts as our
+  suspension and the schema is stored;
+- the server stored the schema but answered 503, and the retry got 409 "already exists": the run failed. Here
+  409 counts as done, and the store is retried for a while on connection errors and 5xx.
+The rest matches Prefect's own function (3.9.1).
 """
 
 from __future__ import annotations
@@ -78,6 +81,14 @@ def suspend_for_input(form: type[T], key: str) -> T:
             state = propose_state_sync(client=client, state=proposed, flow_run_id=flow_run_id)
         except Abort as exc:
             raise RuntimeError(f"Flow run cannot be suspended: {exc}") from exc
+        except Pause as exc:
+            # The server took our Suspended state but its answer was lost (a 503 or a timeout under SQLite
+            # contention); the client's retry is rejected ("already fired") with the run's current, paused state,
+            # and Prefect raises Pause at once, before any schema is stored. Our suspension: go on and store it.
+            current = exc.state
+            if current is None or not current.is_paused() or current.state_details.pause_key != key:
+                raise
+            state = current
     if state.is_running():  # suspended under this key before and resumed since: the answer is stored
         return model.load(keyset)  # type: ignore[return-value]
     if not state.is_paused():

@@ -287,3 +287,27 @@ def test_form_schema_stored_once_although_the_server_answered_an_error(app, smtp
     assert lost == ["suspended-approval-screening-r1-schema"]
     assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
     assert templates_to(smtp_server)[("consent-request", "maria.hansen@example.dk")] == 1
+
+
+def test_suspension_whose_answer_was_lost_still_stores_the_form(app, smtp_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The server takes the Suspended state but its answer is lost (a 503 or a timeout under load); the client's
+    retry is rejected because the suspension "already fired". The run must still get its form's schema, or every
+    answer would be rejected with "Run input schema not found"."""
+    import prefect.utilities.engine
+
+    real_propose = prefect.utilities.engine.propose_state_sync
+    lost: list[str] = []
+
+    def answer_lost_then_retried(*args, **kwargs):  # type: ignore[no-untyped-def]
+        state = kwargs.get("state")
+        if state is not None and state.name == "Suspended" and not lost:
+            lost.append(state.state_details.pause_key)
+            real_propose(*args, **kwargs)  # the server commits; the client never hears of it and tries again
+        return real_propose(*args, **kwargs)
+
+    monkeypatch.setattr(prefect.utilities.engine, "propose_state_sync", answer_lost_then_retried)
+    case_id, _, case = start_case(app, "referral-standard.json")
+    assert case.run() == "approval-screening-r1"
+    assert lost == ["approval-screening-r1"]
+    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert templates_to(smtp_server)[("consent-request", "maria.hansen@example.dk")] == 1
