@@ -473,8 +473,7 @@ def up(
     from hjemtilos.db.migrate import upgrade
     from hjemtilos.mail.catcher import start_catcher
     from hjemtilos.mail.sender import deliver_pending
-    from hjemtilos.stuck_cases import stuck_summary, stuck_table
-    from hjemtilos.timekeeping import tick
+    from hjemtilos.housekeeping import Housekeeper
     from flows.timekeeper import publish_stuck_cases_now
     from tasks.prefect_ops import PrefectOrchestrator, recover_orphaned_runs
 
@@ -521,25 +520,20 @@ def up(
         # mail goes out every 2 seconds.
         every = application.profile.timings.timekeeper_every
         tick_seconds = 3600.0 if every.months else max(every.seconds, 1.0)
-        next_tick = 0.0
-        published: list[dict[str, str]] | None = None
+        housekeeper = Housekeeper(
+            application, PrefectOrchestrator(), tick_seconds, publish=publish_stuck_cases_now,
+            deliver=lambda now: deliver_pending(application.session_factory, application.smtp, now),
+            report=lambda line: err.print(f"{_local(_now())} {line}"))
         with temporary_settings(updates={PREFECT_API_URL: endpoints.api_url}):
             while not stop.is_set():
                 if any(p.poll() is not None for p in processes):
                     err.print("A Prefect process stopped; shutting down.")
                     break
-                if time.monotonic() >= next_tick:
-                    report = tick(application, _now(), PrefectOrchestrator(), deliver=False)
-                    if report.runs_resumed or report.reminders or report.escalations or report.new_stuck:
-                        out.print(f"{_local(_now())} timekeeper: {report.runs_resumed} resumed, "
-                                  f"{report.reminders} reminders, {report.escalations} escalations, "
-                                  f"{report.new_stuck} newly stuck")
-                    table = stuck_table(report.stuck)
-                    if table != published:
-                        publish_stuck_cases_now(table, stuck_summary(report.stuck, _now(), settings.ui_base))
-                        published = table
-                    next_tick = time.monotonic() + tick_seconds
-                deliver_pending(application.session_factory, application.smtp, _now())
+                report = housekeeper.step(_now())
+                if report and (report.runs_resumed or report.reminders or report.escalations or report.new_stuck):
+                    out.print(f"{_local(_now())} timekeeper: {report.runs_resumed} resumed, "
+                              f"{report.reminders} reminders, {report.escalations} escalations, "
+                              f"{report.new_stuck} newly stuck")
                 stop.wait(min(2.0, tick_seconds))
     except KeyboardInterrupt:
         pass

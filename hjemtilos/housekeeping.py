@@ -1,0 +1,61 @@
+"""What `hjemtilos up` does between its sleeps: the timekeeper's tick at the profile's pace, the stuck-cases
+artifact whenever it changes, and the outbox's mail.
+
+A round that fails (the Prefect server answering 503 under SQLite write contention, a locked database, an SMTP
+server away) is reported and tried again RETRY_SECONDS later; it never stops the system. Every part is safe to
+repeat: the tick's reminders, escalations and resumes are keyed in the case database, and the outbox sends each
+row once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from hjemtilos.app import App
+from hjemtilos.stuck_cases import stuck_summary, stuck_table
+from hjemtilos.timekeeping import Orchestrator, TickReport, tick
+
+RETRY_SECONDS = 10.0
+
+
+class Housekeeper:
+    def __init__(self, app: App, orchestrator: Orchestrator, tick_seconds: float,
+                 publish: Callable[[list[dict[str, str]], str], Any], deliver: Callable[[datetime], Any],
+                 report: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
+        self.app = app
+        self.orchestrator = orchestrator
+        self.tick_seconds = tick_seconds
+        self.publish = publish
+        self.deliver = deliver
+        self.report = report
+        self.clock = clock
+        self.next_tick = 0.0
+        self.published: list[dict[str, str]] | None = None
+        self.failures = 0
+
+    def step(self, now: datetime) -> TickReport | None:
+        """One pass of the loop: tick if it is due, then mail. Never raises on a failing part."""
+        result = None
+        if self.clock() >= self.next_tick:
+            try:
+                result = tick(self.app, now, self.orchestrator, deliver=False)
+                table = stuck_table(result.stuck)
+                if table != self.published:
+                    self.publish(table, stuck_summary(result.stuck, now, self.app.settings.ui_base))
+                    self.published = table
+                self.next_tick = self.clock() + self.tick_seconds
+            except Exception as exc:  # noqa: BLE001 - the next round repeats it; the system keeps running
+                self.failures += 1
+                self.next_tick = self.clock() + min(self.tick_seconds, RETRY_SECONDS)
+                self.report(f"timekeeper round failed, again in {min(self.tick_seconds, RETRY_SECONDS):.0f} s: "
+                            f"{type(exc).__name__}: {str(exc)[:200]}")
+                result = None
+        try:
+            self.deliver(now)
+        except Exception as exc:  # noqa: BLE001 - pending rows stay pending and go out on a later pass
+            self.failures += 1
+            self.report(f"mail round failed: {type(exc).__name__}: {str(exc)[:200]}")
+        return result

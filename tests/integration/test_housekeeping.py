@@ -1,0 +1,66 @@
+"""`hjemtilos up`'s loop survives a failing round: the Prefect server answering 503, an SMTP or database error."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from hjemtilos.app import App
+from hjemtilos.housekeeping import RETRY_SECONDS, Housekeeper
+from hjemtilos.timekeeping import RunState
+from tests.integration.test_timekeeping import FakeOrchestrator, app, new_case  # noqa: F401 - app is a fixture
+
+NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_failed_publish_is_reported_and_repeated_not_fatal(app: App) -> None:
+    run_id = "00000000-0000-0000-0000-00000000f00d"
+    new_case(app, run_id)
+    orchestrator = FakeOrchestrator({run_id: RunState("FAILED", "Failed", None, NOW)})
+    published: list[list[dict[str, str]]] = []
+    lines: list[str] = []
+    answers = iter([RuntimeError("Server error '503 Service Unavailable'"), None])
+
+    def publish(table: list[dict[str, str]], summary: str) -> None:
+        answer = next(answers)
+        if answer:
+            raise answer
+        published.append(table)
+
+    delivered: list[datetime] = []
+    clock = Clock()
+    keeper = Housekeeper(app, orchestrator, tick_seconds=3600, publish=publish, deliver=delivered.append,
+                         report=lines.append, clock=clock)
+    assert keeper.step(NOW) is None  # the round failed ...
+    assert len(lines) == 1 and "503" in lines[0] and published == []
+    assert delivered == [NOW]  # ... mail still went out
+    clock.now += RETRY_SECONDS - 1
+    keeper.step(NOW)
+    assert published == []  # not before the retry delay
+    clock.now += 1
+    report = keeper.step(NOW)
+    assert report is not None and len(published) == 1 and published[0][0]["reason"] == "run-failed"
+    clock.now += 60
+    keeper.step(NOW)
+    assert len(published) == 1  # unchanged table: not published again; the hour has not passed
+
+
+def test_failed_mail_round_is_reported_not_fatal(app: App) -> None:
+    lines: list[str] = []
+
+    def deliver(now: datetime) -> None:
+        raise OSError("database is locked")
+
+    keeper = Housekeeper(app, FakeOrchestrator({}), tick_seconds=3600, publish=lambda table, summary: None,
+                         deliver=deliver, report=lines.append, clock=Clock())
+    keeper.step(NOW)
+    keeper.step(NOW)
+    assert [line.split(":")[0] for line in lines] == ["mail round failed", "mail round failed"]
+    assert keeper.failures == 2
