@@ -21,6 +21,14 @@ from hjemtilos.timekeeping import Orchestrator, TickReport, tick
 RETRY_SECONDS = 10.0
 
 
+def describe(exc: BaseException) -> str:
+    """The error's class and, for an HTTP error, its status: never its message, which may carry SQL parameters
+    or mail addresses (no personal data in logs)."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    return f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
+
+
 class Housekeeper:
     def __init__(self, app: App, orchestrator: Orchestrator, tick_seconds: float,
                  publish: Callable[[list[dict[str, str]], str], Any], deliver: Callable[[datetime], Any],
@@ -51,11 +59,11 @@ class Housekeeper:
                 self.failures += 1
                 self.next_tick = self.clock() + min(self.tick_seconds, RETRY_SECONDS)
                 self.report(f"timekeeper round failed, again in {min(self.tick_seconds, RETRY_SECONDS):.0f} s: "
-                            f"{type(exc).__name__}: {str(exc)[:200]}")
+                            f"{describe(exc)}")
                 result = None
         try:
             self.deliver(now)
         except Exception as exc:  # noqa: BLE001 - pending rows stay pending and go out on a later pass
             self.failures += 1
-            self.report(f"mail round failed: {type(exc).__name__}: {str(exc)[:200]}")
+            self.report(f"mail round failed: {describe(exc)}")
         return result
