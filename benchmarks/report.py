@@ -101,7 +101,7 @@ FIXES = """## Fixed because a benchmark exposed it (before → after, this machi
   last `set_state` answered 200, not 201, and no input was ever stored). And when the server stored the schema
   but answered 503, the retry's 409 "already exists" failed the run. The flows now suspend through
   `flows/suspension.py`: a rejection that shows our own suspension counts as accepted and the schema is stored;
-  409 counts as done; the store is retried on connection errors and 5xx. Both cases are reproduced against a
+  409 counts as done (the Prefect client already retries 503s and dropped connections). Both cases are reproduced against a
   real Prefect server in `tests/flows/test_scenarios.py` (the first fails with exactly that error without the
   fix).
 """

@@ -8,16 +8,14 @@ found": a case nobody can move. Seen under SQLite write contention (benchmarks 1
   with the paused state, and Prefect raises Pause straight away, skipping the store. Here that counts as our
   suspension and the schema is stored;
 - the server stored the schema but answered 503, and the retry got 409 "already exists": the run failed. Here
-  409 counts as done, and the store is retried for a while on connection errors and 5xx.
+  409 counts as done (the Prefect client itself retries 503s and dropped connections).
 The rest matches Prefect's own function (3.9.1).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any, TypeVar
 
-import httpx
 from prefect._internal.pydantic.v2_schema import create_v2_schema
 from prefect.context import FlowRunContext
 from prefect.exceptions import Abort, Pause, PrefectHTTPStatusError
@@ -28,26 +26,16 @@ from prefect.states import Suspended
 
 T = TypeVar("T", bound=RunInput)
 
-STORE_ATTEMPTS = 6
-STORE_BACKOFF_SECONDS = (1, 2, 5, 10, 20)
-
 
 def store_once(key: str, value: Any, flow_run_id: Any) -> None:
-    """Store one run input; an input already under `key` (an earlier attempt that got through) counts as done."""
-    for attempt in range(STORE_ATTEMPTS):
-        try:
-            create_flow_run_input(key=key, value=value, flow_run_id=flow_run_id, _sync=True)  # type: ignore[call-arg]
-            return
-        except PrefectHTTPStatusError as exc:
-            status = exc.response.status_code
-            if status == 409:
-                return
-            if status < 500 or attempt == STORE_ATTEMPTS - 1:
-                raise
-        except httpx.TransportError:
-            if attempt == STORE_ATTEMPTS - 1:
-                raise
-        time.sleep(STORE_BACKOFF_SECONDS[min(attempt, len(STORE_BACKOFF_SECONDS) - 1)])
+    """Store one run input; an input already under `key` counts as done: the server stored it on an earlier
+    attempt whose answer was lost, and the Prefect client's own retry (it retries 503s and dropped connections)
+    then got 409."""
+    try:
+        create_flow_run_input(key=key, value=value, flow_run_id=flow_run_id, _sync=True)  # type: ignore[call-arg]
+    except PrefectHTTPStatusError as exc:
+        if exc.response.status_code != 409:
+            raise
 
 
 def store_form_schema(form: type[RunInput], keyset: dict[str, str], flow_run_id: Any) -> None:
