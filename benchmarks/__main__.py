@@ -41,7 +41,11 @@ def _stop(_signum: int, _frame: object) -> None:
 
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _stop)
-    args = [a for a in argv[1:] if not a.startswith("--")] or ["all"]
+    flags = [a for a in argv[1:] if a.startswith("-")]
+    if any(flag != "--quick" for flag in flags):  # --help, -h or a typo: the usage, never a 90-minute run
+        print(__doc__)
+        return 0 if set(flags) & {"--help", "-h"} else 2
+    args = [a for a in argv[1:] if not a.startswith("-")] or ["all"]
     quick = "--quick" in argv
     which = args[0]
     if which == "report":  # RESULTS.md again from the figures of the last runs (benchmarks/results.json)
