@@ -107,6 +107,11 @@ FIXES = """## Fixed because a benchmark exposed it (before → after, this machi
 """
 
 
+STEP_PARTS = {"pickup": "the worker picks the run up (Scheduled → Pending)",
+              "process_start": "its new flow process starts (first Pending → Running)",
+              "execution": "the step runs (Running → Suspended, Paused or Completed)"}
+
+
 def _mb(value: float) -> str:
     return f"{value:,.0f} MB"
 
@@ -241,6 +246,10 @@ def write(results: dict[str, Any], day: date, minutes: float | None) -> None:
                   f"({bare['runs']} runs of a flow that does nothing) |",
                   f"| CPU a step (worker and its flow processes) | {year['cpu_per_step']:.2f} s (bare run: "
                   f"{bare['cpu_per_run']:.2f} s) |",
+                  *(f"| wall time of a step: {STEP_PARTS[name]}, median / p95 | {v['median']:.2f} s / "
+                    f"{v['p95']:.2f} s" + (f" (bare run: {bare['process_start_median']:.2f} s median)"
+                                           if name == "process_start" and "process_start_median" in bare else "")
+                    + " |" for name, v in year.get("step_seconds", {}).items()),
                   f"| server CPU during the year | {year['server_cpu_percent']:.0f}% of a core |",
                   f"| mails caught by the mail catcher = sent by the outbox | {year['mails_caught']} = "
                   f"{year['mails_sent_outbox']} ({'equal' if year['caught_equals_outbox'] else 'DIFFERENT'}) |",
@@ -249,7 +258,11 @@ def write(results: dict[str, Any], day: date, minutes: float | None) -> None:
                   f"| reminders / escalations / stuck alerts / supervision invitations | {year['reminder_mails']} / "
                   f"{year['escalation_mails']} / {year['stuck_alerts']} / {year['supervision_mails']} (recorded in "
                   f"the case database: {year['reminders_recorded']} / {year['escalations_recorded']} / "
-                  f"{year['stuck_recorded']} / –) |", "",
+                  f"{year['stuck_recorded']} / –) |",
+                  f"| forms answered by the robot | {year['robot_answers']}"
+                  + (f" (and {year['robot_rounds_form_not_stored_yet']} times it found a run suspended before its "
+                     "form's schema was stored, and answered in a later round)"
+                     if year.get("robot_rounds_form_not_stored_yet") else "") + " |", "",
                   "What would raise the step rate: the step itself is cheap (a few case-database transactions); "
                   "the cost is the process Prefect starts for every resume (Python, Prefect, loading the flow from "
                   "source). More cores and workers scale it out (several workers need PostgreSQL-backed Prefect); "
