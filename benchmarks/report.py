@@ -173,12 +173,19 @@ def _office(results: dict[str, Any]) -> list[str]:
               f"**{'met' if latency['p95'] <= 4 else 'not met'}**."
               + ("" if latency["p95"] <= 4 else
                  " What holds it back: every resume starts a new flow process: the worker's poll (≤ 1 s), "
-                 "Python and Prefect (~1.7 s of imports on this machine), our flow module and its imports "
-                 "(~0.8 s), then the engine's start and the re-executed steps up to the decision (~0.6 s, measured "
-                 "in-process). On SQLite, writes that collide with another writer get a 503 that the client "
-                 "retries after 2 s and 4 s. What would lower it: a warm flow process per resume (Prefect's "
-                 "process worker has none; a worker that forks pre-imported processes is the next step), and "
-                 "fewer imports in the flow module.")]
+                 "Python and Prefect (~1.25 s of imports, timed alone on this machine), our flow module and its "
+                 "imports (~0.5 s, most of it SQLAlchemy, which the step needs), then the engine's start and the "
+                 "re-executed steps up to the decision."
+                 + (" Benchmark 5 timed these parts from the runs' state histories in this run (20 cases at once, "
+                    "so under more load than one resume at a time), median / p95: "
+                    + "; ".join(f"{STEP_PARTS[name]} {v['median']:.2f} / {v['p95']:.2f} s"
+                                for name, v in results["step_parts"].items()) + "."
+                    if results.get("step_parts") else "")
+                 + " On SQLite, writes that collide with another writer get a 503 that the client retries after "
+                 "2 s and 4 s. What would lower it: a warm flow process per resume (Prefect's process worker has "
+                 "none; a worker that forks pre-imported processes from a single-threaded parent is the next "
+                 "step: forking Prefect's engine from a threaded process can deadlock), or a worker poll "
+                 "shorter than 1 s at the cost of more idle queries.")]
     burst = results["burst"]
     lines += ["", f"**7. Burst** ({burst['count']} resumes at once; worker limit 20)", "",
               f"All {burst['count']} next steps ran {burst['all_next_steps_s']:.1f} s after the first resume "
@@ -210,6 +217,7 @@ def write(results: dict[str, Any], day: date, minutes: float | None) -> None:
             continue
         if key in results:
             entry = dict(results[key])
+            entry["step_parts"] = (results.get("year") or {}).get("step_seconds")
             if key == "office-pg" and "intake-pg" in results:
                 entry["intake_after"] = {**results["intake-pg"]["intake"],
                                          "measured_on": results["intake-pg"].get("measured_on", "?")}
