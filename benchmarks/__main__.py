@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     which = args[0]
     if which == "report":  # RESULTS.md again from the figures of the last runs (benchmarks/results.json)
-        report.write(report.load(), date.today(), None)
+        report.write(report.load(), date.today())
         return 0
     names = [n for n in RUNNERS if n != "intake-pg"] if which == "all" else args
     if any(name not in RUNNERS for name in names):
@@ -67,9 +67,11 @@ def main(argv: list[str]) -> int:
             traceback.print_exc()
             results[name] = {"error": f"{exc.__class__.__name__}: {exc}"}
     minutes = (time.perf_counter() - started) / 60
+    if which == "all":  # RESULTS.md says whether its figures come from one run
+        results[report.RUN] = {"benchmarks": names, "minutes": round(minutes, 1)}
     if not quick:
         merged = report.save(results)
-        report.write(merged, date.today(), minutes if which == "all" else None)
+        report.write(merged, date.today())
         print(f"benchmarks/results.json and RESULTS.md updated ({minutes:.0f} min)")
     return 0
 

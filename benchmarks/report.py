@@ -11,6 +11,7 @@ from typing import Any
 from benchmarks.harness import machine
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+RUN = "run of all"  # results.json entry of the last `python -m benchmarks all`: which benchmarks, how long
 STORE = Path(__file__).with_name("results.json")
 
 
@@ -21,8 +22,9 @@ def load() -> dict[str, Any]:
 def save(results: dict[str, Any]) -> dict[str, Any]:
     """Merge this run's figures into results.json (each benchmark's entry replaced, dated); return them all."""
     merged = load()
+    now = datetime.now().isoformat(timespec="minutes")
     for name, value in results.items():
-        merged[name] = {**value, "measured_on": datetime.now().isoformat(timespec="minutes")}
+        merged[name] = {**value, "measured_on": now}
     STORE.write_text(json.dumps(merged, indent=2, default=str) + "\n")
     return merged
 
@@ -198,10 +200,17 @@ def _office(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write(results: dict[str, Any], day: date, minutes: float | None) -> None:
-    when = ", ".join(f"{name} {value.get('measured_on', '?')}" for name, value in results.items())
+def write(results: dict[str, Any], day: date) -> None:
+    results = dict(results)
+    run = results.pop(RUN, None)
+    stamps = {value.get("measured_on", "?") for value in results.values()}
+    if run and stamps == {run["measured_on"]}:
+        when = (f"every figure from one run of `python -m benchmarks all` that ended {run['measured_on']} and took "
+                f"{run['minutes']:.0f} min")
+    else:
+        when = "measured: " + ", ".join(f"{name} {value.get('measured_on', '?')}" for name, value in results.items())
     lines = ["# Benchmark results", "",
-             f"Written {day.isoformat()} from `benchmarks/results.json` (measured: {when}). Machine: {machine()}. "
+             f"Written {day.isoformat()} from `benchmarks/results.json` ({when}). Machine: {machine()}. "
              "Databases: SQLite (embedded, the default) and PostgreSQL 15 on 127.0.0.1. Prefect 3.9.1. "
              "Every ratio is against a baseline measured in the same run; the machine is shared and noisy.", ""]
     lines += ["## 1, 2, 3, 7: waiting, intake, approval latency, burst", ""]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from prefect.client.schemas.objects import StateType
 
 from benchmarks import __main__ as entry
+from benchmarks import report
 from benchmarks.year import step_times
 
 
@@ -44,3 +46,16 @@ def test_step_times_split_each_execution_of_a_run() -> None:
                (StateType.COMPLETED, 65.5)]
     states = [SimpleNamespace(type=kind, timestamp=start + timedelta(seconds=at)) for kind, at in reversed(history)]
     assert step_times(states) == {"pickup": [0.4, 1.0], "process_start": [3.6, 3.0], "execution": [0.5, 1.5]}
+
+
+@pytest.mark.parametrize(("year_measured_on", "one_run"), [("2026-11-28T16:10", True), ("2026-11-27T09:00", False)])
+def test_results_say_whether_every_figure_comes_from_one_run(year_measured_on: str, one_run: bool,
+                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(report, "RESULTS", tmp_path / "RESULTS.md")
+    results = {"year": {"error": "ConnectError: refused", "measured_on": year_measured_on},
+               report.RUN: {"benchmarks": ["year"], "minutes": 97.4, "measured_on": "2026-11-28T16:10"}}
+    report.write(results, date(2026, 11, 28))
+    text = report.RESULTS.read_text()
+    assert ("one run of `python -m benchmarks all` that ended 2026-11-28T16:10 and took 97 min" in text) is one_run
+    assert ("measured: year 2026-11-27T09:00" in text) is not one_run
+    assert "**year did not complete**: ConnectError: refused" in text
