@@ -264,7 +264,7 @@ def write(results: dict[str, Any], day: date) -> None:
                   f"| CPU a step (worker and its flow processes) | {year['cpu_per_step']:.2f} s (bare run: "
                   f"{bare['cpu_per_run']:.2f} s) |",
                   *(f"| wall time of a step: {STEP_PARTS[name]}, median / p95 | {v['median']:.2f} s / "
-                    f"{v['p95']:.2f} s" + (f" (bare run: {bare['process_start_median']:.2f} s median)"
+                    f"{v['p95']:.2f} s" + (f" (the bare runs, all {bare['runs']} created at once: {bare['process_start_median']:.2f} s median)"
                                            if name == "process_start" and "process_start_median" in bare else "")
                     + " |" for name, v in year.get("step_seconds", {}).items()),
                   f"| server CPU during the year | {year['server_cpu_percent']:.0f}% of a core |",
