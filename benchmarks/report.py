@@ -74,8 +74,8 @@ FIXES = """## Fixed because a benchmark exposed it (before → after, this machi
 
 - **Catch-up tick** (benchmark 4): each reminder and escalation had its own outbox existence check, insert, flush
   and audit insert (~5,300 statements). Now one query for the outbox keys, the cases preloaded with their parties,
-  and bulk inserts: PostgreSQL 5.81 s → 0.91 s, SQLite 3.56 s → 0.70 s, ~5,300 → ~450 statements (table
-  above).
+  and bulk inserts: PostgreSQL 5.81 s → 0.71 s, SQLite 3.56 s → 0.54 s, ~5,300 → ~450 statements (before: a
+  run on this machine the day the batching was written; after: the table above).
 - **Intake** (benchmark 2): the "crash silent runs" automation (Prefect's zombie-run recipe, for several workers)
   was evaluated by the server's triggers service on every flow-run event; on SQLite its writes collided with the
   flow-run inserts and the server answered 503 to ~40% of flow-run creations, which the client retries after
@@ -85,7 +85,7 @@ FIXES = """## Fixed because a benchmark exposed it (before → after, this machi
 - **Intake** (benchmark 2): `run_deployment` opened a client, fetched a CSRF token and read the deployment by
   name for every referral. Now one API call per run, on a client kept open per server, with the deployment id
   cached: on PostgreSQL the ratio to the server's floor went from 1.65 (7.1 referrals/s against 11.6 runs/s,
-  morning run) to 1.35 (table above).
+  an earlier run) to 1.35 in the first full run after it and 1.27 in this one (table above).
 - **Idle server CPU** (benchmark 6): with the pause-expiration loop at 3600 s, the server's other loops (late
   runs and recent deployments every 5 s, worker liveness 15 s, cancellation cleanup 20 s, lease repossession
   15 s) still cost 3.1% of a core with 5,000 suspended runs; at 30–60 s they cost 2.5% (measured with the same
@@ -178,11 +178,6 @@ def _office(results: dict[str, Any]) -> list[str]:
                  "Python and Prefect (~1.25 s of imports, timed alone on this machine), our flow module and its "
                  "imports (~0.5 s, most of it SQLAlchemy, which the step needs), then the engine's start and the "
                  "re-executed steps up to the decision."
-                 + (" Benchmark 5 timed these parts from the runs' state histories in this run (20 cases at once, "
-                    "so under more load than one resume at a time), median / p95: "
-                    + "; ".join(f"{STEP_PARTS[name]} {v['median']:.2f} / {v['p95']:.2f} s"
-                                for name, v in results["step_parts"].items()) + "."
-                    if results.get("step_parts") else "")
                  + " On SQLite, writes that collide with another writer get a 503 that the client retries after "
                  "2 s and 4 s. What would lower it: a warm flow process per resume (Prefect's process worker has "
                  "none; a worker that forks pre-imported processes from a single-threaded parent is the next "
@@ -226,7 +221,6 @@ def write(results: dict[str, Any], day: date) -> None:
             continue
         if key in results:
             entry = dict(results[key])
-            entry["step_parts"] = (results.get("year") or {}).get("step_seconds")
             if key == "office-pg" and "intake-pg" in results:
                 entry["intake_after"] = {**results["intake-pg"]["intake"],
                                          "measured_on": results["intake-pg"].get("measured_on", "?")}
@@ -275,16 +269,27 @@ def write(results: dict[str, Any], day: date) -> None:
                   f"| reminders / escalations / stuck alerts / supervision invitations | {year['reminder_mails']} / "
                   f"{year['escalation_mails']} / {year['stuck_alerts']} / {year['supervision_mails']} (recorded in "
                   f"the case database: {year['reminders_recorded']} / {year['escalations_recorded']} / "
-                  f"{year['stuck_recorded']} / –) |",
+                  + (f"{year['stuck_episodes']} stuck episodes in {year['stuck_recorded']} rows"
+                     if "stuck_episodes" in year else f"{year['stuck_recorded']} stuck rows") + " / –) |",
+                  *([] if year["stuck_alerts"] >= year["stuck_recorded"] else [
+                      f"| stuck rows without their own alert | {year['stuck_recorded'] - year['stuck_alerts']}: the "
+                      "outbox sends one alert per stuck episode (case, reason, since); a case that was not stuck at "
+                      "one check and was again at the next gets a new row for the same episode, and no second mail "
+                      "(every mail the outbox sent was caught, none is left unsent) |"]),
                   f"| forms answered by the robot | {year['robot_answers']}"
                   + (f" (and {year['robot_rounds_form_not_stored_yet']} times it found a run suspended before its "
                      "form's schema was stored, and answered in a later round)"
                      if year.get("robot_rounds_form_not_stored_yet") else "") + " |", "",
-                  "What would raise the step rate: the step itself is cheap (a few case-database transactions); "
-                  "the cost is the process Prefect starts for every resume (Python, Prefect, loading the flow from "
-                  "source). More cores and workers scale it out (several workers need PostgreSQL-backed Prefect); "
-                  "fewer imports in the flow module shave some of it; keeping flow processes warm would need a "
-                  "runner Prefect does not ship.", ""]
+                  f"What holds the step rate back: the machine's two cores. Of {year['cpu_per_step']:.2f} CPU s a "
+                  f"step, {bare['cpu_per_run']:.2f} s is Prefect's own process per run (the bare run, same worker); "
+                  "the step itself (a few case-database transactions, rendering and queueing mail) is the rest. "
+                  "The worker's limit of 20 lets up to 20 new flow processes import Python and Prefect at once on "
+                  "those two cores, which is why a process takes seconds to minutes from Pending to Running when "
+                  "many timers fall due together; a lower limit would shorten each step's wait but not raise the "
+                  "rate, which is bound by CPU. What would raise it: more cores or workers (several workers need "
+                  "PostgreSQL-backed Prefect, README \"Running for many offices\"), or a warm, pre-imported flow "
+                  "process per resume, which Prefect's process worker does not offer (a forking worker is the next "
+                  "step, see benchmark 3).", ""]
     idle = results.get("idle")
     if idle:
         default = idle["Prefect defaults"]

@@ -167,6 +167,10 @@ def main(cases: int = 20, bare: int = 40) -> dict[str, Any]:
             escalations = session.scalar(select(func.count()).select_from(HumanTask).where(
                 HumanTask.escalated_at.is_not(None)))
             stuck = session.scalar(select(func.count()).select_from(StuckCase))
+            # a stuck episode is its case, reason and since; a case that is not stuck for one check and then is
+            # again gets a second row for the same episode, and the outbox key sends that episode one mail
+            episodes = session.scalar(select(func.count()).select_from(
+                select(StuckCase.case_id, StuckCase.reason, StuckCase.since).distinct().subquery()))
         programme = Counter({t: n for t, n in caught.items() if t in PROGRAMME_MAILS})
         expected_programme = Counter({t: n * cases for t, n in PROGRAMME_MAILS.items()})
         reminder_mails = sum(n for t, n in caught.items() if t.endswith("-reminder"))
@@ -179,7 +183,7 @@ def main(cases: int = 20, bare: int = 40) -> dict[str, Any]:
             "programme_exact": programme == expected_programme, "caught_equals_outbox": caught == sent,
             "reminder_mails": reminder_mails, "reminders_recorded": reminders,
             "escalation_mails": caught.get("coordinator-escalation", 0), "escalations_recorded": escalations,
-            "stuck_alerts": caught.get("stuck-case-alert", 0), "stuck_recorded": stuck,
+            "stuck_alerts": caught.get("stuck-case-alert", 0), "stuck_recorded": stuck, "stuck_episodes": episodes,
             "supervision_mails": caught.get("supervision-invitation", 0), "robot_answers": sum(n for k, n in answered.items() if ":" in k),
             "robot_rounds_form_not_stored_yet": answered["form not stored yet"],
             "step_seconds": {name: {"median": statistics.median(values), "p95": percentile(values, 95)}
@@ -194,7 +198,7 @@ def main(cases: int = 20, bare: int = 40) -> dict[str, Any]:
         print("   mails: {mails_caught} caught = {mails_sent_outbox} sent by the outbox ({caught_equals_outbox}); "
               "programme {programme_mails}/{programme_expected} exact={programme_exact}; reminders "
               "{reminder_mails} (recorded {reminders_recorded}), escalations {escalation_mails} (recorded "
-              "{escalations_recorded}), stuck alerts {stuck_alerts} (recorded {stuck_recorded}), supervision "
+              "{escalations_recorded}), stuck alerts {stuck_alerts} (episodes {stuck_episodes}, rows {stuck_recorded}), supervision "
               "{supervision_mails}".format(**results), flush=True)
         if not results["programme_exact"]:
             print(f"   programme mails differ: {programme - expected_programme} / {expected_programme - programme}")
