@@ -56,6 +56,17 @@ def record_stuck(app: App, stuck: list[Stuck], now: datetime) -> int:
                 known.add((row.case_id, row.reason))
             else:
                 row.resolved_at = now
+        # an episode (case, reason, since) that was not stuck at one check and is again at the next is the same
+        # episode: its row is reopened, and it got its mail when it was first seen
+        returning = [key for key in current if key not in known]
+        if returning:
+            for row in session.scalars(select(StuckCase).where(
+                    StuckCase.resolved_at.is_not(None),
+                    StuckCase.case_id.in_({case_id for case_id, _ in returning}))):
+                item = current.get((row.case_id, row.reason))
+                if item is not None and (row.case_id, row.reason) not in known and _same_time(row.since, item.since):
+                    row.resolved_at = None
+                    known.add((row.case_id, row.reason))
         admin = Recipient(Role.ADMIN, "Administrator", str(app.settings.admin_email), "da")
         outbox = OutboxBatch(session, app.programme, now)
         rows: list[dict[str, object]] = []
@@ -74,6 +85,11 @@ def record_stuck(app: App, stuck: list[Stuck], now: datetime) -> int:
             session.execute(insert(StuckCase), rows)
         outbox.write()
     return new
+
+
+def _same_time(stored: datetime, found: datetime) -> bool:
+    """The same episode: its since to the second, as the alert's outbox key has it."""
+    return stored.replace(microsecond=0) == found.astimezone(timezone.utc).replace(microsecond=0)
 
 
 def stuck_table(stuck: list[Stuck]) -> list[dict[str, str]]:

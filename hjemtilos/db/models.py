@@ -312,7 +312,8 @@ class AuditEvent(Base):
 
 
 class StuckCase(Base):
-    """A case found stuck by the timekeeper; administrators get one mail per new row."""
+    """A stuck episode of a case (its reason and since), found by the timekeeper; the administrators get one mail
+    per episode. An episode that clears for one check and comes back has its row reopened."""
 
     __tablename__ = "stuck_case"
     __table_args__ = (Index("ix_stuck_case_open", "resolved_at", "case_id"),)

@@ -71,3 +71,30 @@ def test_failed_mail_round_is_reported_not_fatal(app: App) -> None:
     keeper.step(NOW)
     assert lines == ["mail round failed: OSError", "mail round failed: OSError"]  # no message: it may hold addresses
     assert keeper.failures == 2
+
+
+def test_a_stuck_episode_seen_again_after_one_clear_check_keeps_one_row_and_one_mail(app: App) -> None:  # noqa: F811
+    from sqlalchemy import func, select
+
+    from casework.stuck import Stuck, StuckReason
+    from hjemtilos.db.models import OutboxMail, StuckCase
+    from hjemtilos.stuck_cases import record_stuck
+
+    case_id = new_case(app)
+    since = datetime(2026, 3, 2, 8, 0, 0, 250_000, tzinfo=timezone.utc)
+    episode = Stuck(case_id=case_id, reference="HTO-2026-0001", reason=StuckReason.APPROVAL_OVERDUE, since=since)
+    at = datetime(2026, 3, 3, 9, 0, tzinfo=timezone.utc)
+    assert record_stuck(app, [episode], at) == 1
+    assert record_stuck(app, [], at.replace(minute=1)) == 0  # one check where the case was not stuck
+    assert record_stuck(app, [episode], at.replace(minute=2)) == 0  # the same episode again
+    later = Stuck(case_id=case_id, reference="HTO-2026-0001", reason=StuckReason.APPROVAL_OVERDUE,
+                  since=since.replace(day=20))
+    assert record_stuck(app, [], at.replace(minute=3)) == 0
+    assert record_stuck(app, [later], at.replace(minute=4)) == 1  # a new episode: a new row and a new mail
+
+    with app.session_factory() as session:
+        rows = session.execute(select(StuckCase.since, StuckCase.resolved_at).order_by(StuckCase.id)).all()
+        alerts = session.scalar(select(func.count()).select_from(OutboxMail).where(
+            OutboxMail.template == "stuck-case-alert"))
+    assert [(r.since.day, r.resolved_at) for r in rows] == [(2, at.replace(minute=3)), (20, None)]
+    assert alerts == 2
