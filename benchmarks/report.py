@@ -291,8 +291,8 @@ def write(results: dict[str, Any], day: date) -> None:
                   "the step itself (a few case-database transactions, rendering and queueing mail) is the rest. "
                   "The worker's limit of 20 lets up to 20 new flow processes import Python and Prefect at once on "
                   "those two cores, which is why a process takes seconds to minutes from Pending to Running when "
-                  "many timers fall due together; a lower limit would shorten each step's wait but not raise the "
-                  "rate, which is bound by CPU. What would raise it: more cores or workers (several workers need "
+                  "many timers fall due together; a lower limit would move that wait into the work pool's queue "
+                  "and not raise the rate, which is bound by CPU. What would raise it: more cores or workers (several workers need "
                   "PostgreSQL-backed Prefect, README \"Running for many offices\"), or a warm, pre-imported flow "
                   "process per resume, which Prefect's process worker does not offer (a forking worker is the next "
                   "step, see benchmark 3).", ""]
