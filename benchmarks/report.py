@@ -108,9 +108,9 @@ FIXES = """## Fixed because a benchmark exposed it (before → after, this machi
   last `set_state` answered 200, not 201, and no input was ever stored). And when the server stored the schema
   but answered 503, the retry's 409 "already exists" failed the run. The flows now suspend through
   `flows/suspension.py`: a rejection that shows our own suspension counts as accepted and the schema is stored;
-  409 counts as done (the Prefect client already retries 503s and dropped connections). Both cases are reproduced against a
-  real Prefect server in `tests/flows/test_scenarios.py` (the first fails with exactly that error without the
-  fix).
+  409 counts as done (the Prefect client already retries 503s and dropped connections). Both cases are
+  reproduced against a real Prefect server in `tests/flows/test_scenarios.py` (the first fails with exactly
+  that error without the fix).
 """
 
 
@@ -263,7 +263,8 @@ def write(results: dict[str, Any], day: date) -> None:
                   f"| CPU a step (worker and its flow processes) | {year['cpu_per_step']:.2f} s (bare run: "
                   f"{bare['cpu_per_run']:.2f} s) |",
                   *(f"| wall time of a step: {STEP_PARTS[name]}, median / p95 | {v['median']:.2f} s / "
-                    f"{v['p95']:.2f} s" + (f" (the bare runs, all {bare['runs']} created at once: {bare['process_start_median']:.2f} s median)"
+                    f"{v['p95']:.2f} s" + (f" (the bare runs, all {bare['runs']} created at once: "
+                                           f"{bare['process_start_median']:.2f} s median)"
                                            if name == "process_start" and "process_start_median" in bare else "")
                     + " |" for name, v in year.get("step_seconds", {}).items()),
                   f"| server CPU during the year | {year['server_cpu_percent']:.0f}% of a core |",
@@ -292,10 +293,10 @@ def write(results: dict[str, Any], day: date) -> None:
                   "The worker's limit of 20 lets up to 20 new flow processes import Python and Prefect at once on "
                   "those two cores, which is why a process takes seconds to minutes from Pending to Running when "
                   "many timers fall due together; a lower limit would move that wait into the work pool's queue "
-                  "and not raise the rate, which is bound by CPU. What would raise it: more cores or workers (several workers need "
-                  "PostgreSQL-backed Prefect, README \"Running for many offices\"), or a warm, pre-imported flow "
-                  "process per resume, which Prefect's process worker does not offer (a forking worker is the next "
-                  "step, see benchmark 3).", ""]
+                  "and not raise the rate, which is bound by CPU. What would raise it: more cores or workers "
+                  "(several workers need PostgreSQL-backed Prefect, README \"Running for many offices\"), or a warm, "
+                  "pre-imported flow process per resume, which Prefect's process worker does not offer (a forking "
+                  "worker is the next step, see benchmark 3).", ""]
     idle = results.get("idle")
     if idle:
         default = idle["Prefect defaults"]
