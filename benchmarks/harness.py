@@ -259,17 +259,17 @@ def referral(index: int) -> Any:
 def intake(app: Any, count: int) -> list[tuple[int, str, str]]:
     """The real intake path, as the form and the CLI use it: validate, store, start the run.
     Returns (case id, reference, flow run id)."""
+    from hjemtilos.adapters.prefect import PrefectOrchestrator
     from hjemtilos.intake import register_referral
-    from hjemtilos.programme import case_run_key, record_run_started
-    from tasks.prefect_ops import start_case_run
+    from hjemtilos.runs import start_case_run
 
     cases = []
+    orchestrator = PrefectOrchestrator()
     for index in range(count):
         now = datetime.now(timezone.utc)
         with app.session_factory.begin() as session:
             stored = register_referral(session, referral(index), now, app.programme, actor="benchmark")
-        run_id = start_case_run(stored.case_id, stored.reference, case_run_key(stored.reference, stored.created_at))
-        record_run_started(app, stored.case_id, run_id, now)
+        run_id = start_case_run(app, orchestrator, stored.case_id, stored.reference, stored.created_at, now)
         cases.append((stored.case_id, stored.reference, run_id))
     return cases
 

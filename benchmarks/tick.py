@@ -25,7 +25,8 @@ from hjemtilos.db.migrate import upgrade
 from hjemtilos.db.scratch import scratch_database
 from hjemtilos.db.models import Child, HumanTask, Party, Placement, ReferralCase, Timer
 from hjemtilos.settings import Settings
-from hjemtilos.timekeeping import RunState, tick
+from hjemtilos.orchestration import RunState
+from hjemtilos.timekeeping import tick
 
 CASES = int(os.environ.get("BENCH_CASES", "10000"))
 REPEATS = 5
@@ -140,11 +141,4 @@ def main() -> dict[str, dict[str, float]]:
             results["PostgreSQL"] = measure(url, "PostgreSQL")
     except OperationalError as exc:  # pragma: no cover - no PostgreSQL here
         print(f"PostgreSQL  skipped: {exc.__class__.__name__}")
-    return results
-    try:
-        results["PostgreSQL"] = measure(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", "PostgreSQL")
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     return results

@@ -1,4 +1,4 @@
-"""The programme's steps, case statuses and roles."""
+"""The programme's vocabulary: steps, approval and timer kinds, statuses of every record, roles."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ class Step(StrEnum):
     FIRST_MEETING = "first-meeting"
     FIRST_VISIT_FOLLOWUP = "first-visit-followup"
     CHILD_VISIT = "child-visit"
+    CONCERN_FOLLOWUP = "concern-followup"
     FUTURE_AGREEMENT = "future-agreement"
     FAREWELL = "farewell"
     EARLY_ENDING = "early-ending"
@@ -27,6 +28,86 @@ class CaseStatus(StrEnum):
     ACTIVE = "active"  # accepted, somewhere between consent and farewell
     CLOSED = "closed"  # the year ended or the case ended early
     REJECTED = "rejected"  # the coordinator rejected the referral at screening
+
+
+FINISHED_CASE = (CaseStatus.CLOSED, CaseStatus.REJECTED)  # a case in one of these has no run to drive
+
+
+class ApprovalKind(StrEnum):
+    """A step that waits for a coordinator's form, in programme order. Its value is part of stable keys."""
+
+    SCREENING = "screening"
+    STARTUP_MEETING = "startup-meeting"
+    CONSENT = "consent"
+    MATCH_PROPOSAL = "match-proposal"
+    MATCH_ANSWERS = "match-answers"
+    FIRST_MEETING_PLAN = "first-meeting-plan"
+    FIRST_MEETING = "first-meeting"
+    FIRST_VISIT_FOLLOWUP = "first-visit-followup"
+    CHILD_VISIT = "child-visit"
+    CONCERN_FOLLOWUP = "concern-followup"
+    FUTURE_AGREEMENT = "future-agreement"
+    EXTRA_CHILD_VISIT = "extra-child-visit"
+
+
+class TimerKind(StrEnum):
+    """A wait until a due date, counted from the start of the visits."""
+
+    FIRST_VISIT_FOLLOWUP = "first-visit-followup"
+    CHILD_VISIT = "child-visit"
+    FUTURE_AGREEMENT = "future-agreement"
+    FAREWELL = "farewell"
+
+
+class MatchStatus(StrEnum):
+    PROPOSED = "proposed"
+    AGREED = "agreed"
+    DECLINED = "declined"
+    ACTIVE = "active"
+    ENDED = "ended"  # ended early
+    COMPLETED = "completed"  # the year was completed
+
+
+LIVE_MATCH = (MatchStatus.PROPOSED, MatchStatus.AGREED, MatchStatus.ACTIVE)  # these take a family's capacity
+
+
+class FamilyStatus(StrEnum):
+    SCREENING = "screening"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class MailStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class EndedBy(StrEnum):
+    """Who ended a match early (or the anniversary, for a completed year)."""
+
+    FAMILY = "family"
+    PARENTS = "parents"
+    CHILD = "child"
+    RED_BARNET = "red-barnet"
+    BBU = "bbu"
+    ANNIVERSARY = "anniversary"
+
+
+class ChangeKind(StrEnum):
+    MOVING = "moving"
+    ILLNESS = "illness"
+    DIVORCE = "divorce"
+    PLACEMENT = "placement"
+    OTHER = "other"
+
+
+class ConsentForm(StrEnum):
+    """The two consent forms each custody holder signs."""
+
+    BBU = "bbu"
+    RED_BARNET = "redbarnet"
 
 
 class Role(StrEnum):
@@ -53,3 +134,29 @@ class Track(StrEnum):
 class Language(StrEnum):
     DA = "da"
     EN = "en"
+
+
+class VisitKind(StrEnum):
+    CHILD_VISIT_AT_STARTUP = "startup-child-visit"  # residential home: the visit before matching
+    STARTUP_MEETING = "startup-meeting"
+    FIRST_VISIT_CALL = "first-visit-call"
+    CHILD_VISIT = "child-visit"
+    CONCERN_FOLLOWUP = "concern-followup"
+    EXTRA_CHILD_VISIT = "extra-child-visit"
+
+
+class VisitAssessment(StrEnum):
+    GOOD = "good"
+    MIXED = "mixed"
+    CONCERN = "concern"  # the coordinator follows up: a task of its own, with reminders
+    RESOLVED = "resolved"  # a concern's follow-up: cleared
+    WATCH = "watch"  # a concern's follow-up: keep an eye on it
+
+
+class Continuation(StrEnum):
+    """The future agreement: what happens after the year."""
+
+    WEEKLY = "weekly"
+    LESS_OFTEN = "less-often"
+    STOPS = "stops"
+    UNDECIDED = "undecided"

@@ -11,22 +11,24 @@ from typing import Literal
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from hjemtilos import programme
+from casework.steps import ChangeKind, EndedBy
+from hjemtilos import cases
+from hjemtilos.adapters.prefect import PrefectOrchestrator
 from tasks.case_tasks import send_mail
-from tasks.prefect_ops import PrefectOrchestrator
 from tasks.runtime import get_app, utcnow
 
-ENDED_BY = {"venskabsfamilien": "family", "forældrene": "parents", "barnet": "child", "Red Barnet": "red-barnet",
-            "BBU": "bbu"}
+ENDED_BY = {"venskabsfamilien": EndedBy.FAMILY, "forældrene": EndedBy.PARENTS, "barnet": EndedBy.CHILD,
+            "Red Barnet": EndedBy.RED_BARNET, "BBU": EndedBy.BBU}
 REASONS = Literal["familiens situation", "barnet ønsker ikke at fortsætte", "forældrene ønsker ikke at fortsætte",
                   "flytning", "samarbejdet fungerer ikke", "andet"]
-CHANGES = {"flytning": "moving", "sygdom": "illness", "skilsmisse": "divorce", "anbringelse": "placement",
-           "andet": "other"}
+CHANGES = {"flytning": ChangeKind.MOVING, "sygdom": ChangeKind.ILLNESS, "skilsmisse": ChangeKind.DIVORCE,
+           "anbringelse": ChangeKind.PLACEMENT, "andet": ChangeKind.OTHER}
 
 
 @task(name="record_ending", cache_policy=NO_CACHE, persist_result=False)
-def record_ending(case_reference: str, ended_by: str, reason: str, rematch: bool, coordinator: str) -> str | None:
-    _, run_id = programme.request_ending(get_app(), case_reference, ended_by=ended_by, reason=reason,
+def record_ending(case_reference: str, ended_by: EndedBy, reason: str, rematch: bool,
+                  coordinator: str) -> str | None:
+    _, run_id = cases.request_ending(get_app(), case_reference, ended_by=ended_by, reason=reason,
                                          rematch=rematch, actor=coordinator, now=utcnow())
     return run_id
 
@@ -53,8 +55,8 @@ def end_case(
 
 
 @task(name="record_circumstance_change", cache_policy=NO_CACHE, persist_result=False)
-def record_circumstance_change(case_reference: str, kind: str, coordinator: str) -> int:
-    return programme.record_change(get_app(), case_reference, kind, coordinator, utcnow())
+def record_circumstance_change(case_reference: str, kind: ChangeKind, coordinator: str) -> int:
+    return cases.record_change(get_app(), case_reference, kind, coordinator, utcnow())
 
 
 @flow(name="record-change", persist_result=False)

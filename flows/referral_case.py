@@ -7,16 +7,13 @@ timekeeper resumes it. No flow-level retries (a flow retry would start over with
 
 from __future__ import annotations
 
-from typing import Any
-
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.context import FlowRunContext
-from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import suspend_flow_run
 
-from flows.forms import form_for
-from flows.suspension import suspend_for_input
-from hjemtilos import programme as p
+from casework.steps import FINISHED_CASE, ApprovalKind, TimerKind
+from flows.approvals import await_answer
+from hjemtilos import cases
 from tasks.case_tasks import (
     attach_case_run,
     begin_early_ending,
@@ -32,35 +29,51 @@ from tasks.case_tasks import (
     tag_waiting_run,
 )
 
+YEAR_STEPS = ((TimerKind.FIRST_VISIT_FOLLOWUP, ApprovalKind.FIRST_VISIT_FOLLOWUP),
+              (TimerKind.CHILD_VISIT, ApprovalKind.CHILD_VISIT),
+              (TimerKind.FUTURE_AGREEMENT, ApprovalKind.FUTURE_AGREEMENT))
+
 
 class EndedEarly(Exception):
     """A coordinator ended the case early; the run handles it at once."""
 
 
-def await_approval(case_id: int, kind: str, scope: int | None = None) -> p.SubmitResult:
-    while True:
-        view = open_approval(case_id, kind, scope)
-        if view.ending_pending:
+def _run_id() -> str | None:
+    context = FlowRunContext.get()
+    return str(context.flow_run.id) if context and context.flow_run else None
+
+
+def _tag(kind: str, waits_for: str) -> None:
+    run_id = _run_id()
+    if run_id:
+        tag_waiting_run(run_id, kind, waits_for)
+
+
+def await_approval(case_id: int, kind: ApprovalKind, scope: int | None = None) -> cases.SubmitResult:
+    def view() -> cases.ApprovalView:
+        current = open_approval(case_id, kind, scope)
+        if current.ending_pending:
             raise EndedEarly
-        if view.state.completed:
-            return p.SubmitResult(True, view.state.outcome, None)
-        send_mail()
-        _tag(kind, "coordinator")
-        form = form_for(view)
-        try:
-            value: Any = suspend_for_input(form, view.state.suspend_key)
-        except (RuntimeError, ObjectNotFound) as exc:  # resumed without input: ask again under a new key
-            get_run_logger().warning("suspension %s ended without input (%s)", view.state.suspend_key,
-                                     type(exc).__name__)
-            skip_approval_round(case_id, kind, scope, view.state.round)
-            continue
-        result = record_approval(case_id, kind, scope, view.state.round, value.model_dump(mode="json"))
+        return current
+
+    def model_of(current: cases.ApprovalView) -> type[cases.Answer]:
+        return cases.handler_for(kind).answer_model(current.form)
+
+    def record(round_: int, answer: cases.Answer) -> cases.SubmitResult:
+        result = record_approval(case_id, kind, scope, round_, answer)
         if result.accepted:
             send_mail()
-            return result
+        return result
+
+    def before_suspend(_: cases.ApprovalView) -> None:
+        send_mail()
+        _tag(kind, "coordinator")
+
+    return await_answer(view, model_of, lambda current: current.initial, record,
+                        lambda round_: skip_approval_round(case_id, kind, scope, round_), before_suspend)
 
 
-def await_timer(case_id: int, kind: str, attempt: int) -> None:
+def await_timer(case_id: int, kind: TimerKind, attempt: int) -> None:
     while True:
         view = check_timer(case_id, kind, attempt)
         if view.ending_pending:
@@ -69,12 +82,6 @@ def await_timer(case_id: int, kind: str, attempt: int) -> None:
             return
         _tag(kind, "timer")
         suspend_flow_run(key=view.state.suspend_key, timeout=None)
-
-
-def _tag(kind: str, waits_for: str) -> None:
-    context = FlowRunContext.get()
-    if context and context.flow_run:
-        tag_waiting_run(str(context.flow_run.id), kind, waits_for)
 
 
 def await_family(case_id: int, attempt: int) -> None:
@@ -88,26 +95,23 @@ def await_family(case_id: int, attempt: int) -> None:
         suspend_flow_run(key=view.state.suspend_key, timeout=None)
 
 
-def run_programme(case_id: int, info: p.CaseInfo) -> str:
-    if await_approval(case_id, p.SCREENING).outcome == "rejected":
-        send_mail()
+def run_programme(case_id: int, info: cases.CaseInfo) -> str:
+    if await_approval(case_id, ApprovalKind.SCREENING).outcome == "rejected":
         return "rejected"
-    if info.residential:
-        await_approval(case_id, p.STARTUP)
-    else:
-        await_approval(case_id, p.CONSENT)
+    await_approval(case_id, ApprovalKind.STARTUP_MEETING if info.residential else ApprovalKind.CONSENT)
     while True:
         attempt = read_case_info(case_id).match_attempt
         await_family(case_id, attempt)
-        await_approval(case_id, p.MATCH_PROPOSAL, attempt)
-        if await_approval(case_id, p.MATCH_ANSWERS, attempt).outcome == "agreed":
+        await_approval(case_id, ApprovalKind.MATCH_PROPOSAL, attempt)
+        if await_approval(case_id, ApprovalKind.MATCH_ANSWERS, attempt).outcome == "agreed":
             break
-    await_approval(case_id, p.FIRST_MEETING_PLAN, attempt)
-    await_approval(case_id, p.FIRST_MEETING, attempt)
-    for kind in (p.FIRST_VISIT_FOLLOWUP, p.CHILD_VISIT, p.FUTURE_AGREEMENT):
-        await_timer(case_id, kind, attempt)
-        await_approval(case_id, kind, attempt)
-    await_timer(case_id, "farewell", attempt)
+    await_approval(case_id, ApprovalKind.FIRST_MEETING_PLAN, attempt)
+    await_approval(case_id, ApprovalKind.FIRST_MEETING, attempt)
+    for timer, approval in YEAR_STEPS:
+        await_timer(case_id, timer, attempt)
+        if await_approval(case_id, approval, attempt).outcome == "concern":
+            await_approval(case_id, ApprovalKind.CONCERN_FOLLOWUP, attempt)
+    await_timer(case_id, TimerKind.FAREWELL, attempt)
     close_year(case_id, attempt)
     send_mail()
     return "completed"
@@ -119,7 +123,7 @@ def handle_early_ending(case_id: int) -> str:
         return "none"
     send_mail()
     if plan.extra_child_visit:
-        await_approval(case_id, p.EXTRA_CHILD_VISIT, plan.ending_id)
+        await_approval(case_id, ApprovalKind.EXTRA_CHILD_VISIT, plan.ending_id)
     outcome = finish_early_ending(case_id, plan.ending_id)
     send_mail()
     return outcome
@@ -128,10 +132,8 @@ def handle_early_ending(case_id: int) -> str:
 @flow(name="referral-case", persist_result=False, log_prints=False)
 def referral_case(case_id: int) -> str:
     """One referral through the programme year. The only parameter is the case id."""
-    context = FlowRunContext.get()
-    run_id = str(context.flow_run.id) if context and context.flow_run else None
-    info = attach_case_run(case_id, run_id)
-    while info.status not in ("closed", "rejected"):
+    info = attach_case_run(case_id, _run_id())
+    while info.status not in FINISHED_CASE:
         try:
             if info.ending_in_progress:
                 raise EndedEarly

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from casework.referral import Referral
+from casework.steps import FamilyStatus
 from hjemtilos.app import App
 from hjemtilos.db.models import AuditEvent, VolunteerFamily
-from hjemtilos.intake import IntakeRejected, register_referral
+from hjemtilos.intake import IntakeRejected, StoredCase, register_referral
+from hjemtilos.orchestration import Orchestrator
 from hjemtilos.paths import EXAMPLES
-from hjemtilos.programme import case_run_key, record_run_started
+from hjemtilos.runs import start_case_run
 
 DEMO_FAMILIES = [
     ("Familien Holm", "holm@example.dk", "Nørrebro", ["da"]),
@@ -21,18 +23,20 @@ DEMO_FAMILIES = [
 ]
 
 
-def load_demo(app: App) -> list[str]:
-    """Idempotent: does nothing when the demo was loaded before."""
-    from tasks.prefect_ops import start_case_run
+def load_demo(app: App, orchestrator: Orchestrator | None = None) -> list[str]:
+    """Idempotent: does nothing when the demo was loaded before. Starts the cases' runs (Prefect's by default)."""
+    if orchestrator is None:
+        from hjemtilos.adapters.prefect import PrefectOrchestrator
 
-    now = datetime.now(timezone.utc)
-    references: list[tuple[int, str, str]] = []
+        orchestrator = PrefectOrchestrator()
+    now = datetime.now(UTC)
+    stored_cases: list[StoredCase] = []
     with app.session_factory.begin() as session:
         if session.scalar(select(AuditEvent.id).where(AuditEvent.action == "demo-loaded")) is not None:
             return []
         for name, email, area, languages in DEMO_FAMILIES:
             session.add(VolunteerFamily(name=name, email=email, local_area=area, address=f"{area}, København",
-                                        languages=languages, capacity=1, status="approved", approved_at=now,
+                                        languages=languages, capacity=1, status=FamilyStatus.APPROVED, approved_at=now,
                                         created_at=now))
         for example in ("referral-standard.json", "referral-residential-home.json", "referral-youth-14.json"):
             referral = Referral.model_validate(json.loads((EXAMPLES / example).read_text()))
@@ -40,8 +44,8 @@ def load_demo(app: App) -> list[str]:
                 stored = register_referral(session, referral, now, app.programme, actor="demo")
             except IntakeRejected:
                 continue
-            references.append((stored.case_id, stored.reference, case_run_key(stored.reference, now)))
+            stored_cases.append(stored)
         session.add(AuditEvent(case_id=None, at=now, actor="demo", action="demo-loaded", step=None, detail=None))
-    for case_id, reference, run_key in references:
-        record_run_started(app, case_id, start_case_run(case_id, reference, run_key), now)
-    return [reference for _, reference, _ in references]
+    for stored in stored_cases:
+        start_case_run(app, orchestrator, stored.case_id, stored.reference, stored.created_at, now)
+    return [stored.reference for stored in stored_cases]

@@ -16,7 +16,8 @@ from typing import Any
 
 from hjemtilos.app import App
 from hjemtilos.stuck_cases import stuck_summary, stuck_table
-from hjemtilos.timekeeping import Orchestrator, TickReport, tick
+from hjemtilos.orchestration import Orchestrator
+from hjemtilos.timekeeping import TickReport, tick
 
 RETRY_SECONDS = 10.0
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from casework.clock import local_date, local_year
 from casework.eligibility import Assessment, FlagCode, Reason, assess
 from casework.reference import format_reference
 from casework.referral import Referral
@@ -56,12 +57,11 @@ def register_referral(
 
     The caller owns the transaction (``with session_factory.begin() as session``).
     """
-    assessment: Assessment = assess(referral, now.date())
-    if not assessment.eligible:
+    assessment: Assessment = assess(referral, local_date(now))  # the age on the programme's day, not UTC's
+    if not assessment.eligible or assessment.track is None:
         raise IntakeRejected(assessment.rejections)
-    assert assessment.track is not None
     flags = tuple(flag.code for flag in assessment.flags)
-    reference = next_reference(session, now.year)
+    reference = next_reference(session, local_year(now))
     answers = referral.eligibility
     case = ReferralCase(
         reference=reference,

@@ -3,32 +3,35 @@ for runs in troubled states), rows in ``stuck_case`` and one mail to the adminis
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
 
-from casework.steps import Role, Step
+from casework.clock import format_local
+from casework.steps import FINISHED_CASE, Role, Step
 from casework.stuck import CaseFacts, Stuck, find_stuck
 from hjemtilos.app import App
 from hjemtilos.db.models import HumanTask, ReferralCase, StuckCase, Timer
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import OutboxBatch, Recipient
-from hjemtilos.timekeeping import Orchestrator, RunState
+from hjemtilos.orchestration import Orchestrator, RunState
+
+__all__ = ["Stuck", "check_stuck", "find_stuck_cases", "gather_facts", "record_stuck", "stuck_summary", "stuck_table"]
 
 
 def gather_facts(app: App, now: datetime, runs: dict[str, RunState]) -> list[CaseFacts]:
     with app.session_factory() as session:
-        overdue = dict(session.execute(
+        overdue: dict[int, datetime] = {case_id: at for case_id, at in session.execute(
             select(HumanTask.case_id, func.min(HumanTask.escalation_at))
             .where(HumanTask.completed_at.is_(None), HumanTask.case_id.is_not(None), HumanTask.escalation_at <= now)
-            .group_by(HumanTask.case_id)).all())
-        timers = dict(session.execute(
+            .group_by(HumanTask.case_id)) if case_id is not None and at is not None}
+        timers: dict[int, datetime] = {case_id: at for case_id, at in session.execute(
             select(Timer.case_id, func.min(Timer.due_at))
             .where(Timer.consumed_at.is_(None), Timer.due_at <= now, Timer.step != Step.AWAITING_FAMILY)
-            .group_by(Timer.case_id)).all())
+            .group_by(Timer.case_id))}
         cases = session.execute(select(ReferralCase.id, ReferralCase.reference, ReferralCase.created_at,
                                        ReferralCase.flow_run_id)
-                                .where(ReferralCase.status.not_in(("closed", "rejected")))).all()
+                                .where(ReferralCase.status.not_in(FINISHED_CASE))).all()
     facts = []
     for case_id, reference, created_at, run_id in cases:
         state = runs.get(run_id) if run_id else None
@@ -38,10 +41,14 @@ def gather_facts(app: App, now: datetime, runs: dict[str, RunState]) -> list[Cas
     return facts
 
 
-def check_stuck(app: App, now: datetime, orchestrator: Orchestrator) -> list[Stuck]:
+def find_stuck_cases(app: App, now: datetime, runs: dict[str, RunState]) -> list[Stuck]:
+    """The stuck cases, from the case database and what Prefect said of its troubled runs."""
     threshold = app.profile.timings.stuck_after
-    delta = threshold.after(now) - now
-    return find_stuck(gather_facts(app, now, orchestrator.troubled_runs(now)), now, delta)
+    return find_stuck(gather_facts(app, now, runs), now, threshold.after(now) - now)
+
+
+def check_stuck(app: App, now: datetime, orchestrator: Orchestrator) -> list[Stuck]:
+    return find_stuck_cases(app, now, orchestrator.troubled_runs(now))
 
 
 def record_stuck(app: App, stuck: list[Stuck], now: datetime) -> int:
@@ -79,7 +86,7 @@ def record_stuck(app: App, stuck: list[Stuck], now: datetime) -> int:
                        context=mc.StuckCaseAlert(recipient_name="administrator", case_reference=item.reference,
                                                  reason=item.text_da, since=item.since,
                                                  link=app.settings.ui_base + "/artifacts"),
-                       occurrence=f"stuck-{item.reason.value}-{item.since.astimezone(timezone.utc):%Y%m%dT%H%M%S}")
+                       occurrence=f"stuck-{item.reason.value}-{item.since.astimezone(UTC):%Y%m%dT%H%M%S}")
             new += 1
         if rows:
             session.execute(insert(StuckCase), rows)
@@ -89,20 +96,20 @@ def record_stuck(app: App, stuck: list[Stuck], now: datetime) -> int:
 
 def _same_time(stored: datetime, found: datetime) -> bool:
     """The same episode: its since to the second, as the alert's outbox key has it."""
-    return stored.replace(microsecond=0) == found.astimezone(timezone.utc).replace(microsecond=0)
+    return stored.replace(microsecond=0) == found.astimezone(UTC).replace(microsecond=0)
 
 
 def stuck_table(stuck: list[Stuck]) -> list[dict[str, str]]:
     return [{"sag": s.reference, "årsag": s.text_da, "reason": s.reason.value,
-             "siden": s.since.astimezone().strftime("%Y-%m-%d %H:%M")} for s in stuck]
+             "siden": format_local(s.since)} for s in stuck]
 
 
 def stuck_summary(stuck: list[Stuck], now: datetime, ui_base: str) -> str:
     lines = [f"# Sager der sidder fast: {len(stuck)}", "",
-             f"Opdateret {now.astimezone().strftime('%Y-%m-%d %H:%M')}. Tabellen: artifact `stuck-cases`. "
+             f"Opdateret {format_local(now)} (dansk tid). Tabellen: artifact `stuck-cases`. "
              f"Alle artifacts: {ui_base}/artifacts", ""]
     for s in stuck:
-        lines.append(f"- **{s.reference}**: {s.text_da} (siden {s.since.astimezone().strftime('%Y-%m-%d %H:%M')})")
+        lines.append(f"- **{s.reference}**: {s.text_da} (siden {format_local(s.since)})")
     if not stuck:
         lines.append("Ingen sager sidder fast.")
     return "\n".join(lines)

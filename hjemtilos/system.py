@@ -1,21 +1,37 @@
-"""Bringing the whole system up on one machine: Prefect server and UI, deployments, worker, mail catcher.
+"""Bringing the whole system up on one machine: Prefect server and UI, deployments, worker, referral form, mail
+catcher, and the housekeeping loop (timekeeper, stuck cases, mail).
 
-Used by ``hjemtilos up`` (everything, in the foreground) and ``hjemtilos worker`` (the worker alone).
+``System`` is what ``hjemtilos up`` runs (start, serve until stopped, stop); ``worker_command`` is the worker's
+command line for ``up`` and ``hjemtilos worker``; ``prefect_healthy`` is the one health probe.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
+    from aiosmtpd.controller import Controller
+
+    from hjemtilos.app import App
+    from hjemtilos.housekeeping import Housekeeper
+    from hjemtilos.timekeeping import TickReport
 
 PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
 WORK_POOL = "hjemtilos"
@@ -81,6 +97,7 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
 
 
 def check_binding(host: str, env: dict[str, str]) -> None:
+    """Refuse to serve Prefect off loopback without an auth string (SystemExit with the reason)."""
     if host not in ("127.0.0.1", "localhost", "::1") and not env.get("PREFECT_SERVER_API_AUTH_STRING"):
         raise SystemExit(f"Refusing to bind Prefect to {host}: set PREFECT_SERVER_API_AUTH_STRING (and "
                          "PREFECT_API_AUTH_STRING for clients) first, or bind to 127.0.0.1.")
@@ -92,23 +109,33 @@ def start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
                             env=env, cwd=PROJECT_ROOT, start_new_session=True)
 
 
+def prefect_healthy(api_url: str, timeout: float = 3.0) -> bool:
+    """Whether the Prefect API answers its health check within ``timeout`` seconds."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 def wait_healthy(api_url: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{api_url}/health", timeout=3) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
+        if prefect_healthy(api_url):
+            return
         time.sleep(0.5)
     raise SystemExit(f"The Prefect server at {api_url} did not become healthy in {timeout:.0f} s")
 
 
+def worker_command(limit: int = WORKER_LIMIT, pool: str = WORK_POOL) -> list[str]:
+    """The worker's command line: a process worker on the pool, polling every second (PREFECT_WORKER_QUERY_SECONDS),
+    taking runs due within a second."""
+    return [PREFECT_BIN, "worker", "start", "--pool", pool, "--type", "process", "--limit", str(limit),
+            "--prefetch-seconds", "1"]
+
+
 def start_worker(env: dict[str, str], limit: int = WORKER_LIMIT, pool: str = WORK_POOL) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([PREFECT_BIN, "worker", "start", "--pool", pool, "--type", "process",
-                             "--limit", str(limit), "--prefetch-seconds", "1"],
-                            env=env, cwd=PROJECT_ROOT, start_new_session=True)
+    return subprocess.Popen(worker_command(limit, pool), env=env, cwd=PROJECT_ROOT, start_new_session=True)
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
@@ -123,3 +150,144 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
         except ProcessLookupError:
             pass
         process.wait(timeout=5)
+
+
+@contextmanager
+def prefect_api(api_url: str) -> Iterator[None]:
+    """Prefect's client settings pointed at ``api_url`` for the calls inside."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        yield
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class System:
+    """The whole system on this machine, as ``hjemtilos up`` runs it: ``start()``, ``serve()`` until stopped (SIGTERM,
+    Ctrl-C or a Prefect process ending), ``stop()``. ``report`` prints a line for people."""
+
+    def __init__(self, app: App, *, workers: int = 1, worker_limit: int = WORKER_LIMIT, demo: bool = False,
+                 report: Callable[[str], None] = print, warn: Callable[[str], None] = print) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.workers = workers
+        self.worker_limit = worker_limit
+        self.demo = demo
+        self.report = report
+        self.warn = warn
+        self.endpoints = Endpoints(self.settings.prefect_host, self.settings.prefect_port)
+        self.env = prefect_env(self.settings, self.endpoints)
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.stopping = threading.Event()
+        self._catcher: Controller | None = None
+        self._form: uvicorn.Server | None = None
+
+    def start(self) -> None:
+        """Migrate, start the catcher, the Prefect server, the deployments, the workers and the referral form."""
+        from flows.deployments import deploy_all
+        from hjemtilos.adapters.prefect import recover_orphaned_runs
+        from hjemtilos.db.migrate import upgrade
+        from hjemtilos.mail.catcher import start_catcher
+
+        settings = self.settings
+        check_binding(self.endpoints.host, self.env)
+        upgrade(settings.effective_database_url)
+        if self.workers > 1 and not settings.prefect_server_database_url:
+            self.warn("Several workers on SQLite-backed Prefect: expect 503s under load (README: Running for many "
+                      "offices).")
+        self._catcher = start_catcher(settings.maildir, settings.mail_catcher_host, settings.mail_catcher_port)
+        self.report("Starting the Prefect server ...")
+        self.processes.append(start_server(self.env))
+        wait_healthy(self.endpoints.api_url)
+        with prefect_api(self.endpoints.api_url):
+            deploy_all(crash_silent_runs=settings.prefect_server_database_url is not None)
+            recovered = recover_orphaned_runs(include_running=True)  # no worker of ours runs yet
+        if recovered:
+            self.report(f"Rescheduled {len(recovered)} case run(s) left behind when the system stopped.")
+        for _ in range(self.workers):
+            self.processes.append(start_worker(self.env, limit=self.worker_limit))
+        self._form = self._start_form()
+        if self.demo:
+            from hjemtilos.demo import load_demo
+
+            with prefect_api(self.endpoints.api_url):
+                load_demo(self.app)
+
+    def _start_form(self) -> uvicorn.Server:
+        """Serve the referral form in a thread; a submitted referral starts its case run."""
+        import uvicorn
+
+        from hjemtilos.adapters.prefect import PrefectOrchestrator
+        from hjemtilos.intake import StoredCase
+        from hjemtilos.runs import start_case_run
+        from hjemtilos.web.app import create_app
+
+        def start_run(stored: StoredCase) -> str | None:
+            with prefect_api(self.endpoints.api_url):
+                try:
+                    return start_case_run(self.app, PrefectOrchestrator(), stored.case_id, stored.reference,
+                                          stored.created_at, _utcnow())
+                except Exception:  # noqa: BLE001 - the case is stored; the timekeeper starts runs for cases without one
+                    return None
+
+        config = uvicorn.Config(create_app(self.app, start_run), host=self.settings.prefect_host,
+                                port=self.settings.form_port, log_level="warning")
+        server = uvicorn.Server(config)
+        threading.Thread(target=server.run, name="referral-form", daemon=True).start()
+        return server
+
+    def banner(self) -> list[str]:
+        ui, settings = self.endpoints.ui_url, self.settings
+        return [
+            f"Prefect UI:            {ui}  (waiting cases: {ui}/runs?state=Suspended&state=Paused)",
+            f"Artifacts:             {ui}/artifacts  (stuck cases: stuck-cases)",
+            f"Referral form:         http://{settings.prefect_host}:{settings.form_port}/",
+            f"Mail catcher:          smtp://{settings.mail_catcher_host}:{settings.mail_catcher_port}"
+            "  (read it with 'hjemtilos mail list')",
+            f"Profile:               {settings.profile}",
+        ]
+
+    def housekeeper(self) -> Housekeeper:
+        from flows.timekeeper import publish_stuck_cases_now
+        from hjemtilos.adapters.prefect import PrefectOrchestrator
+        from hjemtilos.housekeeping import Housekeeper
+        from hjemtilos.mail.sender import deliver_pending
+
+        every = self.app.profile.timings.timekeeper_every
+        tick_seconds = 3600.0 if every.months else max(every.seconds, 1.0)
+        return Housekeeper(self.app, PrefectOrchestrator(), tick_seconds, publish=publish_stuck_cases_now,
+                           deliver=lambda now: deliver_pending(self.app.session_factory, self.app.smtp, now),
+                           report=self.warn)
+
+    def serve(self, on_tick: Callable[[TickReport], None] = lambda _: None) -> None:
+        """Run the housekeeping loop until ``stop_soon()`` (SIGTERM), Ctrl-C or a Prefect process ending. The
+        timekeeper ticks at the profile's pace (the scheduled deployment ticks hourly as well); mail goes out
+        every 2 seconds."""
+        housekeeper = self.housekeeper()
+        with prefect_api(self.endpoints.api_url):
+            while not self.stopping.is_set():
+                if any(p.poll() is not None for p in self.processes):
+                    self.warn("A Prefect process stopped; shutting down.")
+                    break
+                report = housekeeper.step(_utcnow())
+                if report is not None:
+                    on_tick(report)
+                self.stopping.wait(min(2.0, housekeeper.tick_seconds))
+
+    def stop_soon(self, *_: object) -> None:
+        self.stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop_soon)
+
+    def stop(self) -> None:
+        if self._form is not None:
+            self._form.should_exit = True
+        for process in reversed(self.processes):
+            stop(process)
+        if self._catcher is not None:
+            self._catcher.stop()
+        self.app.engine.dispose()

@@ -6,50 +6,33 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, selectinload
 
-from casework.steps import Role, Step
-from hjemtilos.app import App
+from casework.clock import local_date
 from casework.matching import family_reference
-from hjemtilos.db.models import AuditEvent, HumanTask, Party, ReferralCase, Timer, VolunteerFamily
+from casework.profiles import Timings
+from casework.steps import FINISHED_CASE, FamilyStatus, Role, Step
+from hjemtilos.app import App
+from hjemtilos.cases.context import candidates_for, coordinator_recipient, ui_link
+from hjemtilos.cases.records import consent_slots
+from hjemtilos.db.models import AuditEvent, ConsentReceipt, HumanTask, Party, ReferralCase, Timer, VolunteerFamily
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import OutboxBatch, Recipient
 from hjemtilos.mail.sender import DeliveryReport, deliver_pending
-from hjemtilos.programme import _coordinator, candidates_for, case_run_key, record_run_started, ui_link
-from hjemtilos.volunteers import family_reminder, family_run_key, record_family_run, send_supervision_invitations
+from hjemtilos.orchestration import Orchestrator
+from hjemtilos.runs import start_case_run, start_family_run
+from hjemtilos.stuck_cases import Stuck, check_stuck, record_stuck
+from hjemtilos.volunteers import family_reminder, send_supervision_invitations
+
+__all__ = ["TickReport", "fire_due_timers", "restart_crashed_runs", "send_reminders", "start_missing_runs", "tick",
+           "wake_family_waits"]
 
 log = logging.getLogger(__name__)
 BATCH = 500
-
-
-@dataclass(frozen=True)
-class RunState:
-    type: str  # SCHEDULED, PENDING, RUNNING, PAUSED, COMPLETED, FAILED, CRASHED, CANCELLED, ...
-    name: str
-    pause_key: str | None
-    since: datetime | None = None  # when the run entered this state (for Scheduled: when it was due)
-
-
-class Orchestrator(Protocol):
-    def run_state(self, flow_run_id: str) -> RunState | None: ...
-
-    def resume(self, flow_run_id: str) -> bool: ...
-
-    def start_case(self, case_id: int, reference: str, run_key: str) -> str: ...
-
-    def start_family(self, family_id: int, reference: str, run_key: str) -> str: ...
-
-    def troubled_runs(self, now: datetime) -> dict[str, RunState]:
-        """Case runs that may be stuck: failed, crashed, waiting for a worker, or recently finished."""
-        ...
-
-    def reschedule(self, flow_run_id: str) -> bool:
-        """Set a suspended, crashed or failed run to Scheduled so a worker runs it again."""
-        ...
 
 
 @dataclass
@@ -60,7 +43,7 @@ class TickReport:
     reminders: int = 0
     escalations: int = 0
     supervision_invitations: int = 0
-    stuck: list[Any] = field(default_factory=list)
+    stuck: list[Stuck] = field(default_factory=list)
     new_stuck: int = 0
     mail: DeliveryReport = field(default_factory=DeliveryReport)
 
@@ -84,16 +67,20 @@ def fire_due_timers(app: App, now: datetime, orchestrator: Orchestrator) -> tupl
             .where(Timer.consumed_at.is_(None), Timer.due_at <= now, Timer.step != Step.AWAITING_FAMILY)
             .order_by(Timer.due_at).limit(BATCH)
         ).all()
-        for timer_id, _key, _run, fired_at in rows:
-            if fired_at is None:
-                session.get(Timer, timer_id).fired_at = now  # type: ignore[union-attr]
-                fired += 1
+        unfired = [timer_id for timer_id, _key, _run, fired_at in rows if fired_at is None]
+        if unfired:
+            session.execute(update(Timer).where(Timer.id.in_(unfired)).values(fired_at=now))
+            fired = len(unfired)
     for timer_id, key, flow_run_id, _ in rows:
         if _wake(orchestrator, flow_run_id, key):
             resumed += 1
-            with app.session_factory.begin() as session:
-                session.get(Timer, timer_id).resumed_at = now  # type: ignore[union-attr]
+            _mark_resumed(app, timer_id, now)
     return fired, resumed
+
+
+def _mark_resumed(app: App, timer_id: int, now: datetime) -> None:
+    with app.session_factory.begin() as session:
+        session.execute(update(Timer).where(Timer.id == timer_id).values(resumed_at=now))
 
 
 def wake_family_waits(app: App, now: datetime, orchestrator: Orchestrator) -> tuple[int, int]:
@@ -104,8 +91,7 @@ def wake_family_waits(app: App, now: datetime, orchestrator: Orchestrator) -> tu
                                                     Timer.step == Step.AWAITING_FAMILY).limit(BATCH)).all()
         for timer in waits:
             case = session.get(ReferralCase, timer.case_id)
-            assert case is not None
-            if candidates_for(session, case, now):
+            if case is not None and candidates_for(session, case, now):
                 if timer.fired_at is None:
                     timer.fired_at = now
                     fired += 1
@@ -113,43 +99,32 @@ def wake_family_waits(app: App, now: datetime, orchestrator: Orchestrator) -> tu
     for timer_id, key, flow_run_id in to_wake:
         if _wake(orchestrator, flow_run_id, key):
             resumed += 1
-            with app.session_factory.begin() as session:
-                session.get(Timer, timer_id).resumed_at = now  # type: ignore[union-attr]
+            _mark_resumed(app, timer_id, now)
     return fired, resumed
 
 
-def start_missing_runs(app: App, orchestrator: Orchestrator) -> int:
+def start_missing_runs(app: App, orchestrator: Orchestrator, now: datetime) -> int:
     """Open cases without a flow run (intake while Prefect was down): start their runs."""
     with app.session_factory() as session:
         rows = session.execute(select(ReferralCase.id, ReferralCase.reference, ReferralCase.created_at).where(
-            ReferralCase.flow_run_id.is_(None), ReferralCase.status.not_in(("closed", "rejected"))).limit(BATCH)).all()
-    started = 0
-    for case_id, reference, created_at in rows:
-        run_id = orchestrator.start_case(case_id, reference, case_run_key(reference, created_at))
-        record_run_started(app, case_id, run_id, datetime.now(timezone.utc))
-        started += 1
-    with app.session_factory() as session:
+            ReferralCase.flow_run_id.is_(None), ReferralCase.status.not_in(FINISHED_CASE)).limit(BATCH)).all()
         families = session.execute(select(VolunteerFamily.id, VolunteerFamily.created_at).where(
-            VolunteerFamily.flow_run_id.is_(None), VolunteerFamily.status == "screening").limit(BATCH)).all()
+            VolunteerFamily.flow_run_id.is_(None), VolunteerFamily.status == FamilyStatus.SCREENING)
+            .limit(BATCH)).all()
+    for case_id, reference, created_at in rows:
+        start_case_run(app, orchestrator, case_id, reference, created_at, now)
     for family_id, created_at in families:
-        reference = family_reference(family_id)
-        record_family_run(app, family_id, orchestrator.start_family(family_id, reference,
-                                                                    family_run_key(reference, created_at)))
-        started += 1
-    return started
+        start_family_run(app, orchestrator, family_id, family_reference(family_id), created_at)
+    return len(rows) + len(families)
 
 
-def _consent_missing(case: ReferralCase, task: HumanTask) -> tuple[str, ...]:
-    received = (task.data or {}).get("received", {})
-    holders = sorted((p for p in case.parties if p.role == Role.CUSTODY_HOLDER), key=lambda p: p.id)
-    missing = []
-    for index, holder in enumerate(holders, start=1):
-        if not all(f"forælder {index} ({form})" in received for form in ("BBU", "Red Barnet")):
-            missing.append(holder.name)
+def _consent_missing(case: ReferralCase, receipts: list[ConsentReceipt]) -> tuple[str, ...]:
+    """The custody holders a consent form is still missing from (names, for the referrer's reminder)."""
+    missing = {slot.holder_name: None for slot in consent_slots(case, receipts) if slot.received_on is None}
     return tuple(missing)
 
 
-def _bump_reminder(task: HumanTask, now: datetime, timings) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _bump_reminder(task: HumanTask, now: datetime, timings: Timings) -> dict[str, Any]:
     """Move the task's next reminder on; return its audit row."""
     task.reminders_sent += 1
     task.last_reminder_at = now
@@ -162,13 +137,21 @@ def _audit(task: HumanTask, now: datetime, action: str, detail: dict[str, Any]) 
                 step=task.step, detail=detail)
 
 
-def _load_cases(session, case_ids: set[int]) -> dict[int, ReferralCase]:  # type: ignore[no-untyped-def]
+def _load_cases(session: Session, case_ids: set[int]) -> dict[int, ReferralCase]:
     """The cases (with child and parties) the reminders need, in one query instead of one per task."""
     if not case_ids:
         return {}
     return {case.id: case for case in session.scalars(
         select(ReferralCase).where(ReferralCase.id.in_(sorted(case_ids)))
         .options(selectinload(ReferralCase.parties), selectinload(ReferralCase.child)))}
+
+
+def _load_receipts(session: Session, case_ids: set[int]) -> dict[int, list[ConsentReceipt]]:
+    receipts: dict[int, list[ConsentReceipt]] = {case_id: [] for case_id in case_ids}
+    if case_ids:
+        for receipt in session.scalars(select(ConsentReceipt).where(ConsentReceipt.case_id.in_(sorted(case_ids)))):
+            receipts[receipt.case_id].append(receipt)
+    return receipts
 
 
 def send_reminders(app: App, now: datetime) -> tuple[int, int]:
@@ -186,6 +169,8 @@ def send_reminders(app: App, now: datetime) -> tuple[int, int]:
                                                           HumanTask.escalated_at.is_(None),
                                                           HumanTask.escalation_at <= now).limit(BATCH)).all()
         cases = _load_cases(session, {t.case_id for t in (*due, *overdue) if t.case_id is not None})
+        receipts = _load_receipts(session, {t.case_id for t in due
+                                            if t.case_id is not None and t.reminder_role == Role.REFERRER})
         audit: list[dict[str, Any]] = []
         for task in due:
             occurrence = f"reminder-{task.reminders_sent + 1}"
@@ -202,9 +187,10 @@ def send_reminders(app: App, now: datetime) -> tuple[int, int]:
                 recipient = Recipient(Role.REFERRER, referrer.name, referrer.email, referrer.language, str(referrer.id))
                 context: mc.MailContext = mc.ConsentReminder(
                     recipient_name=referrer.name, case_reference=case.reference, child_first_name=case.child.first_name,
-                    missing_from=_consent_missing(case, task) or ("forældrene",), requested_on=task.created_at.date())
+                    missing_from=_consent_missing(case, receipts.get(case.id, [])) or ("forældrene",),
+                    requested_on=local_date(task.created_at))
             else:
-                recipient = _coordinator(app)
+                recipient = coordinator_recipient(app)
                 context = mc.CoordinatorReminder(recipient_name=recipient.name, case_reference=case.reference,
                                                  task_title=task.title, waiting_since=task.created_at,
                                                  link=ui_link(app, case))
@@ -218,7 +204,7 @@ def send_reminders(app: App, now: datetime) -> tuple[int, int]:
                 reference, link = case.reference, ui_link(app, case)
             else:
                 reference, link = family_reference(task.family_id or 0), app.settings.ui_base + "/runs"
-            recipient = _coordinator(app)
+            recipient = coordinator_recipient(app)
             outbox.add(case_id=task.case_id, step=task.step, recipient=recipient,
                        context=mc.CoordinatorEscalation(recipient_name=recipient.name, case_reference=reference,
                                                         task_title=task.title, waiting_since=task.created_at,
@@ -246,12 +232,13 @@ def restart_crashed_runs(app: App, now: datetime, orchestrator: Orchestrator) ->
     restarted = 0
     with app.session_factory() as session:
         cases = session.execute(select(ReferralCase.id, ReferralCase.flow_run_id).where(
-            ReferralCase.flow_run_id.in_(list(crashed)), ReferralCase.status.not_in(("closed", "rejected")))).all()
-        counts = dict(session.execute(select(AuditEvent.case_id, func.count()).where(
-            AuditEvent.action == "run-restarted", AuditEvent.case_id.in_([c for c, _ in cases]))
-            .group_by(AuditEvent.case_id)).all())
+            ReferralCase.flow_run_id.in_(list(crashed)), ReferralCase.status.not_in(FINISHED_CASE))).all()
+        counts: dict[int, int] = {case_id: count for case_id, count in session.execute(
+            select(AuditEvent.case_id, func.count()).where(
+                AuditEvent.action == "run-restarted", AuditEvent.case_id.in_([c for c, _ in cases]))
+            .group_by(AuditEvent.case_id)) if case_id is not None}
     for case_id, run_id in cases:
-        if counts.get(case_id, 0) >= MAX_RESTARTS or not orchestrator.reschedule(run_id):
+        if run_id is None or counts.get(case_id, 0) >= MAX_RESTARTS or not orchestrator.reschedule(run_id):
             continue
         with app.session_factory.begin() as session:
             session.add(AuditEvent(case_id=case_id, at=now, actor="timekeeper", action="run-restarted",
@@ -262,15 +249,13 @@ def restart_crashed_runs(app: App, now: datetime, orchestrator: Orchestrator) ->
 
 def tick(app: App, now: datetime, orchestrator: Orchestrator, deliver: bool = True) -> TickReport:
     report = TickReport()
-    start_missing_runs(app, orchestrator)
+    start_missing_runs(app, orchestrator, now)
     report.runs_restarted = restart_crashed_runs(app, now, orchestrator)
     fired, resumed = fire_due_timers(app, now, orchestrator)
     family_fired, family_resumed = wake_family_waits(app, now, orchestrator)
     report.timers_fired, report.runs_resumed = fired + family_fired, resumed + family_resumed
     report.reminders, report.escalations = send_reminders(app, now)
     report.supervision_invitations = send_supervision_invitations(app, now)
-    from hjemtilos.stuck_cases import check_stuck, record_stuck
-
     report.stuck = check_stuck(app, now, orchestrator)
     report.new_stuck = record_stuck(app, report.stuck, now)
     if deliver:

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
-from hjemtilos import programme, volunteers
-from tasks.runtime import get_app, utcnow
-
-DB_TASK = dict(retries=3, retry_delay_seconds=[1, 5, 15], cache_policy=NO_CACHE, persist_result=False)
+from hjemtilos import volunteers
+from hjemtilos.approvals import SubmitResult
+from hjemtilos.volunteers.screening import FamilyAnswer
+from tasks.runtime import db_task, get_app, utcnow
 
 
-@task(name="read_family_info", **DB_TASK)  # type: ignore[call-overload]
+@db_task
 def read_family_info(family_id: int, flow_run_id: str | None) -> volunteers.FamilyInfo:
     app = get_app()
     if flow_run_id:
@@ -21,16 +16,17 @@ def read_family_info(family_id: int, flow_run_id: str | None) -> volunteers.Fami
     return volunteers.family_info(app, family_id)
 
 
-@task(name="open_family_approval", **DB_TASK)  # type: ignore[call-overload]
-def open_family_approval(family_id: int, kind: str) -> volunteers.FamilyApprovalView:
+@db_task
+def open_family_approval(family_id: int, kind: volunteers.FamilyStep) -> volunteers.FamilyApprovalView:
     return volunteers.prepare_family_approval(get_app(), family_id, kind, utcnow())
 
 
-@task(name="record_family_approval", **DB_TASK)  # type: ignore[call-overload]
-def record_family_approval(family_id: int, kind: str, round_: int, data: dict[str, Any]) -> programme.SubmitResult:
-    return volunteers.submit_family_approval(get_app(), family_id, kind, round_, data, utcnow())
+@db_task
+def record_family_approval(family_id: int, kind: volunteers.FamilyStep, round_: int,
+                           answer: FamilyAnswer) -> SubmitResult:
+    return volunteers.submit_family_approval(get_app(), family_id, kind, round_, answer, utcnow())
 
 
-@task(name="skip_family_round", **DB_TASK)  # type: ignore[call-overload]
-def skip_family_round(family_id: int, kind: str, round_: int) -> None:
+@db_task
+def skip_family_round(family_id: int, kind: volunteers.FamilyStep, round_: int) -> None:
     volunteers.skip_family_round(get_app(), family_id, kind, round_, utcnow())

@@ -1,11 +1,29 @@
-"""Per-process wiring for tasks: settings are read once per flow process, at this entry point."""
+"""Per-process wiring for tasks: settings are read once per flow process, at this entry point; the clock every
+task reads (a test can set a synthetic one); the one way a task is declared."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import lru_cache
+from typing import ParamSpec, TypeVar
+
+from prefect import Task, task
+from prefect.cache_policies import NO_CACHE
 
 from hjemtilos.app import App, build_app
+
+__all__ = ["db_task", "get_app", "set_clock", "side_effect_task", "utcnow"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+_clock: list[Callable[[], datetime]] = [_system_clock]
 
 
 @lru_cache(maxsize=1)
@@ -14,4 +32,22 @@ def get_app() -> App:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return _clock[0]()
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """Use ``clock`` for every task's ``now`` in this process (None: the system clock again)."""
+    _clock[0] = clock or _system_clock
+
+
+def db_task(fn: Callable[P, R]) -> Task[P, R]:
+    """A task that is one transaction in the case database: retried (the transaction is idempotent), never
+    cached, no result stored in Prefect."""
+    return task(fn, name=fn.__name__, retries=3, retry_delay_seconds=[1, 5, 15], cache_policy=NO_CACHE,
+                persist_result=False)
+
+
+def side_effect_task(fn: Callable[P, R]) -> Task[P, R]:
+    """A task with one side effect outside the case database (mail, Prefect's API): retried with longer waits."""
+    return task(fn, name=fn.__name__, retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE,
+                persist_result=False)

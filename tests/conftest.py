@@ -160,3 +160,29 @@ def case_app(tmp_path, monkeypatch: pytest.MonkeyPatch, smtp_port: int, **extra_
     upgrade(url)
     get_app.cache_clear()
     return build_app(Settings())
+
+
+@pytest.fixture(scope="session")
+def sqlite_migrated_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('cases') / 'cases.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def rollback_app(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no-untyped-def]
+    """The application on a database migrated once per test run, every test inside one outer transaction that is
+    rolled back afterwards: each service call's own transaction becomes a savepoint (SQLite and PostgreSQL)."""
+    from hjemtilos.app import App
+    from hjemtilos.settings import Settings
+
+    url = request.getfixturevalue("sqlite_migrated_url" if request.param == "sqlite" else "pg_migrated_url")
+    engine = make_engine(url)
+    connection = engine.connect()
+    outer = connection.begin()
+    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    settings = Settings(database_url=url, data_dir=tmp_path, profile="production")
+    yield App(settings=settings, profile=settings.load_profile(), engine=engine, session_factory=factory)
+    outer.rollback()
+    connection.close()
+    engine.dispose()

@@ -8,7 +8,17 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from hjemtilos.db.types import UTCDateTime
+from casework.steps import (
+    CaseStatus,
+    ConsentForm,
+    EndedBy,
+    FamilyStatus,
+    MailStatus,
+    MatchStatus,
+    VisitAssessment,
+    VisitKind,
+)
+from hjemtilos.db.types import StrEnumType, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -37,7 +47,7 @@ class ReferralCase(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(20), unique=True)
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[CaseStatus] = mapped_column(StrEnumType(CaseStatus), index=True)
     current_step: Mapped[str] = mapped_column(String(40))
     step_since: Mapped[datetime]
     track: Mapped[str] = mapped_column(String(20))
@@ -126,7 +136,8 @@ class VolunteerFamily(Base):
     wish_age_max: Mapped[int | None] = mapped_column(Integer)
     wish_gender: Mapped[str | None] = mapped_column(String(30))
     competences: Mapped[list[str]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(20), default="screening", index=True)
+    status: Mapped[FamilyStatus] = mapped_column(StrEnumType(FamilyStatus), default=FamilyStatus.SCREENING,
+                                                 index=True)
     home_visit_on: Mapped[date | None] = mapped_column(Date)
     interview_on: Mapped[date | None] = mapped_column(Date)
     elearning_completed_on: Mapped[date | None] = mapped_column(Date)
@@ -166,7 +177,7 @@ class Match(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), index=True)
     family_id: Mapped[int] = mapped_column(ForeignKey("volunteer_family.id"), index=True)
     attempt: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20))  # proposed, agreed, declined, active, ended, completed
+    status: Mapped[MatchStatus] = mapped_column(StrEnumType(MatchStatus))
     proposed_at: Mapped[datetime]
     family_answer: Mapped[str | None] = mapped_column(String(20))
     family_answered_on: Mapped[date | None] = mapped_column(Date)
@@ -179,8 +190,9 @@ class Match(Base):
     transport_from: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime | None]  # the programme year runs from here
     ended_at: Mapped[datetime | None]
-    ended_by: Mapped[str | None] = mapped_column(String(30))
+    ended_by: Mapped[EndedBy | None] = mapped_column(StrEnumType(EndedBy, 30))
     end_reason: Mapped[str | None] = mapped_column(String(500))
+    continuation: Mapped[str | None] = mapped_column(String(40))  # the future agreement: casework.steps.Continuation
 
 
 class CaseEnding(Base):
@@ -193,12 +205,44 @@ class CaseEnding(Base):
     match_id: Mapped[int | None] = mapped_column(ForeignKey("match.id"))
     requested_at: Mapped[datetime]
     requested_by: Mapped[str] = mapped_column(String(200))
-    ended_by: Mapped[str] = mapped_column(String(30))  # family, parents, child, red-barnet, bbu
+    ended_by: Mapped[EndedBy] = mapped_column(StrEnumType(EndedBy, 30))
     reason: Mapped[str] = mapped_column(String(60))
     rematch_wanted: Mapped[bool] = mapped_column(Boolean, default=False)
     begun_at: Mapped[datetime | None]  # the case run started handling it
     handled_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(20))  # rematch or closed
+
+
+class ConsentReceipt(Base):
+    """One signed consent form received from one custody holder: the date it arrived, who recorded it."""
+
+    __tablename__ = "consent_receipt"
+    __table_args__ = (UniqueConstraint("party_id", "form"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), index=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("party.id", ondelete="CASCADE"))
+    form: Mapped[ConsentForm] = mapped_column(StrEnumType(ConsentForm))
+    received_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class CaseVisit(Base):
+    """A visit, call or meeting the coordinator held and recorded: the start-up visit and meeting, the follow-up
+    call after the first visit, the child visits, a concern's follow-up."""
+
+    __tablename__ = "case_visit"
+    __table_args__ = (UniqueConstraint("case_id", "kind", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[VisitKind] = mapped_column(StrEnumType(VisitKind, 30))
+    scope: Mapped[int] = mapped_column(Integer, default=0)  # the match attempt or ending it belongs to; 0: the case
+    held_on: Mapped[date] = mapped_column(Date)
+    assessment: Mapped[VisitAssessment | None] = mapped_column(StrEnumType(VisitAssessment))
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))
 
 
 class CircumstanceChange(Base):
@@ -286,7 +330,7 @@ class OutboxMail(Base):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(300))
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, sending, sent, failed
+    status: Mapped[MailStatus] = mapped_column(StrEnumType(MailStatus), default=MailStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]

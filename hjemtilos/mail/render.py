@@ -8,17 +8,16 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 
+from casework.clock import LOCAL_TZ
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.mail.contexts import MailContext, template_name
 
 TEMPLATE_DIR = PROJECT_ROOT / "templates" / "email"
 LANGUAGES = ("da", "en")
 FALLBACK_LANGUAGE = "da"
-LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
 
 _MONTHS = {
     "da": ["januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -101,7 +101,7 @@ def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = 
             return form_page(request, lang, posted, errors, general, cookie, status=422)
         try:
             with app.session_factory.begin() as session:
-                stored = register_referral(session, referral, datetime.now(timezone.utc), app.programme, actor="web")
+                stored = register_referral(session, referral, datetime.now(UTC), app.programme, actor="web")
         except IntakeRejected as exc:
             for reason in exc.reasons:
                 text = reason.da if lang == "da" else reason.en

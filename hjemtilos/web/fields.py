@@ -12,7 +12,7 @@ from typing import Any
 @dataclass(frozen=True)
 class FormField:
     name: str
-    kind: str  # text, email, tel, date, select, checkbox, languages
+    kind: str  # text, email, tel, date, select, checkbox, languages, list (comma-separated words)
     da: str
     en: str
     required: bool = False
@@ -58,6 +58,10 @@ GROUPS: tuple[Group, ...] = (
         FormField("child.languages", "languages", "Sprog barnet taler", "Languages the child speaks", required=True,
                   help_da="ISO-koder adskilt af komma, fx da, ar", help_en="ISO codes separated by commas, e.g. da, ar"),
         FormField("child.local_area", "text", "Bydel", "Local area", required=True),
+        FormField("wished_competences", "list", "Ønskede kompetencer hos familien", "Competences wished of the family",
+                  help_da="Fx musik, friluftsliv, lektiehjælp (adskilt af komma). Beskriv behovet, ikke diagnoser.",
+                  help_en="E.g. music, outdoor life, homework help (separated by commas). Describe the need, "
+                          "not diagnoses."),
     )),
     Group("parents", "Forældre / forældremyndighed", "Parents / parental responsibility", _holder(0) + _holder(1)),
     Group("placement", "Anbringelse og kontaktperson", "Placement and contact person", (
@@ -115,6 +119,8 @@ def to_referral_data(form: dict[str, str]) -> dict[str, Any]:
             value = name in form
         elif spec.kind == "languages":
             value = [part.strip().lower() for part in raw.replace(";", ",").split(",") if part.strip()]
+        elif spec.kind == "list":
+            value = [part.strip() for part in raw.replace(";", ",").split(",") if part.strip()]
         elif spec.kind == "select" and spec.options == YES_NO_NA:
             value = None if raw == "" else raw == "true"
         else:

@@ -96,20 +96,19 @@ def form_url(app):  # type: ignore[no-untyped-def]
     """The referral form, served by uvicorn in a thread; submitted referrals start their case runs."""
     import uvicorn
 
-    from hjemtilos.programme import case_run_key, record_run_started
-    from hjemtilos.web.app import create_app
-    from tasks.prefect_ops import start_case_run
+    from prefect.settings import PREFECT_API_URL
 
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from hjemtilos.adapters.prefect import PrefectOrchestrator
+    from hjemtilos.runs import start_case_run
+    from hjemtilos.system import prefect_api
+    from hjemtilos.web.app import create_app
 
     api = PREFECT_API_URL.value()
 
     def start_run(stored):  # type: ignore[no-untyped-def]  # runs in uvicorn's thread: name the server explicitly
-        with temporary_settings(updates={PREFECT_API_URL: api}):
-            run_id = start_case_run(stored.case_id, stored.reference,
-                                    case_run_key(stored.reference, stored.created_at))
-        record_run_started(app, stored.case_id, run_id, stored.created_at)
-        return run_id
+        with prefect_api(api):
+            return start_case_run(app, PrefectOrchestrator(), stored.case_id, stored.reference, stored.created_at,
+                                  stored.created_at)
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(app, start_run), host="127.0.0.1", port=port,

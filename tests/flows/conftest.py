@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -21,8 +21,9 @@ from prefect.testing.utilities import prefect_test_harness
 
 from hjemtilos.app import App
 from hjemtilos.db.models import VolunteerFamily
+from hjemtilos.adapters.prefect import PrefectOrchestrator
+from hjemtilos.orchestration import RunState
 from hjemtilos.timekeeping import tick
-from tasks.prefect_ops import PrefectOrchestrator
 from tests.conftest import SmtpServer, case_app
 
 
@@ -121,22 +122,58 @@ class CaseDriver:
         raise AssertionError(f"the timekeeper did not resume the run (waiting on {self.state().state_details.pause_key})")
 
 
+class SyntheticClock:
+    """The programme's clock in a test: starts at the real time and moves only when the test says so. Every task
+    in this process reads it (``tasks.runtime.set_clock``); Prefect keeps its own real clock."""
+
+    def __init__(self) -> None:
+        self.start = datetime.now(timezone.utc)
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return self.start + (datetime.now(timezone.utc) - self.start) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+class ShiftedPrefect(PrefectOrchestrator):
+    """Prefect seen through the synthetic clock: the times of its states are moved by the clock's offset, so the
+    stuck-case check compares times of one clock."""
+
+    def __init__(self, clock: SyntheticClock) -> None:
+        self.clock = clock
+
+    def troubled_runs(self, now: datetime) -> dict[str, RunState]:
+        shifted = {}
+        for run_id, state in super().troubled_runs(now - self.clock.offset).items():
+            since = state.since + self.clock.offset if state.since else None
+            shifted[run_id] = RunState(state.type, state.name, state.pause_key, since)
+        return shifted
+
+
+@pytest.fixture
+def synthetic_clock() -> Iterator[SyntheticClock]:
+    from tasks.runtime import set_clock
+
+    clock = SyntheticClock()
+    set_clock(clock)
+    yield clock
+    set_clock(None)
+
+
 def start_case(app: App, referral_file: str) -> tuple[int, str, CaseDriver]:
     import json
 
     from casework.referral import Referral
     from hjemtilos.intake import register_referral
     from hjemtilos.paths import EXAMPLES
-    from tasks.prefect_ops import start_case_run
+    from hjemtilos.runs import start_case_run
 
     referral = Referral.model_validate(json.loads((EXAMPLES / referral_file).read_text()))
     with app.session_factory.begin() as session:
         stored = register_referral(session, referral, now(), app.programme)
-    from hjemtilos.programme import case_run_key, record_run_started
-
-    run_id = start_case_run(stored.case_id, stored.reference, case_run_key(stored.reference, stored.created_at))
-
-    record_run_started(app, stored.case_id, run_id, now())
+    run_id = start_case_run(app, PrefectOrchestrator(), stored.case_id, stored.reference, stored.created_at, now())
     return stored.case_id, stored.reference, CaseDriver(app, UUID(run_id))
 
 
@@ -148,13 +185,11 @@ def register_family(app: App, example: str = "family-holm.json") -> tuple[int, C
 
     from casework.families import FamilyRegistration
     from hjemtilos.paths import EXAMPLES
-    from hjemtilos.volunteers import family_run_key, record_family_run
+    from hjemtilos.runs import start_family_run
     from hjemtilos.volunteers import register_family as register
-    from tasks.prefect_ops import start_family_run
 
     registration = FamilyRegistration.model_validate(json.loads((EXAMPLES / example).read_text()))
     with app.session_factory.begin() as session:
         stored = register(session, registration, now())
-    run_id = start_family_run(stored.family_id, stored.reference, family_run_key(stored.reference, stored.created_at))
-    record_family_run(app, stored.family_id, run_id)
+    run_id = start_family_run(app, PrefectOrchestrator(), stored.family_id, stored.reference, stored.created_at)
     return stored.family_id, CaseDriver(app, UUID(run_id), flow_name="volunteer-approval")

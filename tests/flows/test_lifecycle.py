@@ -1,19 +1,52 @@
-"""One case from referral to farewell in the fast profile, on a real Prefect server."""
+"""One case from referral to farewell with real programme durations (the production profile), on a real Prefect
+server: the programme's clock is synthetic and jumps to each due date, the timekeeper's tick resumes the run."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
-from hjemtilos.db.models import AuditEvent, HumanTask, Match, OutboxMail, ReferralCase, Timer
-from tests.flows.conftest import TODAY, add_family, now, start_case
+from casework.clock import local_date
+from hjemtilos.app import App
+from hjemtilos.db.models import AuditEvent, CaseVisit, ConsentReceipt, HumanTask, Match, OutboxMail, ReferralCase, Timer
+from hjemtilos.timekeeping import tick
+from tests.conftest import SmtpServer, case_app
+from tests.flows.conftest import CaseDriver, ShiftedPrefect, SyntheticClock, add_family, start_case
 
 
-def test_referral_to_farewell(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def production_app(prefect_server: None, tmp_path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                   smtp_server: SmtpServer) -> Iterator[App]:
+    from tasks.runtime import get_app
+
+    application = case_app(tmp_path, monkeypatch, smtp_server.port, HJEMTILOS_PROFILE="production")
+    yield application
+    get_app.cache_clear()
+    application.engine.dispose()
+
+
+def jump_to_next_due(app: App, case: CaseDriver, clock: SyntheticClock) -> str:
+    """Move the clock just past the case's next due timer, tick the timekeeper once, and run the resumed run."""
+    with app.session_factory() as session:
+        due = session.scalars(select(Timer.due_at).where(Timer.consumed_at.is_(None)).order_by(Timer.due_at)).first()
+    assert due is not None, "no timer is waiting"
+    clock.advance(due - clock() + timedelta(minutes=1))
+    report = tick(app, clock(), ShiftedPrefect(clock))
+    assert report.runs_resumed == 1 and report.new_stuck == 0
+    assert not case.state().is_paused()
+    return case.run()
+
+
+def test_referral_to_farewell(production_app: App, smtp_server, synthetic_clock: SyntheticClock) -> None:  # type: ignore[no-untyped-def]
+    app, clock = production_app, synthetic_clock
     family_id = add_family(app, name="Familien Holm", local_area="Nørrebro")
     other_id = add_family(app, name="Familien Berg", local_area="Valby")
     case_id, reference, case = start_case(app, "referral-standard.json")
+    today = local_date(clock()).isoformat()
 
     assert case.run() == "approval-screening-r1"
     description = case.description()
@@ -21,9 +54,9 @@ def test_referral_to_farewell(app, smtp_server) -> None:  # type: ignore[no-unty
 
     # consent: one of two forms first, then the other
     assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
-    assert case.answer({"coordinator": "KH", "parent_1_bbu": TODAY}) == "approval-consent-r2"
+    assert case.answer({"coordinator": "KH", "parent_1_bbu": today}) == "approval-consent-r2"
     assert "Mangler stadig: forælder 1 (Red Barnet)" in case.description()
-    assert case.answer({"coordinator": "KH", "parent_1_redbarnet": TODAY}) == "approval-match-proposal-1-r1"
+    assert case.answer({"coordinator": "KH", "parent_1_redbarnet": today}) == "approval-match-proposal-1-r1"
 
     # the proposal form offers the approved families, the local one first with its reasons
     description = case.description()
@@ -32,33 +65,44 @@ def test_referral_to_farewell(app, smtp_server) -> None:  # type: ignore[no-unty
     assert case.answer({"coordinator": "KH", "family": "VF-%04d" % family_id}) == "approval-match-answers-1-r1"
     assert case.answer({"coordinator": "KH", "family_answer": "ja", "parents_answer": "ja"}) \
         == "approval-first-meeting-plan-1-r1"
-    assert case.answer({"coordinator": "KH", "meeting_at": now().replace(microsecond=0).isoformat()}) \
+    assert case.answer({"coordinator": "KH", "meeting_at": clock().replace(microsecond=0).isoformat()}) \
         == "approval-first-meeting-1-r1"
     key = case.answer({"coordinator": "KH", "weekday": "onsdag", "brings": "forælder/kontaktperson",
                        "fetches": "venskabsfamilien"})
     assert key == "timer-first-visit-followup-1-r1"
+    with app.session_factory() as session:
+        started = session.scalars(select(Match)).one().started_at
+    assert started is not None and timedelta(days=6) < started - clock() <= timedelta(days=7)
 
-    assert case.wait_for_timekeeper() == "approval-first-visit-followup-1-r1"
-    assert case.answer({"coordinator": "KH", "call_held_on": TODAY}) == "timer-child-visit-1-r1"
-    assert case.wait_for_timekeeper() == "approval-child-visit-1-r1"
-    assert case.answer({"coordinator": "KH", "visit_held_on": TODAY, "how_it_goes": "godt"}) \
+    assert jump_to_next_due(app, case, clock) == "approval-first-visit-followup-1-r1"
+    assert case.answer({"coordinator": "KH", "call_held_on": local_date(clock()).isoformat()}) \
+        == "timer-child-visit-1-r1"
+    assert jump_to_next_due(app, case, clock) == "approval-child-visit-1-r1"
+    assert local_date(clock()) >= local_date(started + timedelta(days=118))  # about four months in
+    assert case.answer({"coordinator": "KH", "visit_held_on": local_date(clock()).isoformat(), "how_it_goes": "godt"}) \
         == "timer-future-agreement-1-r1"
-    assert case.wait_for_timekeeper() == "approval-future-agreement-1-r1"
+    assert jump_to_next_due(app, case, clock) == "approval-future-agreement-1-r1"
     assert case.answer({"coordinator": "KH", "continuation": "fortsætter ugentligt"}) == "timer-farewell-1-r1"
-    assert case.wait_for_timekeeper() == "done"
+    assert jump_to_next_due(app, case, clock) == "done"
+    assert timedelta(days=365) <= clock() - started <= timedelta(days=367)
 
     with app.session_factory() as session:
         stored = session.get(ReferralCase, case_id)
         assert (stored.status, stored.current_step) == ("closed", "closed")
         match = session.scalars(select(Match)).one()
-        assert (match.status, match.weekday, match.family_id) == ("completed", "onsdag", family_id)
+        assert (match.status, match.weekday, match.family_id, match.continuation) == \
+            ("completed", "onsdag", family_id, "weekly")
+        assert {(r.form, r.received_on.isoformat()) for r in session.scalars(select(ConsentReceipt))} == \
+            {("bbu", today), ("redbarnet", today)}
+        assert sorted((v.kind, v.assessment) for v in session.scalars(select(CaseVisit))) == \
+            [("child-visit", "good"), ("first-visit-call", None)]
         tasks = {t.key: t.outcome for t in session.scalars(select(HumanTask))}
         assert tasks == {
             "approval-screening": "approved", "approval-consent": "received",
             "approval-match-proposal-1": "proposed", "approval-match-answers-1": "agreed",
             "approval-first-meeting-plan-1": "planned", "approval-first-meeting-1": "recorded",
             "approval-first-visit-followup-1": "held", "approval-child-visit-1": "held",
-            "approval-future-agreement-1": "fortsætter ugentligt",
+            "approval-future-agreement-1": "weekly",
         }
         assert all(t.consumed_at is not None for t in session.scalars(select(Timer)))
         actions = [a.action for a in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
@@ -69,12 +113,11 @@ def test_referral_to_farewell(app, smtp_server) -> None:  # type: ignore[no-unty
         assert decided == {"KH"}
         outbox = session.scalars(select(OutboxMail)).all()
         assert all(m.status == "sent" for m in outbox)
+        rounds = session.scalars(select(AuditEvent.step).where(AuditEvent.action == "supervision-invited")).all()
 
     received = Counter((r.message["X-Hjemtilos-Template"], r.rcpt_tos[0]) for r in smtp_server.received)
-    # group supervision every 2 programme months (10 s in fast time) while the match is active: once per round
-    with app.session_factory() as session:
-        rounds = session.scalars(select(AuditEvent.step).where(AuditEvent.action == "supervision-invited")).all()
-    assert len(rounds) == len(set(rounds)) >= 4
+    # group supervision every 2 months while the match is active: once per round the timekeeper saw
+    assert len(rounds) == len(set(rounds)) == 4
     assert received.pop(("supervision-invitation", "holm@example.dk")) == len(rounds)
     assert received == Counter({
         ("referral-receipt", "jonas.berg@bbu.kk.dk"): 1,

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from flows.end_case import end_case, record_change
 from hjemtilos.db.models import AuditEvent, CaseEnding, HumanTask, Match, ReferralCase, Timer
 from hjemtilos.timekeeping import tick
-from tasks.prefect_ops import PrefectOrchestrator
+from hjemtilos.adapters.prefect import PrefectOrchestrator
 from tests.flows.conftest import TODAY, CaseDriver, add_family, now, start_case
 
 

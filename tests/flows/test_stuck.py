@@ -15,7 +15,7 @@ from hjemtilos.intake import register_referral
 from hjemtilos.paths import EXAMPLES
 from hjemtilos.stuck_cases import check_stuck, record_stuck, stuck_summary, stuck_table
 from flows.timekeeper import publish_stuck_cases_now
-from tasks.prefect_ops import PrefectOrchestrator
+from hjemtilos.adapters.prefect import PrefectOrchestrator
 from tests.flows.conftest import now, start_case
 
 THRESHOLD = timedelta(seconds=31)  # fast profile: stuck after 30 s
@@ -57,7 +57,7 @@ def test_each_stuck_reason_is_found_and_reported_once(app, smtp_server) -> None:
 
     assert reasons(app, start) == {overdue_ref: "approval-overdue", timer_ref: "timer-not-resumed",
                                    failed_ref: "run-failed"}
-    later = start + THRESHOLD
+    later = now() + THRESHOLD  # after the resume: the resumed run has waited for a worker past the threshold
     found = reasons(app, later)
     assert found == {overdue_ref: "approval-overdue", timer_ref: "timer-not-resumed", failed_ref: "run-failed",
                      resuming_ref: "run-not-picked-up", runless.reference: "no-live-run"}

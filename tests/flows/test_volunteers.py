@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hjemtilos.db.models import FamilyMember, HumanTask, Match, VolunteerFamily
 from hjemtilos.timekeeping import tick
 from hjemtilos.volunteers import send_supervision_invitations
-from tasks.prefect_ops import PrefectOrchestrator
+from hjemtilos.adapters.prefect import PrefectOrchestrator
 from tests.flows.conftest import TODAY, add_family, now, register_family, start_case
 from tests.flows.test_scenarios import agree_and_start, templates_to
 

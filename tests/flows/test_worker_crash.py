@@ -95,5 +95,5 @@ def test_worker_killed_mid_case_then_restarted(app, smtp_server, tmp_path, kill_
         tasks = {t.key: t.completed_at is not None for t in session.scalars(select(HumanTask))}
         assert tasks == {"approval-screening": True, "approval-consent": False}
     received = Counter(r.message["X-Hjemtilos-Template"] for r in smtp_server.received)
-    assert received == Counter({"referral-receipt": 1, "consent-request": 1}) or \
-        received == Counter({"consent-request": 1})  # the receipt goes out with the next flow step or tick
+    # the receipt went out before the run suspended at screening, the consent request after the restart: each once
+    assert received == Counter({"referral-receipt": 1, "consent-request": 1})

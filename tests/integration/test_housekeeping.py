@@ -6,10 +6,9 @@ from datetime import datetime, timezone
 
 from hjemtilos.app import App
 from hjemtilos.housekeeping import RETRY_SECONDS, Housekeeper
-from hjemtilos.timekeeping import RunState
-from tests.integration.test_timekeeping import FakeOrchestrator, app, new_case  # noqa: F401 - app is a fixture
-
-NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
+from hjemtilos.orchestration import RunState
+from tests.fakes import FakeOrchestrator
+from tests.support import NOW, new_case
 
 
 class Clock:

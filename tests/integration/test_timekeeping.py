@@ -5,57 +5,18 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from hjemtilos.app import App
-from hjemtilos.db.engine import make_engine, make_session_factory
 from hjemtilos.db.models import AuditEvent, HumanTask, OutboxMail
-from hjemtilos.intake import register_referral
 from hjemtilos.mail.contexts import CoordinatorReminder
 from hjemtilos.mail.outbox import OutboxBatch, Recipient
-from hjemtilos.settings import Settings
-from hjemtilos.timekeeping import MAX_RESTARTS, RunState, restart_crashed_runs, send_reminders
-
-NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
-
-
-class FakeOrchestrator:
-    def __init__(self, states: dict[str, RunState]) -> None:
-        self.states = states
-        self.rescheduled: list[str] = []
-
-    def troubled_runs(self, now: datetime) -> dict[str, RunState]:
-        return dict(self.states)
-
-    def reschedule(self, flow_run_id: str) -> bool:
-        self.rescheduled.append(flow_run_id)
-        return True
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path):  # type: ignore[no-untyped-def]
-    settings = Settings(database_url=database_url, data_dir=tmp_path, profile="production")
-    engine = make_engine(database_url)
-    yield App(settings=settings, profile=settings.load_profile(), engine=engine,
-              session_factory=make_session_factory(engine))
-    engine.dispose()
-
-
-def new_case(app: App, run_id: str | None = None) -> int:
-    import json
-
-    from casework.referral import Referral
-    from hjemtilos.db.models import ReferralCase
-    from hjemtilos.paths import EXAMPLES
-
-    referral = Referral.model_validate(json.loads((EXAMPLES / "referral-standard.json").read_text()))
-    with app.session_factory.begin() as session:
-        stored = register_referral(session, referral, NOW, app.programme)
-        session.get(ReferralCase, stored.case_id).flow_run_id = run_id  # type: ignore[union-attr]
-    return stored.case_id
+from hjemtilos.orchestration import RunState
+from hjemtilos.timekeeping import MAX_RESTARTS, restart_crashed_runs, send_reminders
+from tests.fakes import FakeOrchestrator
+from tests.support import NOW, new_case
 
 
 def open_task(app: App, case_id: int, opened: datetime) -> None:
@@ -109,9 +70,9 @@ def test_crashed_runs_of_open_cases_are_rescheduled_at_most_three_times(app: App
     crashed, running = str(uuid.uuid4()), str(uuid.uuid4())
     case_id = new_case(app, crashed)
     new_case(app, running)
-    orchestrator = FakeOrchestrator({crashed: RunState("CRASHED", "Crashed", None),
-                                     running: RunState("SCHEDULED", "Resuming", None)})
-    for _ in range(MAX_RESTARTS + 2):
+    orchestrator = FakeOrchestrator({running: RunState("SCHEDULED", "Resuming", None)})
+    for _ in range(MAX_RESTARTS + 2):  # the run crashes again after each restart
+        orchestrator.states[crashed] = RunState("CRASHED", "Crashed", None)
         restart_crashed_runs(app, NOW, orchestrator)
     assert orchestrator.rescheduled == [crashed] * MAX_RESTARTS
     with app.session_factory() as session:

@@ -1,18 +1,33 @@
-"""Talking to the Prefect API: start a case run, read a run's state, resume or reschedule it."""
+"""The Prefect adapter: start a case or family run, read a run's state, resume or reschedule it, tag waiting runs,
+recover runs a dead worker left behind, publish the stuck-case artifacts. Implements ``Orchestrator``."""
 
 from __future__ import annotations
 
 import atexit
 import threading
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterName,
+    FlowRunFilter,
+    FlowRunFilterEndTime,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Scheduled
 
-from hjemtilos.timekeeping import RunState
+from hjemtilos.orchestration import RunState
+
+__all__ = ["REFERRAL_CASE_DEPLOYMENT", "VOLUNTEER_APPROVAL_DEPLOYMENT", "PrefectOrchestrator",
+           "publish_stuck_artifacts", "read_troubled_runs", "recover_orphaned_runs", "tag_waiting_run"]
 
 REFERRAL_CASE_DEPLOYMENT = "referral-case/referral-case"
+VOLUNTEER_APPROVAL_DEPLOYMENT = "volunteer-approval/volunteer-approval"
 
 
 _DEPLOYMENT_IDS: dict[tuple[str, str], UUID] = {}
@@ -67,19 +82,9 @@ def _create_run(deployment: str, parameters: dict[str, int], name: str, tags: li
     raise AssertionError("unreachable")
 
 
-def start_case_run(case_id: int, reference: str, run_key: str) -> str:
-    """Create the case's flow run: the case id is its only parameter, the case reference its name."""
-    return _create_run(REFERRAL_CASE_DEPLOYMENT, {"case_id": case_id}, reference, ["case"],
-                       f"referral-case:{run_key}")
-
-
-def start_family_run(family_id: int, reference: str, run_key: str) -> str:
-    return _create_run("volunteer-approval/volunteer-approval", {"family_id": family_id}, reference, ["family"],
-                       f"volunteer-approval:{run_key}")
-
-
 class PrefectOrchestrator:
-    """The timekeeper's view of Prefect."""
+    """The application's view of Prefect (``hjemtilos.orchestration.Orchestrator``), on the API of
+    ``PREFECT_API_URL``."""
 
     def run_state(self, flow_run_id: str) -> RunState | None:
         with get_client(sync_client=True) as client:
@@ -98,12 +103,15 @@ class PrefectOrchestrator:
         return result.status.value == "ACCEPT"
 
     def start_case(self, case_id: int, reference: str, run_key: str) -> str:
-        return start_case_run(case_id, reference, run_key)
+        """The case id is the run's only parameter, the case reference its name."""
+        return _create_run(REFERRAL_CASE_DEPLOYMENT, {"case_id": case_id}, reference, ["case"],
+                           f"referral-case:{run_key}")
 
     def start_family(self, family_id: int, reference: str, run_key: str) -> str:
-        return start_family_run(family_id, reference, run_key)
+        return _create_run(VOLUNTEER_APPROVAL_DEPLOYMENT, {"family_id": family_id}, reference, ["family"],
+                           f"volunteer-approval:{run_key}")
 
-    def troubled_runs(self, now) -> dict[str, RunState]:  # type: ignore[no-untyped-def]
+    def troubled_runs(self, now: datetime) -> dict[str, RunState]:
         return read_troubled_runs(now)
 
     def reschedule(self, flow_run_id: str) -> bool:
@@ -125,15 +133,6 @@ def recover_orphaned_runs(include_running: bool) -> list[str]:
     only Crashed runs are taken: the "crash silent runs" automation marks a run Crashed once its process stops
     heartbeating (flows/deployments.py), and the timekeeper reschedules those on its own too.
     """
-    from prefect.client.schemas.filters import (
-        DeploymentFilter,
-        DeploymentFilterName,
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
-
     recovered = []
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
@@ -151,20 +150,8 @@ def recover_orphaned_runs(include_running: bool) -> list[str]:
     return recovered
 
 
-def read_troubled_runs(now) -> dict[str, RunState]:  # type: ignore[no-untyped-def]
+def read_troubled_runs(now: datetime) -> dict[str, RunState]:
     """One filtered query: referral-case runs that failed, crashed, wait for a worker, or ended lately."""
-    from datetime import timedelta
-
-    from prefect.client.schemas.filters import (
-        DeploymentFilter,
-        DeploymentFilterName,
-        FlowRunFilter,
-        FlowRunFilterEndTime,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
-
     troubled = [StateType.FAILED, StateType.CRASHED, StateType.SCHEDULED, StateType.PENDING,
                 StateType.CANCELLED, StateType.CANCELLING]
     deployment = DeploymentFilter(name=DeploymentFilterName(any_=["referral-case"]))
@@ -193,6 +180,13 @@ def read_troubled_runs(now) -> dict[str, RunState]:  # type: ignore[no-untyped-d
                     break
                 offset += 200
     return result
+
+
+def tag_waiting_run(flow_run_id: str, kind: str, waits_for: str, family: bool = False) -> None:
+    """Tags for the coordinator's inbox: ``case`` (or ``family``), the step, and who the run waits for."""
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(UUID(flow_run_id), tags=["family" if family else "case", f"step:{kind}",
+                                                        f"waits:{waits_for}"])
 
 
 def publish_stuck_artifacts(table: list[dict[str, str]], summary: str) -> None:

@@ -1,11 +1,15 @@
-"""Durable waits in the case database: approvals (human tasks) and timers.
+"""The approval-and-timer machinery shared by referral cases and volunteer families.
 
-The flow asks these functions what is done before it suspends, so a flow that re-executes from the top
-skips every wait the database already records as finished.
+Durable waits live in the case database: an approval is a ``HumanTask`` (with its reminder and escalation times
+and its suspension rounds), a timer is a ``Timer`` row. The flow asks these functions what is done before it
+suspends, so a flow that re-executes from the top skips every wait the database already records as finished.
+``submit`` is the one way an answer is recorded: a repeated submit of a finished round changes nothing, a stale
+round is refused, an answer that cannot be accepted opens the next round with the reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,8 +17,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework.durations import Duration
 from casework.profiles import Timings
+from casework.steps import Role
 from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, Timer
+
+__all__ = ["ApprovalState", "InvalidRequest", "SubmitResult", "TimerState", "approval_state_of", "audit",
+           "cancel_open_waits", "complete_task", "ensure_timer", "get_family_task", "get_task", "open_task",
+           "reject_input", "set_step", "skip", "submit"]
+
+
+class InvalidRequest(ValueError):
+    """An answer or request that cannot be carried out, with a message for the person (Danish / English)."""
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    accepted: bool
+    outcome: str | None
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -78,10 +99,10 @@ def open_task(
     title: str,
     now: datetime,
     timings: Timings,
-    assignee_role: str = "coordinator",
-    reminder_role: str = "coordinator",
-    reminder_after: Any = None,
-    escalation_after: Any = None,
+    assignee_role: str = Role.COORDINATOR,
+    reminder_role: str = Role.COORDINATOR,
+    reminder_after: Duration | None = None,
+    escalation_after: Duration | None = None,
     data: dict[str, Any] | None = None,
 ) -> tuple[HumanTask, bool]:
     """Create the human task ``key`` of a case (or of a family's screening) unless it exists."""
@@ -142,3 +163,34 @@ def ensure_timer(session: Session, case: ReferralCase, *, key: str, step: str, d
         audit(session, case.id, now, "system", "timer-set", step, {"key": key, "due_at": due_at.isoformat()})
         session.flush()
     return timer
+
+
+def submit(session: Session, task: HumanTask, round_: int, actor: str, now: datetime,
+           apply: Callable[[], str | None], record: dict[str, Any]) -> SubmitResult:
+    """Record an answer to ``task`` for suspension round ``round_``.
+
+    ``apply`` carries out the answer (rows, mails) and returns the outcome, or None when the answer is recorded
+    but the step is not finished (partial consent, a question to the referrer): it has then opened the next
+    round itself. It raises InvalidRequest when the answer cannot be accepted: nothing of it is kept (a
+    savepoint is rolled back) and the next round opens with the reason."""
+    if task.completed_at is not None:
+        return SubmitResult(True, task.outcome, None)
+    if task.round != round_:
+        return SubmitResult(False, None, task.last_error)
+    try:
+        with session.begin_nested():
+            outcome = apply()
+    except InvalidRequest as exc:
+        reject_input(session, task, str(exc), now)
+        return SubmitResult(False, None, str(exc))
+    if outcome is None:
+        return SubmitResult(False, None, task.last_error)
+    complete_task(session, task, outcome=outcome, data=record, actor=actor, now=now)
+    return SubmitResult(True, outcome, None)
+
+
+def skip(session: Session, task: HumanTask | None, round_: int, now: datetime) -> None:
+    """The run was resumed without the form's input: ask again under the next suspension key."""
+    if task is not None and task.completed_at is None and task.round == round_:
+        reject_input(session, task, "Formularen kom ikke med. Udfyld den igen. / The form did not arrive: "
+                                    "fill it in again.", now)

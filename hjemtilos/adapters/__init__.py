@@ -1,0 +1,3 @@
+"""Adapters to the world outside the case database: Prefect (``prefect``)."""
+
+__all__: list[str] = []

@@ -1,0 +1,85 @@
+"""What every programme step that waits for a coordinator is made of: a typed answer model (the Prefect Resume
+form is built from it, so an answer is validated once and arrives typed), what opening the step does, how it is
+described to the coordinator, and what an answer does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from casework.durations import Duration
+from casework.profiles import Timings
+from casework.steps import ApprovalKind, Role, Step
+from hjemtilos.cases.context import CaseContext
+
+__all__ = ["NO_SENSITIVE", "Answer", "FormSpec", "Handler"]
+
+NO_SENSITIVE = "Skriv ikke navne eller helbredsoplysninger her: dem har sagsdatabasen."
+
+
+class Answer(BaseModel):
+    """The fields every coordinator's answer has. Labels and help texts are Danish: they are the form."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    coordinator: str = Field(title="Dine initialer", description="Hvem registrerer dette?", min_length=2,
+                             max_length=20)
+
+
+A = TypeVar("A", bound=Answer)
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """What a step's form depends on besides its kind: the number of custody holders (consent), the candidate
+    families (match proposal)."""
+
+    kind: ApprovalKind
+    slots: int = 0
+    choices: tuple[str, ...] = ()
+
+
+class Handler(Generic[A]):
+    """One approval kind. Subclasses set the class attributes and override what their step does."""
+
+    kind: ClassVar[ApprovalKind]
+    step: ClassVar[Step]
+    title: ClassVar[str]
+    answer: ClassVar[type[Answer]]
+    instructions: ClassVar[str] = ""
+    scoped: ClassVar[bool] = True  # keyed by match attempt (or ending); screening, start-up and consent are not
+    reminder_role: ClassVar[Role] = Role.COORDINATOR
+
+    def key(self, scope: int | None) -> str:
+        return f"approval-{self.kind}" if not self.scoped or scope is None else f"approval-{self.kind}-{scope}"
+
+    def reminder_after(self, timings: Timings) -> Duration:
+        return timings.approval_reminder_after
+
+    def escalation_after(self, timings: Timings) -> Duration:
+        return timings.approval_escalation_after
+
+    def spec(self, ctx: CaseContext) -> FormSpec:
+        return FormSpec(self.kind)
+
+    def answer_model(self, spec: FormSpec) -> type[Answer]:
+        return self.answer
+
+    def open(self, ctx: CaseContext) -> dict[str, Any] | None:
+        """Rows and mails that belong to opening the step (same transaction); returns the task's data."""
+        return None
+
+    def describe(self, ctx: CaseContext) -> list[str]:
+        """Markdown lines for the Resume dialog: what to do. No names, no special-category data."""
+        return [self.instructions]
+
+    def initial(self, ctx: CaseContext) -> dict[str, Any]:
+        """Values the form starts with."""
+        return {}
+
+    def apply(self, ctx: CaseContext, answer: A) -> str | None:
+        """Carry out an answer: returns the outcome, or None when recorded but not finished (the handler has opened
+        the next round). Raises InvalidRequest when the answer cannot be accepted."""
+        raise NotImplementedError

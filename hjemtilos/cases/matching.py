@@ -1,0 +1,119 @@
+"""Matching: the coordinator picks a family from the ranked candidates, the proposal goes to both sides, and both
+answers are recorded; a "nej" sends the case back to a new proposal under the next match attempt."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal, cast
+
+from pydantic import Field, create_model
+
+from casework.matching import Candidate
+from casework.steps import ApprovalKind, MatchStatus, Step
+from hjemtilos.approvals import InvalidRequest
+from hjemtilos.cases.context import CaseContext, candidates_for, family_recipient
+from hjemtilos.cases.handler import Answer, FormSpec, Handler
+from hjemtilos.db.models import Match
+from hjemtilos.mail import contexts as mc
+
+__all__ = ["MatchAnswersAnswer", "MatchAnswersHandler", "MatchProposalAnswer", "MatchProposalHandler",
+           "stored_candidates"]
+
+YES_NO = Literal["ja", "nej"]
+
+
+def stored_candidates(data: dict[str, Any] | None) -> list[Candidate]:
+    """The candidates the proposal form was opened with."""
+    return [Candidate(int(c["family_id"]), str(c["reference"]), int(c["score"]), tuple(c["reasons"]))
+            for c in (data or {}).get("candidates", ())]
+
+
+class MatchProposalAnswer(Answer):
+    """The family chosen; the field's choices are the case's candidates (built per case)."""
+
+    family: str = Field(title="Familie", description="De godkendte familier med plads; se pointene ovenfor.")
+
+
+class MatchProposalHandler(Handler[MatchProposalAnswer]):
+    kind = ApprovalKind.MATCH_PROPOSAL
+    step = Step.MATCH_PROPOSAL
+    title = "Vælg en venskabsfamilie til matchforslaget"
+    answer = MatchProposalAnswer
+
+    def spec(self, ctx: CaseContext) -> FormSpec:
+        task = ctx.open_task()
+        return FormSpec(self.kind, choices=tuple(c.reference for c in stored_candidates(task.data)))
+
+    def answer_model(self, spec: FormSpec) -> type[Answer]:
+        choice: Any = cast(Any, Literal)[spec.choices]  # the case's candidates as the choices
+        model: type[Answer] = create_model("MatchProposalAnswer", __base__=MatchProposalAnswer, family=(
+            choice, Field(title="Familie", description="De godkendte familier med plads; se pointene ovenfor.")))
+        return model
+
+    def open(self, ctx: CaseContext) -> dict[str, Any] | None:
+        return {"candidates": [{"reference": c.reference, "family_id": c.family_id, "score": c.score,
+                                "reasons": list(c.reasons)} for c in candidates_for(ctx.session, ctx.case, ctx.now)]}
+
+    def describe(self, ctx: CaseContext) -> list[str]:
+        lines = ["Vælg den familie, der skal have forslaget. Kandidaterne er godkendte familier med plads, "
+                 "sorteret efter point:", "", "| Familie | Point | Hvorfor |", "|---|---|---|"]
+        lines += [f"| {c.reference} | {c.score} | {'; '.join(c.reasons)} |"
+                  for c in stored_candidates(ctx.open_task().data)]
+        return lines
+
+    def apply(self, ctx: CaseContext, answer: MatchProposalAnswer) -> str | None:
+        offered = {c.reference: c for c in stored_candidates(ctx.open_task().data)}
+        chosen = offered.get(answer.family)
+        if chosen is None:
+            raise InvalidRequest("Vælg en af de foreslåede familier.")
+        attempt = ctx.attempt
+        if ctx.match(attempt) is None:
+            ctx.session.add(Match(case_id=ctx.case.id, family_id=chosen.family_id, attempt=attempt,
+                                  status=MatchStatus.PROPOSED, proposed_at=ctx.now))
+            ctx.session.flush()
+        family = ctx.family(ctx.current_match())
+        ctx.mail(self.step, family_recipient(family),
+                 mc.MatchProposalFamily(recipient_name=family.name, child_first_name=ctx.child_name,
+                                        child_age=ctx.child_age, child_local_area=ctx.case.child.local_area), attempt)
+        for guardian in ctx.guardians():
+            ctx.mail(self.step, ctx.party_recipient(guardian),
+                     mc.MatchProposalParents(recipient_name=guardian.name, child_first_name=ctx.child_name,
+                                             family_name=family.name, family_local_area=family.local_area), attempt)
+        return "proposed"
+
+
+class MatchAnswersAnswer(Answer):
+    family_answer: YES_NO = Field(title="Familiens svar")
+    family_answered_on: date | None = Field(default=None, title="Familien svarede (dato)")
+    parents_answer: YES_NO = Field(title="Forældrenes / kontaktpersonens svar")
+    parents_answered_on: date | None = Field(default=None, title="Forældrene svarede (dato)")
+
+
+class MatchAnswersHandler(Handler[MatchAnswersAnswer]):
+    kind = ApprovalKind.MATCH_ANSWERS
+    step = Step.MATCH_PROPOSAL
+    title = "Registrér familiens og forældrenes svar på matchforslaget"
+    answer = MatchAnswersAnswer
+    instructions = ("Forslaget er sendt til familien og til forældrene/kontaktpersonen. Registrér begge svar, når de "
+                    "foreligger. Et nej sender sagen tilbage til et nyt matchforslag.")
+
+    def apply(self, ctx: CaseContext, answer: MatchAnswersAnswer) -> str | None:
+        match = ctx.current_match()
+        answered = [day for day in (answer.family_answered_on, answer.parents_answered_on) if day is not None]
+        if any(day > ctx.today for day in answered):
+            raise InvalidRequest("Datoen ligger i fremtiden. / The date is in the future.")
+        match.family_answer, match.parents_answer = answer.family_answer, answer.parents_answer
+        match.family_answered_on = answer.family_answered_on or ctx.today
+        match.parents_answered_on = answer.parents_answered_on or ctx.today
+        if "nej" in (answer.family_answer, answer.parents_answer):
+            match.status = MatchStatus.DECLINED
+            ctx.case.match_attempt = ctx.attempt + 1
+            ctx.set_step(Step.MATCH_PROPOSAL)
+            return "declined"
+        match.status = MatchStatus.AGREED
+        family = ctx.family(match)
+        referrer = ctx.referrer()
+        ctx.mail(self.step, ctx.party_recipient(referrer),
+                 mc.MatchAgreed(recipient_name=referrer.name, case_reference=ctx.case.reference,
+                                child_first_name=ctx.child_name, family_local_area=family.local_area), ctx.attempt)
+        return "agreed"

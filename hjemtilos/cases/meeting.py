@@ -1,0 +1,89 @@
+"""The first meeting in the family's home: planning it (the invitation to both sides), then the fixed weekday,
+who brings and fetches the child, and the start of the weekly visits."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from casework.clock import LOCAL_TZ, at_local, local_date
+from casework.steps import ApprovalKind, MatchStatus, Step
+from hjemtilos.cases.context import CaseContext, family_recipient
+from hjemtilos.cases.handler import Answer, Handler
+from hjemtilos.mail import contexts as mc
+
+__all__ = ["FirstMeetingAnswer", "FirstMeetingHandler", "FirstMeetingPlanAnswer", "FirstMeetingPlanHandler"]
+
+WEEKDAYS = Literal["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"]
+TRANSPORT = Literal["forælder/kontaktperson", "venskabsfamilien", "barnet selv", "andet (aftalt)"]
+
+
+class FirstMeetingPlanAnswer(Answer):
+    meeting_at: datetime = Field(title="Første møde (dato og klokkeslæt)",
+                                 description="Mødet holdes hjemme hos familien. Invitationen sendes til begge parter.")
+
+    @property
+    def meeting_time(self) -> datetime:
+        """The meeting as an aware time; a time without a zone is Copenhagen time."""
+        value = self.meeting_at
+        return value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TZ)
+
+
+class FirstMeetingPlanHandler(Handler[FirstMeetingPlanAnswer]):
+    kind = ApprovalKind.FIRST_MEETING_PLAN
+    step = Step.FIRST_MEETING
+    title = "Planlæg det første møde hos familien"
+    answer = FirstMeetingPlanAnswer
+    instructions = ("Aftal det første møde hjemme hos familien. Invitationen sendes til begge parter, når du har "
+                    "angivet tidspunktet.")
+
+    def apply(self, ctx: CaseContext, answer: FirstMeetingPlanAnswer) -> str | None:
+        match = ctx.current_match()
+        family = ctx.family(match)
+        meeting_at = answer.meeting_time
+        match.first_meeting_at = meeting_at
+        address = family.address or family.local_area
+        for to in [family_recipient(family), *(ctx.party_recipient(g) for g in ctx.guardians())]:
+            ctx.mail(self.step, to, mc.FirstMeetingInvitation(recipient_name=to.name, child_first_name=ctx.child_name,
+                                                              family_name=family.name, meeting_at=meeting_at,
+                                                              address=address), ctx.attempt)
+        return "planned"
+
+
+class FirstMeetingAnswer(Answer):
+    weekday: WEEKDAYS = Field(title="Fast ugedag for besøgene")
+    brings: TRANSPORT = Field(title="Hvem bringer barnet?")
+    fetches: TRANSPORT = Field(title="Hvem henter barnet?")
+    start_date: date | None = Field(default=None, title="Første besøg (dato)",
+                                    description="Som standard ugen efter det første møde.")
+
+
+class FirstMeetingHandler(Handler[FirstMeetingAnswer]):
+    kind = ApprovalKind.FIRST_MEETING
+    step = Step.FIRST_MEETING
+    title = "Registrér ugedag og transport efter det første møde"
+    answer = FirstMeetingAnswer
+    instructions = ("Efter det første møde: registrér den faste ugedag, hvem der bringer og henter barnet, og "
+                    "startdatoen for besøgene (som standard ugen efter mødet).")
+
+    def initial(self, ctx: CaseContext) -> dict[str, Any]:
+        match = ctx.match()
+        if match is None or match.first_meeting_at is None:
+            return {}
+        start = ctx.app.profile.timings.visits_start_after_first_meeting.after(match.first_meeting_at)
+        return {"start_date": local_date(start)}
+
+    def apply(self, ctx: CaseContext, answer: FirstMeetingAnswer) -> str | None:
+        match = ctx.current_match()
+        if answer.start_date is not None and answer.start_date > ctx.today:
+            started_at = at_local(answer.start_date)
+        else:
+            started_at = ctx.app.profile.timings.visits_start_after_first_meeting.after(ctx.now)
+        match.weekday, match.transport_to, match.transport_from = answer.weekday, answer.brings, answer.fetches
+        match.start_date = local_date(started_at)
+        match.started_at = started_at
+        match.status = MatchStatus.ACTIVE
+        ctx.audit("visits-start", self.step, {"started_at": started_at.isoformat()})
+        return "recorded"

@@ -1,0 +1,115 @@
+"""Screening of the referral, and for a child in a residential home the visit and the start-up meeting."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field
+
+from casework.steps import ApprovalKind, CaseStatus, Role, Step, VisitKind
+from hjemtilos.approvals import InvalidRequest
+from hjemtilos.cases.context import CaseContext
+from hjemtilos.cases.handler import NO_SENSITIVE, Answer, Handler
+from hjemtilos.cases.records import not_in_future, record_visit
+from hjemtilos.mail import contexts as mc
+
+__all__ = ["ScreeningAnswer", "ScreeningDecision", "ScreeningHandler", "StartupMeetingAnswer", "StartupMeetingHandler"]
+
+
+class ScreeningDecision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    MORE_INFORMATION = "more-information"
+
+
+DECISION_CHOICE: dict[str, ScreeningDecision] = {
+    "godkend": ScreeningDecision.APPROVE, "afvis": ScreeningDecision.REJECT,
+    "mere information": ScreeningDecision.MORE_INFORMATION,
+}
+
+
+class ScreeningAnswer(Answer):
+    decision: Literal["godkend", "afvis", "mere information"] = Field(
+        title="Beslutning", description="Godkend henvisningen, afvis den, eller bed henviser om flere oplysninger.")
+    reason: str = Field(default="", title="Begrundelse eller spørgsmål", max_length=1000,
+                        description="Kræves ved afvisning og ved spørgsmål. Sendes til henviser. " + NO_SENSITIVE)
+
+    @property
+    def choice(self) -> ScreeningDecision:
+        return DECISION_CHOICE[self.decision]
+
+
+class ScreeningHandler(Handler[ScreeningAnswer]):
+    kind = ApprovalKind.SCREENING
+    step = Step.SCREENING
+    title = "Screening af henvisningen: godkend, afvis eller bed om flere oplysninger"
+    answer = ScreeningAnswer
+    scoped = False
+
+    def describe(self, ctx: CaseContext) -> list[str]:
+        lines = ["Læs henvisningen i sagsdatabasen (`hjemtilos cases`) og vælg en beslutning."]
+        if ctx.case.review_flags:
+            lines += ["", "**Markeret til koordinatorens vurdering:** " + ", ".join(ctx.case.review_flags)
+                      + " (detaljer står kun i sagsdatabasen)."]
+        return lines
+
+    def apply(self, ctx: CaseContext, answer: ScreeningAnswer) -> str | None:
+        reason = answer.reason.strip()
+        referrer = ctx.referrer()
+        to = ctx.referrer_recipient()
+        if answer.choice is ScreeningDecision.REJECT:
+            if not reason:
+                raise InvalidRequest("Skriv en begrundelse, når henvisningen afvises.")
+            case = ctx.case
+            case.status, case.closed_at, case.close_reason = CaseStatus.REJECTED, ctx.now, "rejected at screening"
+            ctx.set_step(Step.CLOSED)
+            ctx.mail(self.step, to, mc.ReferralRejected(recipient_name=referrer.name, case_reference=case.reference,
+                                                        child_first_name=ctx.child_name, reason=reason), "rejected")
+            return "rejected"
+        if answer.choice is ScreeningDecision.MORE_INFORMATION:
+            if not reason:
+                raise InvalidRequest("Skriv hvilke oplysninger, du mangler.")
+            ctx.mail(self.step, to, mc.MoreInformationRequest(
+                recipient_name=referrer.name, case_reference=ctx.case.reference, child_first_name=ctx.child_name,
+                question=reason), f"question-{ctx.round}")
+            ctx.ask_again("Venter på flere oplysninger fra henviser. Træf beslutningen, når de er her.")
+            return None
+        ctx.case.status = CaseStatus.ACTIVE
+        return "approved"
+
+
+class StartupMeetingAnswer(Answer):
+    child_visit_on: date = Field(title="Besøg hos barnet (dato)")
+    startup_meeting_on: date = Field(title="Opstartsmøde (dato)")
+    parents: Literal["forældrene er orienteret", "barnet har ikke kontakt med forældrene"] = Field(
+        title="Forældrene", description="Er forældrene orienteret og inddraget?")
+
+
+class StartupMeetingHandler(Handler[StartupMeetingAnswer]):
+    kind = ApprovalKind.STARTUP_MEETING
+    step = Step.STARTUP_MEETING
+    title = "Besøg hos barnet og opstartsmøde på børne-/ungehjemmet"
+    answer = StartupMeetingAnswer
+    scoped = False
+    instructions = ("Barnet bor på børne- eller ungehjem: besøg barnet og hold opstartsmøde med leder, "
+                    "kontaktperson, den kommunale rådgiver og evt. forældre. Registrér datoerne her.")
+
+    def open(self, ctx: CaseContext) -> dict[str, Any] | None:
+        if ctx.case.placement.child_has_parent_contact:
+            for holder in ctx.parties(Role.CUSTODY_HOLDER):
+                ctx.mail(self.step, ctx.party_recipient(holder),
+                         mc.ParentsInformed(recipient_name=holder.name, child_first_name=ctx.child_name), "informed")
+        institution = ctx.case.placement.institution_name or "børnehjemmet"
+        for party in [*ctx.parties(Role.PLACEMENT_CONTACT), ctx.referrer()]:
+            ctx.mail(self.step, ctx.party_recipient(party),
+                     mc.StartupMeeting(recipient_name=party.name, case_reference=ctx.case.reference,
+                                       child_first_name=ctx.child_name, institution_name=institution), "startup")
+        return None
+
+    def apply(self, ctx: CaseContext, answer: StartupMeetingAnswer) -> str | None:
+        not_in_future(ctx, answer.child_visit_on, answer.startup_meeting_on)
+        record_visit(ctx, VisitKind.CHILD_VISIT_AT_STARTUP, answer.child_visit_on)
+        record_visit(ctx, VisitKind.STARTUP_MEETING, answer.startup_meeting_on)
+        return "held"

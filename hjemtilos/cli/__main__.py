@@ -1,0 +1,3 @@
+from hjemtilos.cli import main
+
+main()

@@ -1,0 +1,47 @@
+"""The orchestrator port: what the application needs from Prefect, as a protocol the adapter implements.
+
+The timekeeper, the stuck-case check, intake and the CLI depend on this module only; the Prefect adapter
+(``hjemtilos.adapters.prefect``) implements it and tests use a typed fake (``tests/fakes.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+__all__ = ["Orchestrator", "RunState"]
+
+
+@dataclass(frozen=True)
+class RunState:
+    type: str  # SCHEDULED, PENDING, RUNNING, PAUSED, COMPLETED, FAILED, CRASHED, CANCELLED, ...
+    name: str
+    pause_key: str | None
+    since: datetime | None = None  # when the run entered this state (for Scheduled: when it was due)
+
+
+class Orchestrator(Protocol):
+    def run_state(self, flow_run_id: str) -> RunState | None:
+        """The run's current state; None when the run is unknown (deleted)."""
+        ...
+
+    def resume(self, flow_run_id: str) -> bool:
+        """Resume a suspended run without input (a timer came due)."""
+        ...
+
+    def start_case(self, case_id: int, reference: str, run_key: str) -> str:
+        """Create the case's referral-case run (idempotent by ``run_key``); returns its id."""
+        ...
+
+    def start_family(self, family_id: int, reference: str, run_key: str) -> str:
+        """Create the family's volunteer-approval run (idempotent by ``run_key``); returns its id."""
+        ...
+
+    def troubled_runs(self, now: datetime) -> dict[str, RunState]:
+        """Case runs that may be stuck: failed, crashed, waiting for a worker, or recently finished."""
+        ...
+
+    def reschedule(self, flow_run_id: str) -> bool:
+        """Set a suspended, crashed or failed run to Scheduled so a worker runs it again."""
+        ...

@@ -1,0 +1,59 @@
+"""A typed fake of the orchestrator port for tests that need no Prefect server: it records every call and
+answers from the states a test gives it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hjemtilos.orchestration import Orchestrator, RunState
+
+__all__ = ["FakeOrchestrator"]
+
+
+@dataclass
+class FakeOrchestrator:
+    """``states``: run id → state. ``resume`` and ``reschedule`` move a run out of its paused/crashed state; a
+    run started is Scheduled. ``accept``: what resume and reschedule answer."""
+
+    states: dict[str, RunState] = field(default_factory=dict)
+    accept: bool = True
+    resumed: list[str] = field(default_factory=list)
+    rescheduled: list[str] = field(default_factory=list)
+    started: dict[str, str] = field(default_factory=dict)  # run key -> run id
+
+    def run_state(self, flow_run_id: str) -> RunState | None:
+        return self.states.get(flow_run_id)
+
+    def resume(self, flow_run_id: str) -> bool:
+        self.resumed.append(flow_run_id)
+        if self.accept:
+            self.states[flow_run_id] = RunState("SCHEDULED", "Resuming", None)
+        return self.accept
+
+    def _start(self, run_key: str) -> str:
+        run_id = self.started.setdefault(run_key, str(uuid.uuid4()))
+        self.states.setdefault(run_id, RunState("SCHEDULED", "Scheduled", None))
+        return run_id
+
+    def start_case(self, case_id: int, reference: str, run_key: str) -> str:
+        return self._start(f"referral-case:{run_key}")
+
+    def start_family(self, family_id: int, reference: str, run_key: str) -> str:
+        return self._start(f"volunteer-approval:{run_key}")
+
+    def troubled_runs(self, now: datetime) -> dict[str, RunState]:
+        return {run_id: state for run_id, state in self.states.items()
+                if state.type in ("FAILED", "CRASHED", "SCHEDULED", "PENDING", "CANCELLED", "CANCELLING",
+                                  "COMPLETED")}
+
+    def reschedule(self, flow_run_id: str) -> bool:
+        self.rescheduled.append(flow_run_id)
+        if self.accept:
+            self.states[flow_run_id] = RunState("SCHEDULED", "Resuming", None)
+        return self.accept
+
+
+def _conforms(fake: FakeOrchestrator) -> Orchestrator:
+    return fake  # mypy checks that the fake implements the whole port
