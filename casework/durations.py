@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from casework.clock import LOCAL_TZ
+
 _UNIT_SECONDS = {
     "second": 1,
     "minute": 60,
@@ -49,14 +51,18 @@ class Duration:
         return cls(months=months, seconds=seconds)
 
     def after(self, start: datetime) -> datetime:
-        """The moment this duration after ``start`` (month ends are clamped: 31 Jan + 1 month = 28/29 Feb)."""
+        """The moment this duration after ``start``. Months are calendar months of the programme's clock (Copenhagen):
+        the same wall-clock time on the same day of the month, month ends clamped (31 Jan + 1 month = 28/29 Feb),
+        whatever daylight saving did in between; then the seconds are added."""
         result = start
         if self.months:
-            month_index = start.month - 1 + self.months
-            year = start.year + month_index // 12
+            local = start.astimezone(LOCAL_TZ) if start.tzinfo is not None else start
+            month_index = local.month - 1 + self.months
+            year = local.year + month_index // 12
             month = month_index % 12 + 1
-            day = min(start.day, calendar.monthrange(year, month)[1])
-            result = start.replace(year=year, month=month, day=day)
+            day = min(local.day, calendar.monthrange(year, month)[1])
+            moved = local.replace(year=year, month=month, day=day)
+            result = moved.astimezone(start.tzinfo) if start.tzinfo is not None else moved
         return result + timedelta(seconds=self.seconds)
 
     def __str__(self) -> str:

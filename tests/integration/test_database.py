@@ -97,3 +97,17 @@ def test_failure_mid_transaction_leaves_nothing(session_factory: sessionmaker[Se
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(ReferralCase)) == 0
         assert session.scalar(select(func.count()).select_from(OutboxMail)) == 0
+
+
+def test_intake_at_half_past_midnight_on_new_years_day_uses_copenhagens_date(
+        session_factory: sessionmaker[Session]) -> None:
+    from datetime import date
+
+    referral = example("referral-standard.json")
+    child = referral.child.model_copy(update={"birth_date": date(2023, 1, 1)})  # four on 1 January 2027
+    eligibility = referral.eligibility.model_copy(update={"can_say_yes_no": True, "manages_toilet_alone": True})
+    referral = referral.model_copy(update={"child": child, "eligibility": eligibility})
+    at = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)  # 00:30 in Copenhagen
+    with session_factory.begin() as session:
+        stored = register_referral(session, referral, at, PROGRAMME)
+    assert stored.reference == "HTO-2027-0001"

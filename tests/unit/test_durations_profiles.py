@@ -1,7 +1,8 @@
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
+from casework.clock import at_local
 from casework.durations import Duration
 from casework.reference import format_reference, parse_reference
 from hjemtilos.settings import load_profile
@@ -32,10 +33,10 @@ def test_months_are_calendar_months_clamped_at_month_end() -> None:
 
 def test_production_profile_has_the_real_plan() -> None:
     timings = load_profile("production").timings
-    start = datetime(2027, 3, 1, tzinfo=UTC)
-    assert timings.child_visit_after.after(start) == datetime(2027, 7, 1, tzinfo=UTC)
-    assert timings.future_agreement_after.after(start) == datetime(2028, 1, 1, tzinfo=UTC)
-    assert timings.farewell_after.after(start) == datetime(2028, 3, 1, tzinfo=UTC)
+    start = at_local(date(2027, 3, 1))  # visits start at Copenhagen midnight
+    assert timings.child_visit_after.after(start) == at_local(date(2027, 7, 1))
+    assert timings.future_agreement_after.after(start) == at_local(date(2028, 1, 1))
+    assert timings.farewell_after.after(start) == at_local(date(2028, 3, 1))
     assert timings.consent_reminder_after == Duration.parse("7 days")
     assert timings.consent_escalation_after == Duration.parse("14 days")
     assert timings.first_visit_followup_after == Duration.parse("8 days")
