@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
         options = (QUICK if quick else FULL).get(name, {})
         try:
             results[name] = RUNNERS[name](**options)
-        except Exception as exc:  # noqa: BLE001 - one failed benchmark must not lose the others' figures
+        except Exception as exc:  # one failed benchmark must not lose the others' figures
             import traceback
 
             traceback.print_exc()

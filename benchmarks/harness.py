@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -266,7 +266,7 @@ def intake(app: Any, count: int) -> list[tuple[int, str, str]]:
     cases = []
     orchestrator = PrefectOrchestrator()
     for index in range(count):
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with app.session_factory.begin() as session:
             stored = register_referral(session, referral(index), now, app.programme, actor="benchmark")
         run_id = start_case_run(app, orchestrator, stored.case_id, stored.reference, stored.created_at, now)
@@ -320,7 +320,7 @@ def robot_answer(pause_key: str, schema: dict[str, Any] | None) -> dict[str, Any
         "approval-screening": {"decision": "godkend"},
         "approval-consent": {"parent_1_bbu": today, "parent_1_redbarnet": today},
         "approval-match-answers": {"family_answer": "ja", "parents_answer": "ja"},
-        "approval-first-meeting-plan": {"meeting_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat()},
+        "approval-first-meeting-plan": {"meeting_at": datetime.now(UTC).replace(microsecond=0).isoformat()},
         "approval-first-meeting": {"weekday": "onsdag", "brings": "forælder/kontaktperson",
                                    "fetches": "venskabsfamilien"},
         "approval-first-visit-followup": {"call_held_on": today},

@@ -12,13 +12,13 @@ shipped by default):
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
 import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from contextlib import ExitStack
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -32,8 +32,8 @@ from benchmarks.harness import (
     drive_many,
     intake,
     median_memory,
-    pg_database,
     percentile,
+    pg_database,
     set_pool_paused,
     tree,
     up_system,
@@ -110,7 +110,13 @@ def naive_processes(system: Any, count: int) -> TreeMemory:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
     try:
         def all_paused() -> bool:
-            from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterStateType, FlowRunFilterState
+            from prefect.client.schemas.filters import (
+                FlowFilter,
+                FlowFilterName,
+                FlowRunFilter,
+                FlowRunFilterState,
+                FlowRunFilterStateType,
+            )
             from prefect.client.schemas.objects import StateType
 
             with get_client(sync_client=True) as client:
@@ -134,10 +140,10 @@ def latency(app: Any, cases: list[tuple[int, str, str]]) -> list[float]:
     """Resume one case at a time; seconds from the resume call to the screening decision in the case DB."""
     seconds = []
     for case_id, _reference, run_id in cases:
-        resumed_at = datetime.now(timezone.utc)
+        resumed_at = datetime.now(UTC)
         resume_flow_run(UUID(run_id), run_input={"decision": "godkend", "coordinator": "KH"})
 
-        def decided() -> bool:
+        def decided(case_id: int = case_id) -> bool:
             with app.session_factory() as session:
                 return session.scalar(select(func.count()).select_from(AuditEvent).where(
                     AuditEvent.case_id == case_id, AuditEvent.action == "task-completed")) > 0

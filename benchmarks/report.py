@@ -229,7 +229,7 @@ def write(results: dict[str, Any], day: date) -> None:
             if key == "office-pg" and "intake-pg" in results:
                 entry["intake_after"] = {**results["intake-pg"]["intake"],
                                          "measured_on": results["intake-pg"].get("measured_on", "?")}
-            lines += _office(entry) + [""]
+            lines += [*_office(entry), ""]
     tick = results.get("tick", {})
     if tick:
         lines += ["## 4. Timekeeper tick over 10,000 open cases", "",

@@ -14,7 +14,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import event, insert
 from sqlalchemy.exc import OperationalError
@@ -22,10 +22,10 @@ from sqlalchemy.exc import OperationalError
 from hjemtilos.app import App
 from hjemtilos.db.engine import make_engine, make_session_factory
 from hjemtilos.db.migrate import upgrade
-from hjemtilos.db.scratch import scratch_database
 from hjemtilos.db.models import Child, HumanTask, Party, Placement, ReferralCase, Timer
-from hjemtilos.settings import Settings
+from hjemtilos.db.scratch import scratch_database
 from hjemtilos.orchestration import RunState
+from hjemtilos.settings import Settings
 from hjemtilos.timekeeping import tick
 
 CASES = int(os.environ.get("BENCH_CASES", "10000"))
@@ -98,7 +98,7 @@ def populate(url: str, now: datetime) -> None:
 
 
 def measure(url: str, label: str) -> dict[str, float]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     upgrade(url)
     t0 = time.perf_counter()
     populate(url, now)

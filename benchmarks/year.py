@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,8 +21,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import func, select
 
-from benchmarks.harness import (cpu_seconds, intake, percentile, robot_answer, run_schema, tree, up_system,
-                                wait_until)
+from benchmarks.harness import cpu_seconds, intake, percentile, robot_answer, run_schema, tree, up_system, wait_until
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.db.models import HumanTask, OutboxMail, ReferralCase, StuckCase, VolunteerFamily
 
@@ -35,7 +34,7 @@ PROGRAMME_MAILS = Counter({
 
 
 def add_families(app: Any, count: int) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with app.session_factory.begin() as session:
         for index in range(count):
             session.add(VolunteerFamily(name=f"Familie {index + 1}", email=f"familie{index + 1}@example.dk",
@@ -111,7 +110,7 @@ def robot_round(answered: Counter[str], too_early: Counter[str]) -> int:
                 continue
             try:
                 resume_flow_run(run.id, run_input=robot_answer(key, schema))
-            except Exception as exc:  # noqa: BLE001 - reported, the next round tries again
+            except Exception as exc:  # reported, the next round tries again
                 print(f"   robot: {run.name} {key}: {exc.__class__.__name__}: {str(exc)[:300]}", flush=True)
                 continue
             answered[f"{run.id}:{key}"] += 1

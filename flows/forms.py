@@ -5,7 +5,7 @@ flow gets it back as an instance of the model. Labels and help texts are the mod
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from prefect.input import RunInput
 from pydantic import BaseModel, create_model
@@ -15,8 +15,8 @@ __all__ = ["resume_form"]
 
 @lru_cache(maxsize=256)
 def _run_input(model: type[BaseModel]) -> type[RunInput]:
-    form: type[RunInput] = create_model(model.__name__ + "Form", __base__=(RunInput, model))
-    return form
+    # both bases are pydantic models; pydantic's stub types __base__ as one class family only
+    return cast(type[RunInput], create_model(model.__name__ + "Form", __base__=cast(Any, (RunInput, model))))
 
 
 def resume_form(model: type[BaseModel], description: str, initial: dict[str, Any]) -> type[RunInput]:

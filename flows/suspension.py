@@ -14,9 +14,11 @@ The rest matches Prefect's own function (3.9.1).
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
 
 from prefect._internal.pydantic.v2_schema import create_v2_schema
+from prefect.client.schemas.objects import State
 from prefect.context import FlowRunContext
 from prefect.exceptions import Abort, Pause, PrefectHTTPStatusError
 from prefect.input import keyset_from_paused_state
@@ -32,13 +34,14 @@ def store_once(key: str, value: Any, flow_run_id: Any) -> None:
     attempt whose answer was lost, and the Prefect client's own retry (it retries 503s and dropped connections)
     then got 409."""
     try:
+        # sync_compatible: _sync=True runs it here and now; the stub does not know the keyword
         create_flow_run_input(key=key, value=value, flow_run_id=flow_run_id, _sync=True)  # type: ignore[call-arg]
     except PrefectHTTPStatusError as exc:
         if exc.response.status_code != 409:
             raise
 
 
-def store_form_schema(form: type[RunInput], keyset: dict[str, str], flow_run_id: Any) -> None:
+def store_form_schema(form: type[RunInput], keyset: Mapping[Any, str], flow_run_id: Any) -> None:
     """The schema the server validates answers against (and the UI draws its form from), and the description."""
     store_once(keyset["schema"], create_v2_schema(form.__name__, model_base=form), flow_run_id)
     if isinstance(form._description, str) and form._description:
@@ -59,10 +62,11 @@ def suspend_for_input(form: type[T], key: str) -> T:
     if context is None or context.flow_run is None:
         raise RuntimeError("Flow runs can only be suspended from within a flow run.")
     flow_run_id = context.flow_run.id
-    model = run_input_subclass_from_type(form)
-    proposed = Suspended(timeout_seconds=None, pause_key=key)
+    # Prefect's annotations: the helper takes "a type or a model" and returns a union of RunInput subclasses
+    model = cast(type[RunInput], run_input_subclass_from_type(cast(Any, form)))
+    proposed: State[Any] = Suspended(timeout_seconds=None, pause_key=key)
     keyset = keyset_from_paused_state(proposed)
-    proposed.state_details.run_input_keyset = keyset
+    proposed.state_details.run_input_keyset = {str(name): value for name, value in keyset.items()}
 
     with get_client(sync_client=True) as client:
         try:
@@ -78,7 +82,7 @@ def suspend_for_input(form: type[T], key: str) -> T:
                 raise
             state = current
     if state.is_running():  # suspended under this key before and resumed since: the answer is stored
-        return model.load(keyset)  # type: ignore[return-value]
+        return cast(T, model.load(keyset))  # the stored answer, loaded into the form's own class
     if not state.is_paused():
         raise RuntimeError(f"Flow run cannot be suspended. Received unexpected state from API: {state}")
     store_form_schema(model, keyset, flow_run_id)

@@ -8,8 +8,8 @@ from prefect import flow, get_run_logger
 from tasks.case_tasks import send_mail
 from tasks.timekeeper_tasks import (
     check_stuck_cases,
-    publish_stuck_cases,
     fire_due_timers,
+    publish_stuck_cases,
     restart_crashed_runs,
     send_reminders,
     send_supervision_invitations,
@@ -29,13 +29,12 @@ def timekeeper() -> dict[str, int]:
     table, summary, new_stuck = check_stuck_cases()
     publish_stuck_cases(table, summary)
     mail = send_mail()
-    summary = {"runs_started": started, "runs_restarted": restarted, "timers_fired": fired + family_fired, "runs_resumed": resumed + family_resumed,
-               "reminders": reminders, "escalations": escalations, "supervision_invitations": invitations,
-               "stuck_cases": len(table), "new_stuck_cases": new_stuck,
-               "mails_sent": len(mail.sent),
-               "mails_failed": len(mail.failed)}
-    get_run_logger().info("timekeeper: %s", summary)
-    return summary
+    report = {"runs_started": started, "runs_restarted": restarted, "timers_fired": fired + family_fired,
+              "runs_resumed": resumed + family_resumed, "reminders": reminders, "escalations": escalations,
+              "supervision_invitations": invitations, "stuck_cases": len(table), "new_stuck_cases": new_stuck,
+              "mails_sent": len(mail.sent), "mails_failed": len(mail.failed)}
+    get_run_logger().info("timekeeper: %s", report)
+    return report
 
 
 @flow(name="publish-stuck-cases", persist_result=False, log_prints=False)

@@ -3,3 +3,5 @@
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+__all__ = ["PROJECT_ROOT"]

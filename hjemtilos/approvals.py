@@ -112,7 +112,8 @@ def open_task(
     reminder_after = reminder_after or timings.approval_reminder_after
     escalation_after = escalation_after or timings.approval_escalation_after
     task = HumanTask(
-        case_id=case.id if case else None, family_id=family_id, key=key, step=step, title=title, assignee_role=assignee_role, reminder_role=reminder_role,
+        case_id=case.id if case else None, family_id=family_id, key=key, step=step, title=title,
+        assignee_role=assignee_role, reminder_role=reminder_role,
         created_at=now, due_at=escalation_after.after(now), reminder_at=reminder_after.after(now),
         escalation_at=escalation_after.after(now), reminders_sent=0, round=1, data=data,
     )

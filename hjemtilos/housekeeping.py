@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from hjemtilos.app import App
-from hjemtilos.stuck_cases import stuck_summary, stuck_table
 from hjemtilos.orchestration import Orchestrator
+from hjemtilos.stuck_cases import stuck_summary, stuck_table
 from hjemtilos.timekeeping import TickReport, tick
 
 RETRY_SECONDS = 10.0

@@ -25,10 +25,10 @@ def gather_facts(app: App, now: datetime, runs: dict[str, RunState]) -> list[Cas
             select(HumanTask.case_id, func.min(HumanTask.escalation_at))
             .where(HumanTask.completed_at.is_(None), HumanTask.case_id.is_not(None), HumanTask.escalation_at <= now)
             .group_by(HumanTask.case_id)) if case_id is not None and at is not None}
-        timers: dict[int, datetime] = {case_id: at for case_id, at in session.execute(
+        timers: dict[int, datetime] = dict(session.execute(
             select(Timer.case_id, func.min(Timer.due_at))
             .where(Timer.consumed_at.is_(None), Timer.due_at <= now, Timer.step != Step.AWAITING_FAMILY)
-            .group_by(Timer.case_id))}
+            .group_by(Timer.case_id)).tuples().all())
         cases = session.execute(select(ReferralCase.id, ReferralCase.reference, ReferralCase.created_at,
                                        ReferralCase.flow_run_id)
                                 .where(ReferralCase.status.not_in(FINISHED_CASE))).all()

@@ -154,6 +154,22 @@ def _load_receipts(session: Session, case_ids: set[int]) -> dict[int, list[Conse
     return receipts
 
 
+def _case_reminder(app: App, case: ReferralCase, task: HumanTask,
+                   receipts: list[ConsentReceipt]) -> tuple[Recipient, mc.MailContext]:
+    """Consent goes to the referrer, with the holders a form is missing from; the rest to the coordinator."""
+    if task.reminder_role == Role.REFERRER:
+        referrer: Party = next(p for p in case.parties if p.role == Role.REFERRER)
+        return (Recipient(Role.REFERRER, referrer.name, referrer.email, referrer.language, str(referrer.id)),
+                mc.ConsentReminder(recipient_name=referrer.name, case_reference=case.reference,
+                                   child_first_name=case.child.first_name,
+                                   missing_from=_consent_missing(case, receipts) or ("forældrene",),
+                                   requested_on=local_date(task.created_at)))
+    coordinator = coordinator_recipient(app)
+    return coordinator, mc.CoordinatorReminder(recipient_name=coordinator.name, case_reference=case.reference,
+                                               task_title=task.title, waiting_since=task.created_at,
+                                               link=ui_link(app, case))
+
+
 def send_reminders(app: App, now: datetime) -> tuple[int, int]:
     """One reminder per interval and one escalation per task, each in the transaction that records it.
 
@@ -182,26 +198,15 @@ def send_reminders(app: App, now: datetime) -> tuple[int, int]:
                 reminders += 1
                 continue
             case = cases[task.case_id or 0]
-            if task.reminder_role == Role.REFERRER:
-                referrer: Party = next(p for p in case.parties if p.role == Role.REFERRER)
-                recipient = Recipient(Role.REFERRER, referrer.name, referrer.email, referrer.language, str(referrer.id))
-                context: mc.MailContext = mc.ConsentReminder(
-                    recipient_name=referrer.name, case_reference=case.reference, child_first_name=case.child.first_name,
-                    missing_from=_consent_missing(case, receipts.get(case.id, [])) or ("forældrene",),
-                    requested_on=local_date(task.created_at))
-            else:
-                recipient = coordinator_recipient(app)
-                context = mc.CoordinatorReminder(recipient_name=recipient.name, case_reference=case.reference,
-                                                 task_title=task.title, waiting_since=task.created_at,
-                                                 link=ui_link(app, case))
+            recipient, context = _case_reminder(app, case, task, receipts.get(case.id, []))
             outbox.add(case_id=case.id, step=task.step, recipient=recipient, context=context,
                        occurrence=f"{task.key}:{occurrence}")
             audit.append(_bump_reminder(task, now, timings))
             reminders += 1
         for task in overdue:
-            case = cases.get(task.case_id) if task.case_id is not None else None
-            if case is not None:
-                reference, link = case.reference, ui_link(app, case)
+            escalated = cases.get(task.case_id) if task.case_id is not None else None
+            if escalated is not None:
+                reference, link = escalated.reference, ui_link(app, escalated)
             else:
                 reference, link = family_reference(task.family_id or 0), app.settings.ui_base + "/runs"
             recipient = coordinator_recipient(app)

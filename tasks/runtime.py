@@ -43,11 +43,11 @@ def set_clock(clock: Callable[[], datetime] | None) -> None:
 def db_task(fn: Callable[P, R]) -> Task[P, R]:
     """A task that is one transaction in the case database: retried (the transaction is idempotent), never
     cached, no result stored in Prefect."""
-    return task(fn, name=fn.__name__, retries=3, retry_delay_seconds=[1, 5, 15], cache_policy=NO_CACHE,
-                persist_result=False)
+    return task(name=fn.__name__, retries=3, retry_delay_seconds=[1.0, 5.0, 15.0], cache_policy=NO_CACHE,
+                persist_result=False)(fn)
 
 
 def side_effect_task(fn: Callable[P, R]) -> Task[P, R]:
     """A task with one side effect outside the case database (mail, Prefect's API): retried with longer waits."""
-    return task(fn, name=fn.__name__, retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE,
-                persist_result=False)
+    return task(name=fn.__name__, retries=3, retry_delay_seconds=[2.0, 10.0, 30.0], cache_policy=NO_CACHE,
+                persist_result=False)(fn)

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hjemtilos.db.engine import make_engine, make_session_factory
 from hjemtilos.db.migrate import upgrade
-from hjemtilos.db.scratch import scratch_database
 from hjemtilos.db.models import Base
+from hjemtilos.db.scratch import scratch_database
 
 PG_ADMIN_URL = os.environ.get("HJEMTILOS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("HJEMTILOS_REQUIRE_POSTGRES") == "1"

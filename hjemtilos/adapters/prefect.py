@@ -6,9 +6,11 @@ from __future__ import annotations
 import atexit
 import threading
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas import OrchestrationResult
 from prefect.client.schemas.filters import (
     DeploymentFilter,
     DeploymentFilterName,
@@ -90,7 +92,7 @@ class PrefectOrchestrator:
         with get_client(sync_client=True) as client:
             try:
                 run = client.read_flow_run(UUID(flow_run_id))
-            except Exception:  # the run is gone (deleted) or the id is not ours: nothing to resume
+            except (ObjectNotFound, ValueError):  # the run is gone (deleted) or the id is not ours: nothing to resume
                 return None
         if run.state is None:
             return None
@@ -120,7 +122,8 @@ class PrefectOrchestrator:
             run = client.read_flow_run(UUID(flow_run_id))
             if run.state is None or run.state.type.value not in ("PAUSED", "CRASHED", "FAILED"):
                 return False
-            result = client.set_flow_run_state(UUID(flow_run_id), Scheduled(name="Resuming"), force=True)
+            result: OrchestrationResult[Any] = client.set_flow_run_state(UUID(flow_run_id), Scheduled(name="Resuming"),
+                                                                         force=True)
         return result.status.value == "ACCEPT"
 
 
@@ -144,7 +147,7 @@ def recover_orphaned_runs(include_running: bool) -> list[str]:
         if not include_running:
             runs = [run for run in runs if run.state is not None and run.state.type == StateType.CRASHED]
         for run in runs:
-            result = client.set_flow_run_state(run.id, Scheduled(name="Resuming"), force=True)
+            result: OrchestrationResult[Any] = client.set_flow_run_state(run.id, Scheduled(name="Resuming"), force=True)
             if result.status.value == "ACCEPT":
                 recovered.append(str(run.id))
     return recovered

@@ -57,8 +57,8 @@ def child_age(case: ReferralCase, now: datetime) -> int:
 
 def candidates_for(session: Session, case: ReferralCase, now: datetime) -> list[Candidate]:
     """Approved families with free capacity the case has not been proposed to, best first."""
-    used: dict[int, int] = {family_id: count for family_id, count in session.execute(
-        select(Match.family_id, func.count()).where(Match.status.in_(LIVE_MATCH)).group_by(Match.family_id))}
+    used: dict[int, int] = dict(session.execute(
+        select(Match.family_id, func.count()).where(Match.status.in_(LIVE_MATCH)).group_by(Match.family_id)).tuples().all())
     proposed_before = set(session.scalars(select(Match.family_id).where(Match.case_id == case.id)))
     families = session.scalars(select(VolunteerFamily).where(VolunteerFamily.status == FamilyStatus.APPROVED)).all()
     profiles = [

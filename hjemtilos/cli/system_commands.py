@@ -71,7 +71,8 @@ def up(
     demo: Annotated[bool, typer.Option("--demo", help="Load sample families and referrals (once)")] = False,
     workers: Annotated[int, typer.Option(min=1, help="Process workers on the pool (PostgreSQL-backed Prefect "
                                                      "for more than one)")] = 1,
-    worker_limit: Annotated[int, typer.Option(min=1, help="Most case runs each worker executes at once")] = WORKER_LIMIT,
+    worker_limit: Annotated[int, typer.Option(
+        min=1, help="Most case runs each worker executes at once")] = WORKER_LIMIT,
 ) -> None:
     """Run the whole system in the foreground: case database, Prefect server and UI, deployments, worker,
     local mail catcher and mail sender. Ctrl-C (or SIGTERM) stops everything it started."""

@@ -59,9 +59,10 @@ def list_caught(maildir: Path) -> list[CaughtMail]:
     box = mailbox.Maildir(str(maildir), create=False)
     result = []
     parser = BytesParser(policy=policy.default)
-    for key in box.keys():
+    for key in box.keys():  # noqa: SIM118 - iterating a Maildir yields messages, keys() the keys
         message = parser.parsebytes(box.get_bytes(key))
-        assert isinstance(message, EmailMessage)
+        if not isinstance(message, EmailMessage):  # policy.default always parses to EmailMessage
+            continue
         date_header = message.get("Date")
         received = parsedate_to_datetime(date_header) if date_header else None
         result.append(CaughtMail(key, received, str(message.get("To", "")), str(message.get("Subject", "")), message))

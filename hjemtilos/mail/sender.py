@@ -12,15 +12,16 @@ import logging
 import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from casework.steps import MailStatus
 from hjemtilos.db.models import OutboxMail
 
 if TYPE_CHECKING:  # the emails package loads only where mail is sent (flow processes start faster)
-    from emails.backend.smtp import SMTPBackend
+    from emails.backend.smtp.backend import SMTPBackend
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +43,11 @@ class SmtpConfig:
     mail_from_name: str = "Red Barnet – Hjem til Os"
 
     def backend(self) -> SMTPBackend:
-        options: dict[str, object] = {"host": self.host, "port": self.port, "timeout": self.timeout}
-        if self.security == "ssl":
-            options["ssl"] = True
-        elif self.security == "starttls":
-            options["tls"] = True
-        if self.user:
-            options["user"] = self.user
-            options["password"] = self.password or ""
-        from emails.backend.smtp import SMTPBackend
+        from emails.backend.smtp.backend import SMTPBackend
 
-        return SMTPBackend(fail_silently=True, **options)
+        login: dict[str, Any] = {"user": self.user, "password": self.password or ""} if self.user else {}
+        return SMTPBackend(ssl=self.security == "ssl", fail_silently=True, host=self.host, port=self.port,
+                           timeout=self.timeout, tls=self.security == "starttls", **login)
 
 
 @dataclass
@@ -63,7 +58,8 @@ class DeliveryReport:
 
 
 def backoff(attempts: int) -> timedelta:
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    delay: timedelta = min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    return delay
 
 
 def _claim(session_factory: sessionmaker[Session], now: datetime, limit: int) -> list[int]:
@@ -72,8 +68,8 @@ def _claim(session_factory: sessionmaker[Session], now: datetime, limit: int) ->
             select(OutboxMail.id)
             .where(
                 or_(
-                    (OutboxMail.status == "pending") & (OutboxMail.next_attempt_at <= now),
-                    (OutboxMail.status == "sending") & (OutboxMail.claimed_until < now),
+                    (OutboxMail.status == MailStatus.PENDING) & (OutboxMail.next_attempt_at <= now),
+                    (OutboxMail.status == MailStatus.SENDING) & (OutboxMail.claimed_until < now),
                 )
             )
             .order_by(OutboxMail.id)
@@ -86,7 +82,7 @@ def _claim(session_factory: sessionmaker[Session], now: datetime, limit: int) ->
             session.execute(
                 update(OutboxMail)
                 .where(OutboxMail.id.in_(ids))
-                .values(status="sending", claimed_until=now + CLAIM_LEASE, attempts=OutboxMail.attempts + 1)
+                .values(status=MailStatus.SENDING, claimed_until=now + CLAIM_LEASE, attempts=OutboxMail.attempts + 1)
             )
         return ids
 
@@ -105,7 +101,7 @@ def deliver_pending(
     ids = _claim(session_factory, now, limit)
     if not ids:
         return report
-    import emails
+    from emails.message import Message
 
     backend = smtp.backend()
     try:
@@ -113,7 +109,7 @@ def deliver_pending(
             with session_factory() as session:
                 row = session.get(OutboxMail, mail_id)
                 assert row is not None
-                message = emails.Message(
+                message = Message(
                     subject=row.subject,
                     text=row.body_text,
                     html=row.body_html,
@@ -141,13 +137,13 @@ def deliver_pending(
                 row = session.get(OutboxMail, mail_id)
                 assert row is not None
                 if ok:
-                    row.status, row.sent_at, row.smtp_reply, row.last_error = "sent", now, reply, None
+                    row.status, row.sent_at, row.smtp_reply, row.last_error = MailStatus.SENT, now, reply, None
                     report.sent.append(mail_id)
                 elif (code is not None and 500 <= code < 600) or attempts >= MAX_ATTEMPTS:
-                    row.status, row.last_error = "failed", reply or "permanent failure"
+                    row.status, row.last_error = MailStatus.FAILED, reply or "permanent failure"
                     report.failed.append(mail_id)
                 else:
-                    row.status, row.last_error = "pending", reply or "temporary failure"
+                    row.status, row.last_error = MailStatus.PENDING, reply or "temporary failure"
                     row.next_attempt_at = now + backoff(attempts)
                     report.retrying.append(mail_id)
                 row.claimed_until = None

@@ -117,7 +117,8 @@ def answer_model(view: FamilyApprovalView) -> type[FamilyAnswer]:
                                                                    title=f"Medlem {number}: {label} bestilt (dato)"))
             fields[f"{prefix}_received_on"] = (date | None, Field(default=None,
                                                                   title=f"Medlem {number}: {label} modtaget (dato)"))
-            fields[f"{prefix}_outcome"] = (OUTCOME | None, Field(default=None, title=f"Medlem {number}: {label} udfald"))
+            fields[f"{prefix}_outcome"] = (OUTCOME | None, Field(default=None,
+                                                                 title=f"Medlem {number}: {label} udfald"))
     model: type[FamilyAnswer] = create_model("FamilyApprovalAnswer", __base__=FamilyApprovalAnswer, **fields)
     return model
 

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
-from starlette.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from casework.referral import Referral
 from hjemtilos import PROJECT_ROOT

@@ -41,7 +41,7 @@ def ui_server() -> Iterator[str]:
     env = dict(os.environ, PREFECT_HOME=home, PREFECT_API_URL=api, PREFECT_UI_API_URL=api,
                PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS="3600")
-    log = open(Path(home) / "server.log", "wb")
+    log = open(Path(home) / "server.log", "wb")  # noqa: SIM115 - the server writes to it until teardown
     server = subprocess.Popen([str(Path(os.sys.executable).with_name("prefect")), "server", "start", "--host",
                                "127.0.0.1", "--port", str(port)], env=env, cwd=PROJECT_ROOT, stdout=log,
                               stderr=subprocess.STDOUT, start_new_session=True)
@@ -95,7 +95,6 @@ def page(chromium_path):  # type: ignore[no-untyped-def]
 def form_url(app):  # type: ignore[no-untyped-def]
     """The referral form, served by uvicorn in a thread; submitted referrals start their case runs."""
     import uvicorn
-
     from prefect.settings import PREFECT_API_URL
 
     from hjemtilos.adapters.prefect import PrefectOrchestrator

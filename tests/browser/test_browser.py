@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
+
 from sqlalchemy import select
 
 from hjemtilos.db.models import HumanTask, ReferralCase
@@ -90,19 +92,19 @@ def test_coordinator_resumes_a_case_in_the_prefect_ui(app, page, ui_server, smtp
 
 
 def test_administrator_sees_stuck_cases_in_artifacts(app, page, ui_server, smtp_server) -> None:  # type: ignore[no-untyped-def]
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from flows.timekeeper import publish_stuck_cases_now
-    from hjemtilos.stuck_cases import check_stuck, stuck_summary, stuck_table
     from hjemtilos.adapters.prefect import PrefectOrchestrator
+    from hjemtilos.stuck_cases import check_stuck, stuck_summary, stuck_table
     from tests.flows.conftest import start_case
 
     _, reference, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
     with app.session_factory.begin() as session:
         for task in session.scalars(select(HumanTask)):
-            task.escalation_at = datetime.now(timezone.utc)
-    now = datetime.now(timezone.utc)
+            task.escalation_at = datetime.now(UTC)
+    now = datetime.now(UTC)
     stuck = check_stuck(app, now, PrefectOrchestrator())
     assert [s.reference for s in stuck] == [reference]
     publish_stuck_cases_now(stuck_table(stuck), stuck_summary(stuck, now, ui_server))

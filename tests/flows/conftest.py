@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -19,9 +19,9 @@ from prefect.flow_engine import run_flow
 from prefect.flow_runs import resume_flow_run
 from prefect.testing.utilities import prefect_test_harness
 
+from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.app import App
 from hjemtilos.db.models import VolunteerFamily
-from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.orchestration import RunState
 from hjemtilos.timekeeping import tick
 from tests.conftest import SmtpServer, case_app
@@ -51,7 +51,7 @@ def app(prefect_server: None, tmp_path, monkeypatch: pytest.MonkeyPatch, smtp_se
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def add_family(app: App, *, name: str = "Familien Holm", local_area: str = "Nørrebro", email: str | None = None,
@@ -127,11 +127,11 @@ class SyntheticClock:
     in this process reads it (``tasks.runtime.set_clock``); Prefect keeps its own real clock."""
 
     def __init__(self) -> None:
-        self.start = datetime.now(timezone.utc)
+        self.start = datetime.now(UTC)
         self.offset = timedelta(0)
 
     def __call__(self) -> datetime:
-        return self.start + (datetime.now(timezone.utc) - self.start) + self.offset
+        return self.start + (datetime.now(UTC) - self.start) + self.offset
 
     def advance(self, delta: timedelta) -> None:
         self.offset += delta

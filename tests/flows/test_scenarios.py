@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from flows.end_case import end_case, record_change
+from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.db.models import AuditEvent, CaseEnding, HumanTask, Match, ReferralCase, Timer
 from hjemtilos.timekeeping import tick
-from hjemtilos.adapters.prefect import PrefectOrchestrator
 from tests.flows.conftest import TODAY, CaseDriver, add_family, now, start_case
 
 
@@ -37,12 +38,18 @@ def agree_and_start(case: CaseDriver, family_id: int, attempt: int = 1) -> None:
 
 def test_residential_home_needs_no_consent_but_a_startup_meeting(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
     add_family(app, local_area="Valby")
-    case_id, reference, case = start_case(app, "referral-residential-home.json")
+    _case_id, _reference, case = start_case(app, "referral-residential-home.json")
     assert case.run() == "approval-screening-r1"
     assert "residential-home" in case.description()
     assert case.answer({"decision": "godkend", "coordinator": "PK"}) == "approval-startup-meeting-r1"
     assert "opstartsmøde" in case.description()
-    # a date missing: the form comes back with the reason, under a new key
+    # a date missing: the server refuses the answer against the form's schema; the run waits on the same form
+    from prefect.flow_runs import resume_flow_run
+
+    with pytest.raises(RuntimeError, match="Cannot resume this run"):
+        resume_flow_run(case.run_id, run_input={"coordinator": "PK", "startup_meeting_on": TODAY,
+                                                "parents": "forældrene er orienteret"})
+    assert case.state().is_paused() and case.state().state_details.pause_key == "approval-startup-meeting-r1"
     key = case.answer({"coordinator": "PK", "child_visit_on": TODAY, "startup_meeting_on": TODAY,
                        "parents": "forældrene er orienteret"})
     assert key == "approval-match-proposal-1-r1"
@@ -72,7 +79,7 @@ def test_rejected_at_screening_tells_the_referrer(app, smtp_server) -> None:  # 
 def test_declined_proposal_then_rematch_with_another_family(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
     first = add_family(app, name="Familien Holm", local_area="Nørrebro")
     second = add_family(app, name="Familien Berg", local_area="Valby")
-    case_id, _, case = start_case(app, "referral-standard.json")
+    _case_id, _, case = start_case(app, "referral-standard.json")
     approve_to_matching(case)
     assert case.answer({"coordinator": "KH", "family": "VF-%04d" % first}) == "approval-match-answers-1-r1"
     assert case.answer({"coordinator": "KH", "family_answer": "nej", "parents_answer": "ja"}) \
@@ -90,7 +97,7 @@ def test_declined_proposal_then_rematch_with_another_family(app, smtp_server) ->
 
 
 def test_case_waits_for_an_approved_family(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
-    case_id, _, case = start_case(app, "referral-standard.json")
+    _case_id, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
     assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
     assert case.answer({"coordinator": "KH", "parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) \
@@ -157,7 +164,7 @@ def test_parents_end_during_consent_closes_without_extra_visit(app, smtp_server)
 
 
 def test_overdue_consent_reminds_the_referrer_then_escalates_once(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
-    case_id, _, case = start_case(app, "referral-standard.json")
+    _case_id, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
     assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
     orchestrator = PrefectOrchestrator()
@@ -183,7 +190,7 @@ def test_overdue_consent_reminds_the_referrer_then_escalates_once(app, smtp_serv
 
 def test_timer_that_came_due_while_everything_was_down(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
     family = add_family(app)
-    case_id, _, case = start_case(app, "referral-standard.json")
+    _case_id, _, case = start_case(app, "referral-standard.json")
     approve_to_matching(case)
     agree_and_start(case, family)
     with app.session_factory.begin() as session:  # the timer came due a month ago; nobody was there to tick
@@ -197,7 +204,7 @@ def test_timer_that_came_due_while_everything_was_down(app, smtp_server) -> None
 
 def test_change_of_circumstances_informs_family_and_coordinator(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
     family = add_family(app)
-    case_id, reference, case = start_case(app, "referral-standard.json")
+    _case_id, reference, case = start_case(app, "referral-standard.json")
     approve_to_matching(case)
     agree_and_start(case, family)
     record_change(case_reference=reference, change="flytning", coordinator="KH")
@@ -279,7 +286,7 @@ def test_form_schema_stored_once_although_the_server_answered_an_error(app, smtp
         real_create(*args, **kwargs)
 
     monkeypatch.setattr(flows.suspension, "create_flow_run_input", answer_lost)
-    case_id, _, case = start_case(app, "referral-standard.json")
+    _case_id, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
     assert lost == ["suspended-approval-screening-r1-schema"]
     assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
@@ -303,7 +310,7 @@ def test_suspension_whose_answer_was_lost_still_stores_the_form(app, smtp_server
         return real_propose(*args, **kwargs)
 
     monkeypatch.setattr(prefect.utilities.engine, "propose_state_sync", answer_lost_then_retried)
-    case_id, _, case = start_case(app, "referral-standard.json")
+    _case_id, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
     assert lost == ["approval-screening-r1"]
     assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"

@@ -10,12 +10,12 @@ from prefect.states import Failed
 from sqlalchemy import select
 
 from casework.referral import Referral
+from flows.timekeeper import publish_stuck_cases_now
+from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.db.models import HumanTask, StuckCase, Timer
 from hjemtilos.intake import register_referral
 from hjemtilos.paths import EXAMPLES
 from hjemtilos.stuck_cases import check_stuck, record_stuck, stuck_summary, stuck_table
-from flows.timekeeper import publish_stuck_cases_now
-from hjemtilos.adapters.prefect import PrefectOrchestrator
 from tests.flows.conftest import now, start_case
 
 THRESHOLD = timedelta(seconds=31)  # fast profile: stuck after 30 s

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.db.models import FamilyMember, HumanTask, Match, VolunteerFamily
 from hjemtilos.timekeeping import tick
 from hjemtilos.volunteers import send_supervision_invitations
-from hjemtilos.adapters.prefect import PrefectOrchestrator
 from tests.flows.conftest import TODAY, add_family, now, register_family, start_case
 from tests.flows.test_scenarios import agree_and_start, templates_to
 
@@ -23,7 +23,7 @@ OUTCOMES = {f"member_{i}_{kind}_outcome": "uden anmærkning" for i in (1, 2, 3)
 
 def test_family_screening_blocks_approval_until_everything_is_in(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
     # a case is waiting for a family before any family exists
-    case_id, _, case = start_case(app, "referral-standard.json")
+    _case_id, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
     assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
     assert case.answer({"coordinator": "KH", "parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) == "wait-family-1-r1"
@@ -91,7 +91,7 @@ def test_rejected_family_is_never_offered(app, smtp_server) -> None:  # type: ig
 def test_supervision_invitations_once_per_round_to_active_families_only(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
     active = add_family(app, name="Familien Holm")
     add_family(app, name="Familien Idle", local_area="Valby")  # approved, no match: not invited
-    case_id, _, case = start_case(app, "referral-standard.json")
+    _case_id, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
     assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
     assert case.answer({"coordinator": "KH", "parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) \

@@ -69,7 +69,7 @@ def test_worker_killed_mid_case_then_restarted(app, smtp_server, tmp_path, kill_
     log = tmp_path / "worker.log"
     worker = start_worker(log)
     try:
-        case_id, reference, case = start_case(app, "referral-standard.json")
+        _case_id, _reference, case = start_case(app, "referral-standard.json")
 
         def paused_on(key: str):  # type: ignore[no-untyped-def]
             def check() -> bool:

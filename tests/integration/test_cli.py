@@ -1,4 +1,5 @@
-"""The hjemtilos CLI as a coordinator uses it, in a subprocess against a real database file."""
+"""The hjemtilos CLI as a coordinator uses it, through typer's CliRunner against a real database (SQLite and
+PostgreSQL); one smoke test runs the installed command in a subprocess."""
 
 from __future__ import annotations
 
@@ -8,79 +9,107 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from hjemtilos.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hjemtilos.cli", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=120)
-
-
 @pytest.fixture
-def env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("HJEMTILOS_")}
-    environment.update(HJEMTILOS_DATA_DIR=str(tmp_path / "data"), HJEMTILOS_DATABASE_URL=database_url)
-    return environment
+def env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for key in [k for k in os.environ if k.startswith("HJEMTILOS_") or k == "PREFECT_API_URL"]:
+        monkeypatch.delenv(key)
+    settings = {"HJEMTILOS_DATA_DIR": str(tmp_path / "data"), "HJEMTILOS_DATABASE_URL": database_url,
+                "PREFECT_API_URL": "http://127.0.0.1:9/api"}  # nothing listens there: Prefect is "not running"
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    return settings
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
 
 
 def test_refer_valid_examples_and_list_cases(env: dict[str, str]) -> None:
     references = []
     for name in ("referral-standard.json", "referral-residential-home.json", "referral-youth-14.json"):
-        result = run(env, "refer", str(EXAMPLES / name))
-        assert result.returncode == 0, result.stderr
-        references.append(result.stdout.strip())
+        code, stdout, stderr = run("refer", str(EXAMPLES / name))
+        assert code == 0, stderr
+        assert "Prefect kører ikke" in stderr
+        references.append(stdout.strip())
     year = references[0][4:8]
     assert references == [f"HTO-{year}-0001", f"HTO-{year}-0002", f"HTO-{year}-0003"]
-    assert "residential-home" in run(env, "refer", str(EXAMPLES / "referral-residential-home.json")).stderr
-    listing = run(env, "cases")
-    assert listing.returncode == 0
+    assert "residential-home" in run("refer", str(EXAMPLES / "referral-residential-home.json"))[2]
+    code, listing, _ = run("cases")
+    assert code == 0
     for reference in references:
-        assert reference in listing.stdout
-    assert "screening" in listing.stdout
+        assert reference in listing
+    assert "screening" in listing
+    code, stuck, stderr = run("cases", "--stuck")
+    assert code == 0 and "No stuck cases." in stuck and "Prefect is not running" in stderr
 
 
 def test_refer_invalid_lists_every_reason_and_stores_nothing(env: dict[str, str]) -> None:
-    result = run(env, "refer", str(EXAMPLES / "referral-invalid.json"))
-    assert result.returncode == 1
+    code, stdout, stderr = run("refer", str(EXAMPLES / "referral-invalid.json"))
+    assert code == 1
     for fragment in ("child.birth_date", "eligibility.child_wants_volunteer_family", "child.languages",
                      "placement.contact_name", "placement.contact_email", "placement.contact_phone",
                      "Barnet skal tale dansk eller engelsk", "The child must want a volunteer family"):
-        assert fragment in result.stderr
-    assert result.stdout.strip() == ""
-    assert "No open cases." in run(env, "cases").stdout
+        assert fragment in stderr
+    assert stdout.strip() == ""
+    assert "No open cases." in run("cases")[1]
 
 
 def test_malformed_input_names_the_fields(env: dict[str, str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"child": {"first_name": "A", "last_name": "B", "birth_date": "not a date", '
                    '"local_area": "Valby"}, "referrer": {"name": "X", "email": "nope"}}')
-    result = run(env, "refer", str(bad))
-    assert result.returncode == 1
-    assert "child.birth_date" in result.stderr and "referrer.email" in result.stderr
+    code, _, stderr = run("refer", str(bad))
+    assert code == 1
+    assert "child.birth_date" in stderr and "referrer.email" in stderr
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    result = run(env, "refer", str(broken))
-    assert result.returncode == 2 and "cannot read" in result.stderr
-    assert run(env, "refer", str(tmp_path / "missing.json")).returncode == 2
-
-
-def test_help_is_readable(env: dict[str, str]) -> None:
-    result = run(env, "--help")
-    assert result.returncode == 0
-    for command in ("refer", "cases", "db", "mail", "up"):
-        assert command in result.stdout
+    code, _, stderr = run("refer", str(broken))
+    assert code == 2 and "cannot read" in stderr
+    assert run("refer", str(tmp_path / "missing.json"))[0] == 2
 
 
 def test_family_add_and_list(env: dict[str, str]) -> None:
-    result = run(env, "family", "add", str(EXAMPLES / "family-holm.json"))
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "VF-0001"
-    invalid = run(env, "family", "add", str(EXAMPLES / "family-single-adult-invalid.json"))
-    assert invalid.returncode == 1
-    assert "members: Én voksen kan kun være venskabsfamilie med mindst ét hjemmeboende barn." in invalid.stderr
-    listing = run(env, "family", "list")
-    assert "VF-0001" in listing.stdout and "Familien Holm" in listing.stdout and "screening" in listing.stdout
-    assert "VF-0002" not in listing.stdout
-    assert "hjemmebesøg og samtale" in listing.stdout
+    code, stdout, stderr = run("family", "add", str(EXAMPLES / "family-holm.json"))
+    assert code == 0, stderr
+    assert stdout.strip() == "VF-0001"
+    code, _, stderr = run("family", "add", str(EXAMPLES / "family-single-adult-invalid.json"))
+    assert code == 1
+    assert "members: Én voksen kan kun være venskabsfamilie med mindst ét hjemmeboende barn." in stderr
+    listing = run("family", "list")[1]
+    assert "VF-0001" in listing and "Familien Holm" in listing and "screening" in listing
+    assert "VF-0002" not in listing
+    assert "hjemmebesøg og samtale" in listing
+
+
+def test_outbox_lists_the_queued_receipt_and_filters_by_status(env: dict[str, str]) -> None:
+    assert run("refer", str(EXAMPLES / "referral-standard.json"))[0] == 0
+    code, pending, _ = run("mail", "outbox", "--status", "pending")
+    assert code == 0 and "referral-receipt" in pending and "jonas.berg@bbu.kk.dk" in pending
+    assert "referral-receipt" not in run("mail", "outbox", "--status", "sent")[1]
+    code, _, stderr = run("mail", "outbox", "--status", "lost")
+    assert code == 2 and "lost" in stderr
+
+
+def test_the_installed_command_runs_in_a_process_of_its_own(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HJEMTILOS_")}
+    environment.update(HJEMTILOS_DATA_DIR=str(tmp_path / "data"), PREFECT_API_URL="http://127.0.0.1:9/api")
+    command = Path(sys.executable).with_name("hjemtilos")
+    result = subprocess.run([str(command), "--help"], capture_output=True, text=True, env=environment, cwd=ROOT,
+                            timeout=120)
+    assert result.returncode == 0
+    for name in ("refer", "cases", "db", "mail", "family", "worker", "up"):
+        assert name in result.stdout
+    for args in (["db", "upgrade"], ["refer", str(EXAMPLES / "referral-standard.json")]):
+        result = subprocess.run([sys.executable, "-m", "hjemtilos.cli", *args], capture_output=True, text=True,
+                                env=environment, cwd=ROOT, timeout=120)
+        assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("HTO-")

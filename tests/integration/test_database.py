@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from hjemtilos.intake import IntakeRejected, register_referral
 from hjemtilos.mail.render import Programme
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-NOW = datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 PROGRAMME = Programme(phone="+45 35 36 55 55", email="hjemtilos@redbarnet.dk")
 
 
@@ -72,16 +72,15 @@ def test_register_stores_the_whole_case(session_factory: sessionmaker[Session]) 
 
 def test_references_count_up_per_year(session_factory: sessionmaker[Session]) -> None:
     refs = []
-    for when in (NOW, NOW, datetime(2027, 1, 2, tzinfo=timezone.utc)):
+    for when in (NOW, NOW, datetime(2027, 1, 2, tzinfo=UTC)):
         with session_factory.begin() as session:
             refs.append(register_referral(session, example("referral-standard.json"), when, PROGRAMME).reference)
     assert refs == ["HTO-2026-0001", "HTO-2026-0002", "HTO-2027-0001"]
 
 
 def test_rejected_referral_writes_nothing(session_factory: sessionmaker[Session]) -> None:
-    with pytest.raises(IntakeRejected) as info:
-        with session_factory.begin() as session:
-            register_referral(session, example("referral-invalid.json"), NOW, PROGRAMME)
+    with pytest.raises(IntakeRejected) as info, session_factory.begin() as session:
+        register_referral(session, example("referral-invalid.json"), NOW, PROGRAMME)
     assert {r.code for r in info.value.reasons} >= {"too-young", "no-motivation", "no-common-language",
                                                    "placement-contact-missing"}
     with session_factory() as session:
@@ -90,10 +89,9 @@ def test_rejected_referral_writes_nothing(session_factory: sessionmaker[Session]
 
 
 def test_failure_mid_transaction_leaves_nothing(session_factory: sessionmaker[Session]) -> None:
-    with pytest.raises(RuntimeError):
-        with session_factory.begin() as session:
-            register_referral(session, example("referral-standard.json"), NOW, PROGRAMME)
-            raise RuntimeError("crash after the insert, before commit")
+    with pytest.raises(RuntimeError), session_factory.begin() as session:
+        register_referral(session, example("referral-standard.json"), NOW, PROGRAMME)
+        raise RuntimeError("crash after the insert, before commit")
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(ReferralCase)) == 0
         assert session.scalar(select(func.count()).select_from(OutboxMail)) == 0
@@ -107,7 +105,7 @@ def test_intake_at_half_past_midnight_on_new_years_day_uses_copenhagens_date(
     child = referral.child.model_copy(update={"birth_date": date(2023, 1, 1)})  # four on 1 January 2027
     eligibility = referral.eligibility.model_copy(update={"can_say_yes_no": True, "manages_toilet_alone": True})
     referral = referral.model_copy(update={"child": child, "eligibility": eligibility})
-    at = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)  # 00:30 in Copenhagen
+    at = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # 00:30 in Copenhagen
     with session_factory.begin() as session:
         stored = register_referral(session, referral, at, PROGRAMME)
     assert stored.reference == "HTO-2027-0001"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hjemtilos.app import App
 from hjemtilos.housekeeping import RETRY_SECONDS, Housekeeper
@@ -72,7 +72,7 @@ def test_failed_mail_round_is_reported_not_fatal(app: App) -> None:
     assert keeper.failures == 2
 
 
-def test_a_stuck_episode_seen_again_after_one_clear_check_keeps_one_row_and_one_mail(app: App) -> None:  # noqa: F811
+def test_a_stuck_episode_seen_again_after_one_clear_check_keeps_one_row_and_one_mail(app: App) -> None:
     from sqlalchemy import func, select
 
     from casework.stuck import Stuck, StuckReason
@@ -80,9 +80,9 @@ def test_a_stuck_episode_seen_again_after_one_clear_check_keeps_one_row_and_one_
     from hjemtilos.stuck_cases import record_stuck
 
     case_id = new_case(app)
-    since = datetime(2026, 3, 2, 8, 0, 0, 250_000, tzinfo=timezone.utc)
+    since = datetime(2026, 3, 2, 8, 0, 0, 250_000, tzinfo=UTC)
     episode = Stuck(case_id=case_id, reference="HTO-2026-0001", reason=StuckReason.APPROVAL_OVERDUE, since=since)
-    at = datetime(2026, 3, 3, 9, 0, tzinfo=timezone.utc)
+    at = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
     assert record_stuck(app, [episode], at) == 1
     assert record_stuck(app, [], at.replace(minute=1)) == 0  # one check where the case was not stuck
     assert record_stuck(app, [episode], at.replace(minute=2)) == 0  # the same episode again

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,7 +15,7 @@ from hjemtilos.mail.render import Programme
 from hjemtilos.mail.sender import SmtpConfig, deliver_pending
 from tests.conftest import SmtpServer, free_port
 
-NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 PROGRAMME = Programme(phone="+45 35 36 55 55", email="hjemtilos@redbarnet.dk")
 
 

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from hjemtilos.app import App
-from hjemtilos.db.models import ReferralCase
 from hjemtilos.db.engine import make_engine, make_session_factory
+from hjemtilos.db.models import ReferralCase
 from hjemtilos.settings import Settings
 from hjemtilos.web.app import create_app
 

@@ -131,7 +131,7 @@ def test_two_workers_on_postgresql_run_every_step_once(system_on_postgresql) -> 
         with get_client(sync_client=True) as client:
             running = {ref: sum(1 for s in client.read_flow_run_states(runs[ref].id) if s.type == StateType.RUNNING)
                        for ref in references}
-    assert running == {ref: 2 for ref in references}  # referral -> screening, screening -> consent: no third run
+    assert running == dict.fromkeys(references, 2)  # referral -> screening, screening -> consent: no third run
 
     run_ids = {str(runs[ref].id) for ref in references}
 
@@ -141,7 +141,7 @@ def test_two_workers_on_postgresql_run_every_step_once(system_on_postgresql) -> 
 
     wait_until(both_submissions_recorded, 60, "the workers' submission events")
     seen = submissions(api_url)
-    assert {run_id: len(seen[run_id]) for run_id in run_ids} == {run_id: 2 for run_id in run_ids}
+    assert {run_id: len(seen[run_id]) for run_id in run_ids} == dict.fromkeys(run_ids, 2)
     workers = Counter(worker for run_id in run_ids for worker in seen[run_id])
     assert len(workers) == 2, workers  # both workers executed case runs
 

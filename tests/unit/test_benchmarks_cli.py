@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -39,7 +39,7 @@ def test_quick_runs_the_named_benchmarks_without_touching_the_results(no_benchma
 
 
 def test_step_times_split_each_execution_of_a_run() -> None:
-    start = datetime(2026, 11, 28, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 28, tzinfo=UTC)
     history = [(StateType.SCHEDULED, 0.0), (StateType.PENDING, 0.4), (StateType.PENDING, 2.4),
                (StateType.RUNNING, 4.0), (StateType.PAUSED, 4.5),  # the first step, then a resume:
                (StateType.SCHEDULED, 60.0), (StateType.PENDING, 61.0), (StateType.RUNNING, 64.0),

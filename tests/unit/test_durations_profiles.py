@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -7,7 +7,7 @@ from casework.durations import Duration
 from casework.reference import format_reference, parse_reference
 from hjemtilos.settings import load_profile
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_parse_units() -> None:
@@ -53,7 +53,7 @@ def test_fast_profile_keeps_the_order_and_takes_about_a_minute() -> None:
 
 
 def test_unknown_profile_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="unknown profile 'slow'.*fast, production"):
+    with pytest.raises(ValueError, match=r"unknown profile 'slow'.*fast, production"):
         load_profile("slow")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -98,9 +98,9 @@ def test_ranking_is_transparent() -> None:
 def test_supervision_rounds() -> None:
     every = Duration(months=2)
     assert supervision_round(every, SUPERVISION_ANCHOR) == (0, SUPERVISION_ANCHOR)
-    number, start = supervision_round(every, datetime(2026, 3, 10, tzinfo=timezone.utc))
-    assert number == 1 and start == datetime(2026, 3, 5, 17, 0, tzinfo=timezone.utc)
-    number, start = supervision_round(every, datetime(2026, 3, 4, tzinfo=timezone.utc))
+    number, start = supervision_round(every, datetime(2026, 3, 10, tzinfo=UTC))
+    assert number == 1 and start == datetime(2026, 3, 5, 17, 0, tzinfo=UTC)
+    number, start = supervision_round(every, datetime(2026, 3, 4, tzinfo=UTC))
     assert number == 0
     fast = Duration(seconds=10)
     assert supervision_round(fast, SUPERVISION_ANCHOR.replace(second=25))[0] == 2

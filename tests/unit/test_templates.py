@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import jinja2
 import pytest
@@ -27,7 +27,7 @@ def sample(cls: type[MailContext]) -> MailContext:
         elif kind is bool:
             values[field.name] = True
         elif kind is datetime:
-            values[field.name] = datetime(2027, 3, 4, 14, 30, tzinfo=timezone.utc)
+            values[field.name] = datetime(2027, 3, 4, 14, 30, tzinfo=UTC)
         elif kind is date:
             values[field.name] = date(2027, 3, 4)
         elif kind == tuple[str, ...]:
