@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hjemtilos import PROJECT_ROOT
-from tests.conftest import case_app, free_port
+from tests.support import case_app, free_port
 
 CHROMIUM = os.environ.get("HJEMTILOS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -59,7 +59,7 @@ def test_caseworker_submits_the_referral_form(app, page, form_url, smtp_server) 
 
 
 def test_coordinator_resumes_a_case_in_the_prefect_ui(app, page, ui_server, smtp_server) -> None:  # type: ignore[no-untyped-def]
-    from tests.flows.conftest import start_case
+    from tests.flows.driving import start_case
 
     case_id, reference, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
@@ -97,7 +97,7 @@ def test_administrator_sees_stuck_cases_in_artifacts(app, page, ui_server, smtp_
     from flows.timekeeper import publish_stuck_cases_now
     from hjemtilos.adapters.prefect import PrefectOrchestrator
     from hjemtilos.stuck_cases import check_stuck, stuck_summary, stuck_table
-    from tests.flows.conftest import start_case
+    from tests.flows.driving import start_case
 
     _, reference, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"

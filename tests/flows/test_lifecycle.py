@@ -14,8 +14,8 @@ from casework.clock import local_date
 from hjemtilos.app import App
 from hjemtilos.db.models import AuditEvent, CaseVisit, ConsentReceipt, HumanTask, Match, OutboxMail, ReferralCase, Timer
 from hjemtilos.timekeeping import tick
-from tests.conftest import SmtpServer, case_app
-from tests.flows.conftest import CaseDriver, ShiftedPrefect, SyntheticClock, add_family, start_case
+from tests.flows.driving import CaseDriver, ShiftedPrefect, SyntheticClock, add_family, start_case
+from tests.support import SmtpServer, case_app
 
 
 @pytest.fixture

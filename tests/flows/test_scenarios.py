@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -12,28 +11,7 @@ from flows.end_case import end_case, record_change
 from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.db.models import AuditEvent, CaseEnding, HumanTask, Match, ReferralCase, Timer
 from hjemtilos.timekeeping import tick
-from tests.flows.conftest import TODAY, CaseDriver, add_family, now, start_case
-
-
-def templates_to(smtp_server) -> Counter:  # type: ignore[no-untyped-def]
-    return Counter((r.message["X-Hjemtilos-Template"], r.rcpt_tos[0]) for r in smtp_server.received)
-
-
-def approve_to_matching(case: CaseDriver) -> None:
-    assert case.run() == "approval-screening-r1"
-    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
-    assert case.answer({"coordinator": "KH", "parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) \
-        == "approval-match-proposal-1-r1"
-
-
-def agree_and_start(case: CaseDriver, family_id: int, attempt: int = 1) -> None:
-    assert case.answer({"coordinator": "KH", "family": "VF-%04d" % family_id}) \
-        == f"approval-match-answers-{attempt}-r1"
-    assert case.answer({"coordinator": "KH", "family_answer": "ja", "parents_answer": "ja"}) \
-        == f"approval-first-meeting-plan-{attempt}-r1"
-    assert case.answer({"coordinator": "KH", "meeting_at": now().isoformat()}) == f"approval-first-meeting-{attempt}-r1"
-    assert case.answer({"coordinator": "KH", "weekday": "tirsdag", "brings": "venskabsfamilien",
-                        "fetches": "venskabsfamilien"}) == f"timer-first-visit-followup-{attempt}-r1"
+from tests.flows.driving import TODAY, add_family, agree_and_start, approve_to_matching, now, start_case, templates_to
 
 
 def test_residential_home_needs_no_consent_but_a_startup_meeting(app, smtp_server) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from hjemtilos.db.models import HumanTask, StuckCase, Timer
 from hjemtilos.intake import register_referral
 from hjemtilos.paths import EXAMPLES
 from hjemtilos.stuck_cases import check_stuck, record_stuck, stuck_summary, stuck_table
-from tests.flows.conftest import now, start_case
+from tests.flows.driving import now, start_case
 
 THRESHOLD = timedelta(seconds=31)  # fast profile: stuck after 30 s
 

@@ -12,8 +12,7 @@ from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.db.models import FamilyMember, HumanTask, Match, VolunteerFamily
 from hjemtilos.timekeeping import tick
 from hjemtilos.volunteers import send_supervision_invitations
-from tests.flows.conftest import TODAY, add_family, now, register_family, start_case
-from tests.flows.test_scenarios import agree_and_start, templates_to
+from tests.flows.driving import TODAY, add_family, agree_and_start, now, register_family, start_case, templates_to
 
 ADULT_CERTS = {f"member_{i}_{kind}_{field}": TODAY for i in (1, 2, 3)
                for kind in ("child_certificate", "criminal_record") for field in ("requested_on", "received_on")}

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from flows.deployments import deploy_all
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.db.models import AuditEvent, HumanTask
-from tests.flows.conftest import add_family, start_case
+from tests.flows.driving import add_family, start_case
 
 
 def descendants(pid: int) -> list[int]:

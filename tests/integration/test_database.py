@@ -109,3 +109,16 @@ def test_intake_at_half_past_midnight_on_new_years_day_uses_copenhagens_date(
     with session_factory.begin() as session:
         stored = register_referral(session, referral, at, PROGRAMME)
     assert stored.reference == "HTO-2027-0001"
+
+
+def test_the_migrations_make_exactly_the_models_schema(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    finally:
+        engine.dispose()
+    assert differences == []

@@ -13,7 +13,7 @@ from hjemtilos.mail.contexts import ConsentReminder, ReferralReceipt
 from hjemtilos.mail.outbox import Recipient, enqueue_mail
 from hjemtilos.mail.render import Programme
 from hjemtilos.mail.sender import SmtpConfig, deliver_pending
-from tests.conftest import SmtpServer, free_port
+from tests.support import SmtpServer, free_port
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 PROGRAMME = Programme(phone="+45 35 36 55 55", email="hjemtilos@redbarnet.dk")

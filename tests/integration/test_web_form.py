@@ -97,3 +97,15 @@ def test_english_switch(client) -> None:  # type: ignore[no-untyped-def]
     bad = {**VALID, "placement.kind": "foster_family", "csrf": token(client), "lang": "en"}
     response = client.post("/", data=bad)
     assert 'id="placement-contact_name-error">A child placed out of home needs a contact person' in response.text
+
+
+def test_wished_competences_are_asked_for_and_stored(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/")
+    assert 'name="wished_competences"' in page.text and "Ønskede kompetencer hos familien" in page.text
+    response = client.post("/", data={**VALID, "wished_competences": "musik; friluftsliv, lektiehjælp",
+                                      "csrf": token(client), "lang": "da"})
+    assert response.status_code == 200
+    from hjemtilos.db.models import Child
+
+    with client.app_state.session_factory() as session:
+        assert session.scalars(select(Child.wished_competences)).one() == ["musik", "friluftsliv", "lektiehjælp"]

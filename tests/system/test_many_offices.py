@@ -28,7 +28,7 @@ from flows.deployments import CRASH_SILENT_RUNS
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.db.models import AuditEvent
 from hjemtilos.mail.catcher import list_caught
-from tests.conftest import free_port, pg_database, require_pg
+from tests.support import free_port, pg_database, require_pg
 
 CASES = 6
 pytestmark = pytest.mark.postgres
