@@ -54,6 +54,10 @@ class ExtraChildVisitAnswer(Answer):
     visit_held_on: date = Field(title="Ekstra børnebesøg holdt (dato)")
     child_wants_rematch: Literal["ja", "nej"] = Field(title="Ønsker barnet en ny venskabsfamilie?")
 
+    @property
+    def wants_rematch(self) -> bool:
+        return self.child_wants_rematch == "ja"
+
 
 class ExtraChildVisitHandler(Handler[ExtraChildVisitAnswer]):
     kind = ApprovalKind.EXTRA_CHILD_VISIT
@@ -66,7 +70,7 @@ class ExtraChildVisitHandler(Handler[ExtraChildVisitAnswer]):
     def apply(self, ctx: CaseContext, answer: ExtraChildVisitAnswer) -> str | None:
         not_in_future(ctx, answer.visit_held_on)
         record_visit(ctx, VisitKind.EXTRA_CHILD_VISIT, answer.visit_held_on)
-        return "rematch" if answer.child_wants_rematch == "ja" else "no-rematch"
+        return "rematch" if answer.wants_rematch else "no-rematch"
 
 
 def case_by_reference(session: Session, reference: str) -> ReferralCase:

@@ -88,6 +88,10 @@ class MatchAnswersAnswer(Answer):
     parents_answer: YES_NO = Field(title="Forældrenes / kontaktpersonens svar")
     parents_answered_on: date | None = Field(default=None, title="Forældrene svarede (dato)")
 
+    @property
+    def both_accept(self) -> bool:
+        return self.family_answer == "ja" and self.parents_answer == "ja"
+
 
 class MatchAnswersHandler(Handler[MatchAnswersAnswer]):
     kind = ApprovalKind.MATCH_ANSWERS
@@ -105,7 +109,7 @@ class MatchAnswersHandler(Handler[MatchAnswersAnswer]):
         match.family_answer, match.parents_answer = answer.family_answer, answer.parents_answer
         match.family_answered_on = answer.family_answered_on or ctx.today
         match.parents_answered_on = answer.parents_answered_on or ctx.today
-        if "nej" in (answer.family_answer, answer.parents_answer):
+        if not answer.both_accept:
             match.status = MatchStatus.DECLINED
             ctx.case.match_attempt = ctx.attempt + 1
             ctx.set_step(Step.MATCH_PROPOSAL)

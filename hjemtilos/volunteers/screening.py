@@ -36,7 +36,19 @@ __all__ = ["FamilyApprovalAnswer", "FamilyApprovalView", "FamilyStep", "HomeVisi
            "prepare_family_approval", "skip_family_round", "submit_family_approval"]
 
 NO_CERTIFICATE_TEXT = "Skriv ikke oplysninger fra straffeattester her."
+CLEAR = "uden anmærkning"
 OUTCOME = Literal["uden anmærkning", "med anmærkning"]
+
+
+class FamilyDecision(StrEnum):
+    GO_ON = "go-on"  # continue the screening / save what arrived and wait
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+DECISION_CHOICE: dict[str, FamilyDecision] = {"fortsæt screeningen": FamilyDecision.GO_ON,
+                                              "gem og vent": FamilyDecision.GO_ON, "godkend": FamilyDecision.APPROVE,
+                                              "afvis": FamilyDecision.REJECT}
 
 
 class FamilyStep(StrEnum):
@@ -76,6 +88,10 @@ class HomeVisitAnswer(FamilyAnswer):
     home_visit_on: date | None = Field(default=None, title="Hjemmebesøg (dato)")
     interview_on: date | None = Field(default=None, title="Samtale (dato)")
 
+    @property
+    def choice(self) -> FamilyDecision:
+        return DECISION_CHOICE[self.decision]
+
 
 @dataclass(frozen=True)
 class CertificateEntry:
@@ -92,6 +108,10 @@ class FamilyApprovalAnswer(FamilyAnswer):
         title="Beslutning", description="Gem det modtagne og vent, godkend (kræver at alt er modtaget), eller afvis.")
     elearning_completed_on: date | None = Field(default=None, title="E-læringskursus gennemført (dato)")
 
+    @property
+    def choice(self) -> FamilyDecision:
+        return DECISION_CHOICE[self.decision]
+
     def certificates(self) -> dict[tuple[int, Certificate], CertificateEntry]:
         values = dict(self)
         out: dict[tuple[int, Certificate], CertificateEntry] = {}
@@ -102,7 +122,7 @@ class FamilyApprovalAnswer(FamilyAnswer):
                 outcome = values[f"{prefix}_outcome"]
                 out[int(number), Certificate(certificate)] = CertificateEntry(
                     values[f"{prefix}_requested_on"], values[f"{prefix}_received_on"],
-                    None if outcome is None else outcome == "uden anmærkning")
+                    None if outcome is None else outcome == CLEAR)
         return out
 
 
@@ -182,7 +202,7 @@ def _apply(session: Session, family: VolunteerFamily, task: HumanTask, answer: F
            now: datetime) -> str | None:
     today = local_date(now)
     if isinstance(answer, HomeVisitAnswer):
-        if answer.decision == "afvis":
+        if answer.choice is FamilyDecision.REJECT:
             return _reject(family, answer)
         visit, interview = answer.home_visit_on, answer.interview_on
         if visit is None or interview is None:
@@ -193,7 +213,7 @@ def _apply(session: Session, family: VolunteerFamily, task: HumanTask, answer: F
         return "done"
     if not isinstance(answer, FamilyApprovalAnswer):
         raise InvalidRequest("Ukendt formular / unknown form")
-    if answer.decision == "afvis":
+    if answer.choice is FamilyDecision.REJECT:
         return _reject(family, answer)
     members = members_of(family)
     for (number, certificate), entry in sorted(answer.certificates().items()):
@@ -213,7 +233,7 @@ def _apply(session: Session, family: VolunteerFamily, task: HumanTask, answer: F
                            step="volunteer-family-approval", detail=None))
     session.flush()
     status = status_of(family, today)
-    if answer.decision == "godkend":
+    if answer.choice is FamilyDecision.APPROVE:
         if not status.complete:
             problems = list(status.missing) + list(status.unclear_certificates)
             reject_input(session, task, "Kan ikke godkendes endnu. Mangler: " + ", ".join(problems) + ".", now)
