@@ -192,8 +192,9 @@ def send_reminders(app: App, now: datetime) -> tuple[int, int]:
             occurrence = f"reminder-{task.reminders_sent + 1}"
             if task.family_id is not None:
                 for recipient, context in family_reminder(session, app, task, now):
+                    # no case: the family's id is what tells one family's reminder from another's
                     outbox.add(case_id=None, step=task.step, recipient=recipient, context=context,
-                               occurrence=f"{task.key}:{occurrence}")
+                               occurrence=f"family-{task.family_id}:{task.key}:{occurrence}")
                 audit.append(_bump_reminder(task, now, timings))
                 reminders += 1
                 continue

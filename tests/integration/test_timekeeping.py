@@ -79,3 +79,29 @@ def test_crashed_runs_of_open_cases_are_rescheduled_at_most_three_times(app: App
         restarts = session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.case_id == case_id, AuditEvent.action == "run-restarted"))
     assert restarts == MAX_RESTARTS
+
+
+def test_every_familys_screening_reminder_is_its_own_mail(app: App) -> None:
+    import json
+
+    from casework.families import FamilyRegistration
+    from hjemtilos.paths import EXAMPLES
+    from hjemtilos.volunteers import FamilyStep, prepare_family_approval, register_family
+
+    registration = FamilyRegistration.model_validate(json.loads((EXAMPLES / "family-holm.json").read_text()))
+    families = []
+    for _ in range(3):
+        with app.session_factory.begin() as session:
+            families.append(register_family(session, registration, NOW).family_id)
+    for family_id in families[:2]:
+        prepare_family_approval(app, family_id, FamilyStep.HOME_VISIT, NOW)
+    prepare_family_approval(app, families[2], FamilyStep.FAMILY_APPROVAL, NOW)
+    due = app.profile.timings.screening_reminder_after.after(NOW) + timedelta(seconds=1)
+    assert send_reminders(app, due) == (3, 3)  # 14 days: reminder and escalation fall due together
+    with app.session_factory() as session:
+        mails = session.scalars(select(OutboxMail).where(OutboxMail.case_id.is_(None))).all()
+    # the two home visits remind the coordinator once each; the third family gets its e-learning reminder and the
+    # coordinator its certificates reminder
+    assert Counter(m.template for m in mails) == Counter({"coordinator-reminder": 2, "volunteer-elearning-reminder": 1,
+                                                          "volunteer-certificates-reminder": 1,
+                                                          "coordinator-escalation": 3})
