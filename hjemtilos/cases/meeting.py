@@ -3,12 +3,12 @@ who brings and fetches the child, and the start of the weekly visits."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, Literal
 
 from pydantic import Field
 
-from casework.clock import LOCAL_TZ, at_local, local_date
+from casework.clock import at_local, format_local, local_date
 from casework.steps import ApprovalKind, MatchStatus, Step
 from hjemtilos.cases.context import CaseContext, family_recipient
 from hjemtilos.cases.handler import Answer, Handler
@@ -20,15 +20,22 @@ WEEKDAYS = Literal["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag"
 TRANSPORT = Literal["forælder/kontaktperson", "venskabsfamilien", "barnet selv", "andet (aftalt)"]
 
 
+CLOCK_PATTERN = r"^\s*([01]?[0-9]|2[0-3])[:.]([0-5][0-9])\s*$"
+
+
 class FirstMeetingPlanAnswer(Answer):
-    meeting_at: datetime = Field(title="Første møde (dato og klokkeslæt)",
-                                 description="Mødet holdes hjemme hos familien. Invitationen sendes til begge parter.")
+    """A date and a wall-clock time, both Copenhagen's: a date-time field would be read in the browser's zone."""
+
+    meeting_on: date = Field(title="Første møde (dato)",
+                             description="Mødet holdes hjemme hos familien. Invitationen sendes til begge parter.")
+    meeting_clock: str = Field(title="Klokkeslæt (dansk tid)", pattern=CLOCK_PATTERN,
+                               description="Fx 16:00 eller 16.30. Altid dansk tid, uanset hvad din browser viser.")
 
     @property
     def meeting_time(self) -> datetime:
-        """The meeting as an aware time; a time without a zone is Copenhagen time."""
-        value = self.meeting_at
-        return value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TZ)
+        """The meeting as an aware time: the date and the clock in Copenhagen."""
+        hours, minutes = self.meeting_clock.strip().replace(".", ":").split(":")
+        return at_local(self.meeting_on, time(int(hours), int(minutes)))
 
 
 class FirstMeetingPlanHandler(Handler[FirstMeetingPlanAnswer]):
@@ -39,10 +46,14 @@ class FirstMeetingPlanHandler(Handler[FirstMeetingPlanAnswer]):
     instructions = ("Aftal det første møde hjemme hos familien. Invitationen sendes til begge parter, når du har "
                     "angivet tidspunktet.")
 
+    def initial(self, ctx: CaseContext) -> dict[str, Any]:
+        return {"meeting_on": ctx.today}  # a date, never a date-time: the browser's zone must not move it
+
     def apply(self, ctx: CaseContext, answer: FirstMeetingPlanAnswer) -> str | None:
         match = ctx.current_match()
         family = ctx.family(match)
         meeting_at = answer.meeting_time
+        ctx.audit("first-meeting-planned", self.step, {"meeting_at": meeting_at.isoformat()})
         match.first_meeting_at = meeting_at
         address = family.address or family.local_area
         for to in [family_recipient(family), *(ctx.party_recipient(g) for g in ctx.guardians())]:
@@ -67,6 +78,13 @@ class FirstMeetingHandler(Handler[FirstMeetingAnswer]):
     answer = FirstMeetingAnswer
     instructions = ("Efter det første møde: registrér den faste ugedag, hvem der bringer og henter barnet, og "
                     "startdatoen for besøgene (som standard ugen efter mødet).")
+
+    def describe(self, ctx: CaseContext) -> list[str]:
+        match = ctx.match()
+        lines = [self.instructions]
+        if match is not None and match.first_meeting_at is not None:
+            lines += ["", f"Det første møde: {format_local(match.first_meeting_at, '%d.%m.%Y kl. %H.%M')} (dansk tid)."]
+        return lines
 
     def initial(self, ctx: CaseContext) -> dict[str, Any]:
         match = ctx.match()

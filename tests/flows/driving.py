@@ -79,7 +79,8 @@ class CaseDriver:
             return client.read_flow_run_input(self.run_id, keyset["description"])
 
     def answer(self, run_input: dict[str, Any]) -> str:
-        resume_flow_run(self.run_id, run_input=run_input)
+        # _sync: also where an event loop runs in this thread (Playwright's sync API), which would make it a coroutine
+        resume_flow_run(self.run_id, run_input=run_input, _sync=True)  # type: ignore[call-arg]
         return self.run()
 
     def wait_for_timekeeper(self, timeout: float = 90.0) -> str:
@@ -173,6 +174,7 @@ def agree_and_start(case: CaseDriver, family_id: int, attempt: int = 1) -> None:
         == f"approval-match-answers-{attempt}-r1"
     assert case.answer({"coordinator": "KH", "family_answer": "ja", "parents_answer": "ja"}) \
         == f"approval-first-meeting-plan-{attempt}-r1"
-    assert case.answer({"coordinator": "KH", "meeting_at": now().isoformat()}) == f"approval-first-meeting-{attempt}-r1"
+    assert case.answer({"coordinator": "KH", "meeting_on": TODAY, "meeting_clock": "16:00"}) \
+        == f"approval-first-meeting-{attempt}-r1"
     assert case.answer({"coordinator": "KH", "weekday": "tirsdag", "brings": "venskabsfamilien",
                         "fetches": "venskabsfamilien"}) == f"timer-first-visit-followup-{attempt}-r1"

@@ -65,7 +65,7 @@ def test_referral_to_farewell(production_app: App, smtp_server, synthetic_clock:
     assert case.answer({"coordinator": "KH", "family": "VF-%04d" % family_id}) == "approval-match-answers-1-r1"
     assert case.answer({"coordinator": "KH", "family_answer": "ja", "parents_answer": "ja"}) \
         == "approval-first-meeting-plan-1-r1"
-    assert case.answer({"coordinator": "KH", "meeting_at": clock().replace(microsecond=0).isoformat()}) \
+    assert case.answer({"coordinator": "KH", "meeting_on": today, "meeting_clock": "16:00"}) \
         == "approval-first-meeting-1-r1"
     key = case.answer({"coordinator": "KH", "weekday": "onsdag", "brings": "forælder/kontaktperson",
                        "fetches": "venskabsfamilien"})

@@ -31,7 +31,7 @@ STANDARD_ANSWERS: dict[ApprovalKind, dict[str, Any]] = {
     ApprovalKind.SCREENING: {"decision": "godkend"},
     ApprovalKind.CONSENT: {"parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY},
     ApprovalKind.MATCH_ANSWERS: {"family_answer": "ja", "parents_answer": "ja"},
-    ApprovalKind.FIRST_MEETING_PLAN: {"meeting_at": "2026-12-01T16:00:00+01:00"},
+    ApprovalKind.FIRST_MEETING_PLAN: {"meeting_on": "2026-12-01", "meeting_clock": "16:00"},
     ApprovalKind.FIRST_MEETING: {"weekday": "onsdag", "brings": "venskabsfamilien", "fetches": "venskabsfamilien"},
 }
 
@@ -151,7 +151,8 @@ def test_match_choice_not_offered_is_refused(rollback_app: App) -> None:
 
 
 @pytest.mark.parametrize(("kind", "data", "missing"), [
-    (ApprovalKind.FIRST_MEETING_PLAN, {}, "meeting_at"),
+    (ApprovalKind.FIRST_MEETING_PLAN, {"meeting_clock": "16:00"}, "meeting_on"),
+    (ApprovalKind.FIRST_MEETING_PLAN, {"meeting_on": "2026-12-01"}, "meeting_clock"),
     (ApprovalKind.FIRST_MEETING, {"brings": "venskabsfamilien", "fetches": "venskabsfamilien"}, "weekday"),
     (ApprovalKind.FUTURE_AGREEMENT, {}, "continuation"),
     (ApprovalKind.CHILD_VISIT, {"how_it_goes": "godt"}, "visit_held_on"),
@@ -219,7 +220,22 @@ def test_declined_proposal_goes_to_the_next_attempt_without_that_family(rollback
     assert view(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL, 2).form.choices == ("VF-%04d" % berg,)
 
 
-def test_first_meeting_time_without_a_zone_is_copenhagen_time_and_visits_start_a_week_later(rollback_app: App) -> None:
+@pytest.mark.parametrize("clock", ["25:00", "16", "4 pm", "16:60"])
+def test_a_meeting_clock_that_is_no_time_is_refused_by_the_form(clock: str) -> None:
+    model = cases.handler_for(ApprovalKind.FIRST_MEETING_PLAN).answer_model(FormSpec(ApprovalKind.FIRST_MEETING_PLAN))
+    with pytest.raises(ValidationError):
+        model.model_validate({"coordinator": "KH", "meeting_on": "2026-12-01", "meeting_clock": clock})
+
+
+@pytest.mark.parametrize(("day", "clock", "utc"), [("2026-12-01", "16:00", "15:00"), ("2027-06-01", "16.30", "14:30")])
+def test_the_meeting_clock_is_copenhagen_time_in_winter_and_summer(day: str, clock: str, utc: str) -> None:
+    from hjemtilos.cases.meeting import FirstMeetingPlanAnswer
+
+    answer = FirstMeetingPlanAnswer.model_validate({"coordinator": "KH", "meeting_on": day, "meeting_clock": clock})
+    assert answer.meeting_time.astimezone(NOW.tzinfo) == datetime.fromisoformat(f"{day}T{utc}:00+00:00")
+
+
+def test_first_meeting_time_is_copenhagen_time_and_visits_start_a_week_later(rollback_app: App) -> None:
     family = add_family(rollback_app)
     case_id = new_case(rollback_app)
     to_matching(rollback_app, case_id)
@@ -227,10 +243,11 @@ def test_first_meeting_time_without_a_zone_is_copenhagen_time_and_visits_start_a
     assert answer(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL, {"family": "VF-%04d" % family}, 1).accepted
     assert answer(rollback_app, case_id, ApprovalKind.MATCH_ANSWERS, STANDARD_ANSWERS[ApprovalKind.MATCH_ANSWERS],
                   1).accepted
-    assert answer(rollback_app, case_id, ApprovalKind.FIRST_MEETING_PLAN, {"meeting_at": "2026-12-01T16:00:00"},
-                  1).accepted
+    assert answer(rollback_app, case_id, ApprovalKind.FIRST_MEETING_PLAN,
+                  {"meeting_on": "2026-12-01", "meeting_clock": "16:00"}, 1).accepted
     current = view(rollback_app, case_id, ApprovalKind.FIRST_MEETING, 1)
     assert current.initial == {"start_date": date(2026, 12, 8)}
+    assert "Det første møde: 01.12.2026 kl. 16.00 (dansk tid)." in current.description
     assert answer(rollback_app, case_id, ApprovalKind.FIRST_MEETING, STANDARD_ANSWERS[ApprovalKind.FIRST_MEETING],
                   1).accepted
     with rollback_app.session_factory() as session:

@@ -1,0 +1,68 @@
+"""A coordinator plans the first meeting in the Prefect UI from a browser in another time zone: the time typed is
+Copenhagen's, and the invitation says so."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from casework.clock import at_local, local_date
+from hjemtilos.db.models import Match
+from tests.browser.conftest import CHROMIUM_ARGS
+from tests.flows.driving import add_family, approve_to_matching, now, start_case
+
+
+@pytest.fixture(params=["UTC", "America/New_York"])
+def zoned_page(request: pytest.FixtureRequest, chromium_path: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, timezone_id=request.param)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == request.param
+        yield page
+        context.close()
+        browser.close()
+
+
+def test_meeting_time_typed_in_any_browser_zone_is_copenhagen_time(app, zoned_page, ui_server, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    page = zoned_page
+    family = add_family(app)
+    _, reference, case = start_case(app, "referral-standard.json")
+    approve_to_matching(case)
+    assert case.answer({"coordinator": "KH", "family": "VF-%04d" % family}) == "approval-match-answers-1-r1"
+    assert case.answer({"coordinator": "KH", "family_answer": "ja", "parents_answer": "ja"}) \
+        == "approval-first-meeting-plan-1-r1"
+    day = local_date(now())
+    page.goto(f"{ui_server}/runs/flow-run/{case.run_id}")
+    page.get_by_role("button", name="Resume").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(f"{reference}: Planlæg det første møde").wait_for()
+    textareas = dialog.locator("textarea")
+    textareas.nth(0).fill("KH")
+    textareas.nth(1).fill("16:00")  # the date is prefilled with Copenhagen's today
+    dialog.get_by_role("button", name="Submit").click()
+    for _ in range(40):
+        if not case.state().is_paused():
+            break
+        page.wait_for_timeout(250)
+    assert not case.state().is_paused(), "the UI did not resume the run"
+    assert case.run() == "approval-first-meeting-1-r1"
+    with app.session_factory() as session:
+        meeting = session.scalars(select(Match.first_meeting_at)).one()
+    assert meeting == at_local(day, datetime.strptime("16:00", "%H:%M").time())
+    invitations = [r for r in smtp_server.received if r.message["X-Hjemtilos-Template"] == "first-meeting-invitation"]
+    assert len(invitations) == 2
+    for invitation in invitations:
+        body = invitation.message.get_body(preferencelist=("plain",)).get_content()
+        assert "kl. 16.00" in body and "kl. 17.00" not in body, body
+    # the next dialog shows the time back, in Copenhagen time
+    page.reload()
+    page.get_by_role("button", name="Resume").click()
+    page.get_by_role("dialog").get_by_text(re.compile(r"Det første møde: .* kl\. 16\.00 \(dansk tid\)")).wait_for()
