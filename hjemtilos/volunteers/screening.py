@@ -85,8 +85,8 @@ class FamilyAnswer(BaseModel):
 
 class HomeVisitAnswer(FamilyAnswer):
     decision: Literal["fortsæt screeningen", "afvis"] = Field(title="Beslutning")
-    home_visit_on: date | None = Field(default=None, title="Hjemmebesøg (dato)")
-    interview_on: date | None = Field(default=None, title="Samtale (dato)")
+    home_visit_on: date = Field(title="Hjemmebesøg (dato)")
+    interview_on: date = Field(title="Samtale (dato)")
 
     @property
     def choice(self) -> FamilyDecision:
@@ -205,8 +205,6 @@ def _apply(session: Session, family: VolunteerFamily, task: HumanTask, answer: F
         if answer.choice is FamilyDecision.REJECT:
             return _reject(family, answer)
         visit, interview = answer.home_visit_on, answer.interview_on
-        if visit is None or interview is None:
-            raise InvalidRequest("Angiv datoen for hjemmebesøget og for samtalen.")
         if visit > today or interview > today:
             raise InvalidRequest("Datoerne kan ikke ligge i fremtiden.")
         family.home_visit_on, family.interview_on = visit, interview

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from hjemtilos.adapters.prefect import PrefectOrchestrator
@@ -80,9 +81,17 @@ def test_family_screening_blocks_approval_until_everything_is_in(app, smtp_serve
 def test_rejected_family_is_never_offered(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
     family_id, family = register_family(app)
     assert family.run() == "approval-home-visit-r1"
-    assert family.answer({"coordinator": "KH", "decision": "afvis"}) == "approval-home-visit-r2"
+    # the dates are required: an empty answer is refused by the server, the run waits on the same form
+    from prefect.flow_runs import resume_flow_run
+
+    with pytest.raises(RuntimeError, match="Cannot resume this run"):
+        resume_flow_run(family.run_id, run_input={"coordinator": "KH", "decision": "afvis"})
+    assert family.state().state_details.pause_key == "approval-home-visit-r1"
+    assert family.answer({"coordinator": "KH", "decision": "afvis", "home_visit_on": TODAY, "interview_on": TODAY}) \
+        == "approval-home-visit-r2"
     assert "begrundelse" in family.description()
-    assert family.answer({"coordinator": "KH", "decision": "afvis", "reason": "Ikke overskud lige nu."}) == "done"
+    assert family.answer({"coordinator": "KH", "decision": "afvis", "reason": "Ikke overskud lige nu.",
+                          "home_visit_on": TODAY, "interview_on": TODAY}) == "done"
     with app.session_factory() as session:
         assert session.get(VolunteerFamily, family_id).status == "rejected"
 

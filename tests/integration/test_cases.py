@@ -344,3 +344,11 @@ def test_family_ending_asks_for_the_extra_child_visit_whose_answer_decides(rollb
     assert cases.finish_ending(rollback_app, case_id, plan.ending_id, NOW) == "rematch"
     info = cases.case_info(rollback_app, case_id)
     assert info.match_attempt == 2 and not info.ending_in_progress
+
+
+def test_the_home_visit_form_requires_its_dates() -> None:
+    from hjemtilos.volunteers.screening import HomeVisitAnswer
+
+    assert {"home_visit_on", "interview_on", "decision"} <= set(HomeVisitAnswer.model_json_schema()["required"])
+    with pytest.raises(ValidationError):
+        HomeVisitAnswer.model_validate({"coordinator": "KH", "decision": "fortsæt screeningen"})
