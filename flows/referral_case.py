@@ -102,7 +102,8 @@ def run_programme(case_id: int, info: cases.CaseInfo) -> str:
     while True:
         attempt = read_case_info(case_id).match_attempt
         await_family(case_id, attempt)
-        await_approval(case_id, ApprovalKind.MATCH_PROPOSAL, attempt)
+        if await_approval(case_id, ApprovalKind.MATCH_PROPOSAL, attempt).outcome == "no-family":
+            continue  # the family chosen was taken meanwhile and nobody else has room: wait for one again
         if await_approval(case_id, ApprovalKind.MATCH_ANSWERS, attempt).outcome == "agreed":
             break
     await_approval(case_id, ApprovalKind.FIRST_MEETING_PLAN, attempt)

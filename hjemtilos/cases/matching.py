@@ -7,13 +7,14 @@ from datetime import date
 from typing import Any, Literal, cast
 
 from pydantic import Field, create_model
+from sqlalchemy import func, select
 
 from casework.matching import Candidate
-from casework.steps import ApprovalKind, MatchStatus, Step
+from casework.steps import LIVE_MATCH, ApprovalKind, FamilyStatus, MatchStatus, Step
 from hjemtilos.approvals import InvalidRequest
 from hjemtilos.cases.context import CaseContext, candidates_for, family_recipient
 from hjemtilos.cases.handler import Answer, FormSpec, Handler
-from hjemtilos.db.models import Match
+from hjemtilos.db.models import Match, VolunteerFamily
 from hjemtilos.mail import contexts as mc
 
 __all__ = ["MatchAnswersAnswer", "MatchAnswersHandler", "MatchProposalAnswer", "MatchProposalHandler",
@@ -54,6 +55,17 @@ class MatchProposalHandler(Handler[MatchProposalAnswer]):
         return {"candidates": [{"reference": c.reference, "family_id": c.family_id, "score": c.score,
                                 "reasons": list(c.reasons)} for c in candidates_for(ctx.session, ctx.case, ctx.now)]}
 
+    def _has_room(self, ctx: CaseContext, family_id: int) -> bool:
+        """Recheck the family under a lock: the form's candidates were fixed when it opened, and other cases may
+        have chosen the family since (PostgreSQL: the family's row is locked until this transaction ends; SQLite:
+        the transaction holds the database's write lock)."""
+        family = ctx.session.get(VolunteerFamily, family_id, with_for_update=True)
+        if family is None or family.status != FamilyStatus.APPROVED:
+            return False
+        taken = ctx.session.scalar(select(func.count()).select_from(Match).where(
+            Match.family_id == family_id, Match.status.in_(LIVE_MATCH), Match.case_id != ctx.case.id)) or 0
+        return taken < family.capacity
+
     def describe(self, ctx: CaseContext) -> list[str]:
         lines = ["Vælg den familie, der skal have forslaget. Kandidaterne er godkendte familier med plads, "
                  "sorteret efter point:", "", "| Familie | Point | Hvorfor |", "|---|---|---|"]
@@ -67,6 +79,16 @@ class MatchProposalHandler(Handler[MatchProposalAnswer]):
         if chosen is None:
             raise InvalidRequest("Vælg en af de foreslåede familier.")
         attempt = ctx.attempt
+        if ctx.match(attempt) is None and not self._has_room(ctx, chosen.family_id):
+            fresh = self.open(ctx)
+            ctx.open_task().data = fresh
+            if not stored_candidates(fresh):  # nobody has room now: back to waiting for a family, next attempt
+                ctx.case.match_attempt = attempt + 1
+                ctx.audit("match-proposal-no-family", self.step, {"attempt": attempt})
+                return "no-family"
+            ctx.ask_again(f"{chosen.reference} har ikke længere plads: en anden sag har fået familien, efter "
+                          "formularen blev åbnet. Vælg en af de familier, der har plads nu.")
+            return None
         if ctx.match(attempt) is None:
             ctx.session.add(Match(case_id=ctx.case.id, family_id=chosen.family_id, attempt=attempt,
                                   status=MatchStatus.PROPOSED, proposed_at=ctx.now))

@@ -352,3 +352,65 @@ def test_the_home_visit_form_requires_its_dates() -> None:
     assert {"home_visit_on", "interview_on", "decision"} <= set(HomeVisitAnswer.model_json_schema()["required"])
     with pytest.raises(ValidationError):
         HomeVisitAnswer.model_validate({"coordinator": "KH", "decision": "fortsæt screeningen"})
+
+
+def test_a_family_taken_since_the_form_opened_is_refused_and_the_choices_are_renewed(rollback_app: App) -> None:
+    holm = add_family(rollback_app, capacity=1)
+    first, second = new_case(rollback_app), new_case(rollback_app)
+    for case_id in (first, second):
+        to_matching(rollback_app, case_id)
+        assert cases.prepare_family_wait(rollback_app, case_id, 1, NOW).state.passed
+        assert view(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL, 1).form.choices == ("VF-%04d" % holm,)
+    berg = add_family(rollback_app, "Familien Berg", area="Valby")  # approved after the forms opened
+    assert answer(rollback_app, first, ApprovalKind.MATCH_PROPOSAL, {"family": "VF-%04d" % holm}, 1).accepted
+    late = answer(rollback_app, second, ApprovalKind.MATCH_PROPOSAL, {"family": "VF-%04d" % holm}, 1)
+    assert not late.accepted and "VF-%04d har ikke længere plads" % holm in (late.error or "")
+    renewed = view(rollback_app, second, ApprovalKind.MATCH_PROPOSAL, 1)
+    assert renewed.form.choices == ("VF-%04d" % berg,) and renewed.state.round == 2
+    with rollback_app.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Match).where(Match.family_id == holm)) == 1
+
+
+def test_when_nobody_has_room_any_more_the_case_waits_for_a_family_again(rollback_app: App) -> None:
+    holm = add_family(rollback_app, capacity=1)
+    first, second = new_case(rollback_app), new_case(rollback_app)
+    for case_id in (first, second):
+        to_matching(rollback_app, case_id)
+        assert cases.prepare_family_wait(rollback_app, case_id, 1, NOW).state.passed
+        view(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL, 1)
+    assert answer(rollback_app, first, ApprovalKind.MATCH_PROPOSAL, {"family": "VF-%04d" % holm}, 1).accepted
+    assert answer(rollback_app, second, ApprovalKind.MATCH_PROPOSAL, {"family": "VF-%04d" % holm}, 1).outcome \
+        == "no-family"
+    assert cases.case_info(rollback_app, second).match_attempt == 2
+    assert not cases.prepare_family_wait(rollback_app, second, 2, NOW).state.passed
+
+
+def test_four_cases_choosing_one_family_at_once_fill_only_its_capacity(app: App) -> None:
+    import threading
+
+    family = add_family(app, capacity=3)
+    case_ids = [new_case(app) for _ in range(4)]
+    forms = []
+    for case_id in case_ids:
+        to_matching(app, case_id)
+        assert cases.prepare_family_wait(app, case_id, 1, NOW).state.passed
+        current = view(app, case_id, ApprovalKind.MATCH_PROPOSAL, 1)
+        model = cases.handler_for(ApprovalKind.MATCH_PROPOSAL).answer_model(current.form)
+        forms.append((case_id, current.state.round, model.model_validate({"coordinator": "KH",
+                                                                           "family": "VF-%04d" % family})))
+    start = threading.Barrier(len(forms))
+    results: dict[int, cases.SubmitResult] = {}
+
+    def submit(case_id: int, round_: int, typed: cases.Answer) -> None:
+        start.wait()
+        results[case_id] = cases.submit_approval(app, case_id, ApprovalKind.MATCH_PROPOSAL, 1, round_, typed, NOW)
+
+    threads = [threading.Thread(target=submit, args=form) for form in forms]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(r.outcome or "refused" for r in results.values()) == ["no-family", "proposed", "proposed",
+                                                                        "proposed"]
+    with app.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Match).where(Match.family_id == family)) == 3
