@@ -13,7 +13,7 @@ from hjemtilos.db.models import AuditEvent, Match, VolunteerFamily
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import Recipient, enqueue_mail
 
-__all__ = ["SUPERVISION_ANCHOR", "send_supervision_invitations", "supervision_round"]
+__all__ = ["SUPERVISION_ANCHOR", "next_session", "send_supervision_invitations", "supervision_round"]
 
 SUPERVISION_ANCHOR = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)  # a Monday; rounds count from here
 
@@ -33,11 +33,27 @@ def supervision_round(every: Duration, now: datetime) -> tuple[int, datetime]:
     return number, SUPERVISION_ANCHOR + timedelta(seconds=number * every.seconds)
 
 
-def send_supervision_invitations(app: App, now: datetime) -> int:
-    """Invite every family with an active match to this round's group supervision, once per round."""
-    every = app.profile.timings.supervision_every
+def _session_of(every: Duration, start: datetime) -> datetime:
+    """A round's online session: two weeks into the round (half a round in the fast profile)."""
+    return start + timedelta(days=14) if every.months else start + timedelta(seconds=every.seconds / 2)
+
+
+def next_session(every: Duration, now: datetime) -> tuple[int, datetime]:
+    """The round whose session is still to come at ``now``, and when its session is: this round's, or the next
+    round's once this one's session is over."""
     number, start = supervision_round(every, now)
-    session_at = start + timedelta(days=14) if every.months else start + timedelta(seconds=every.seconds / 2)
+    session_at = _session_of(every, start)
+    if session_at <= now:
+        number += 1
+        start = Duration(months=number * every.months).after(SUPERVISION_ANCHOR) if every.months else \
+            SUPERVISION_ANCHOR + timedelta(seconds=number * every.seconds)
+        session_at = _session_of(every, start)
+    return number, session_at
+
+
+def send_supervision_invitations(app: App, now: datetime) -> int:
+    """Invite every family with an active match to the next group supervision still to come, once per round."""
+    number, session_at = next_session(app.profile.timings.supervision_every, now)
     sent = 0
     with app.session_factory.begin() as session:
         families = session.scalars(select(VolunteerFamily).where(VolunteerFamily.id.in_(

@@ -105,3 +105,27 @@ def test_every_familys_screening_reminder_is_its_own_mail(app: App) -> None:
     assert Counter(m.template for m in mails) == Counter({"coordinator-reminder": 2, "volunteer-elearning-reminder": 1,
                                                           "volunteer-certificates-reminder": 1,
                                                           "coordinator-escalation": 3})
+
+
+def test_supervision_invitation_never_names_a_session_that_is_over(app: App) -> None:
+    from casework.steps import MatchStatus
+    from hjemtilos.db.models import Match, VolunteerFamily
+    from hjemtilos.volunteers import send_supervision_invitations, supervision_round
+
+    case_id = new_case(app)
+    with app.session_factory.begin() as session:
+        family = VolunteerFamily(name="Familien Holm", email="holm@example.dk", local_area="Nørrebro",
+                                 languages=["da"], capacity=1, status="approved", created_at=NOW)
+        session.add(family)
+        session.flush()
+        session.add(Match(case_id=case_id, family_id=family.id, attempt=1, status=MatchStatus.ACTIVE, proposed_at=NOW))
+    _, start = supervision_round(app.profile.timings.supervision_every, NOW)
+    late = start + timedelta(days=20)  # the tick first notices this round after its session (day 14)
+    assert send_supervision_invitations(app, late) == 1
+    next_round = app.profile.timings.supervision_every.after(start) + timedelta(hours=1)
+    assert send_supervision_invitations(app, next_round) == 0  # the invitation already sent is for this round
+    with app.session_factory() as session:
+        mail = session.scalars(select(OutboxMail).where(OutboxMail.template == "supervision-invitation")).one()
+    assert "kl." in mail.body_text
+    session_day = (app.profile.timings.supervision_every.after(start) + timedelta(days=14)).day
+    assert f"{session_day}." in mail.subject + mail.body_text

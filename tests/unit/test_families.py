@@ -11,6 +11,7 @@ from casework.durations import Duration
 from casework.families import FamilyRegistration, MemberRecord, composition_errors, needs_certificates, screening_status
 from casework.matching import ChildProfile, FamilyProfile, rank_candidates
 from hjemtilos.volunteers import SUPERVISION_ANCHOR, supervision_round
+from hjemtilos.volunteers.supervision import next_session
 
 TODAY = date(2026, 11, 28)
 
@@ -104,3 +105,20 @@ def test_supervision_rounds() -> None:
     assert number == 0
     fast = Duration(seconds=10)
     assert supervision_round(fast, SUPERVISION_ANCHOR.replace(second=25))[0] == 2
+
+
+def test_invitations_are_for_a_session_still_to_come() -> None:
+    from datetime import timedelta
+
+    every = Duration(months=2)
+    number, start = supervision_round(every, datetime(2026, 3, 10, tzinfo=UTC))
+    assert next_session(every, start + timedelta(days=1)) == (number, start + timedelta(days=14))
+    late = start + timedelta(days=20)  # this round's session is over: the next round's is the one to come
+    following, session_at = next_session(every, late)
+    assert following == number + 1 and session_at > late
+    assert session_at == supervision_round(every, session_at)[1] + timedelta(days=14)
+    fast = Duration(seconds=10)
+    assert next_session(fast, SUPERVISION_ANCHOR + timedelta(seconds=12)) == \
+        (1, SUPERVISION_ANCHOR + timedelta(seconds=15))
+    assert next_session(fast, SUPERVISION_ANCHOR + timedelta(seconds=16)) == \
+        (2, SUPERVISION_ANCHOR + timedelta(seconds=25))
