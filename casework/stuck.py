@@ -71,7 +71,8 @@ def find_stuck(facts: list[CaseFacts], now: datetime, threshold: timedelta) -> l
             reason = (StuckReason.RUN_NOT_PICKED_UP, case.run_state_since)
         if reason is None and case.timer_due_since is not None and now - case.timer_due_since >= threshold:
             reason = (StuckReason.TIMER_NOT_RESUMED, case.timer_due_since)
-        if reason is None and case.overdue_approval_since is not None and case.overdue_approval_since <= now:
+        if reason is None and case.overdue_approval_since is not None \
+                and now - case.overdue_approval_since >= threshold:
             reason = (StuckReason.APPROVAL_OVERDUE, case.overdue_approval_since)
         if reason is not None:
             stuck.append(Stuck(case.case_id, case.reference, reason[0], reason[1]))

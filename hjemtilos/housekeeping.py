@@ -20,6 +20,7 @@ from hjemtilos.stuck_cases import stuck_summary, stuck_table
 from hjemtilos.timekeeping import TickReport, tick
 
 RETRY_SECONDS = 10.0
+REPUBLISH_SECONDS = 600.0  # the summary says when the check last ran: republished this often even when unchanged
 
 
 def describe(exc: BaseException) -> str:
@@ -43,6 +44,7 @@ class Housekeeper:
         self.clock = clock
         self.next_tick = 0.0
         self.published: list[dict[str, str]] | None = None
+        self.published_at = float("-inf")
         self.failures = 0
 
     def step(self, now: datetime) -> TickReport | None:
@@ -52,9 +54,9 @@ class Housekeeper:
             try:
                 result = tick(self.app, now, self.orchestrator, deliver=False)
                 table = stuck_table(result.stuck)
-                if table != self.published:
+                if table != self.published or self.clock() - self.published_at >= REPUBLISH_SECONDS:
                     self.publish(table, stuck_summary(result.stuck, now, self.app.settings.ui_base))
-                    self.published = table
+                    self.published, self.published_at = table, self.clock()
                 self.next_tick = self.clock() + self.tick_seconds
             except Exception as exc:  # noqa: BLE001 - the next round repeats it; the system keeps running
                 self.failures += 1

@@ -3,9 +3,9 @@ for runs in troubled states), rows in ``stuck_case`` and one mail to the adminis
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from casework.clock import format_local
 from casework.steps import FINISHED_CASE, Role, Step
@@ -13,7 +13,7 @@ from casework.stuck import CaseFacts, Stuck, find_stuck
 from hjemtilos.app import App
 from hjemtilos.db.models import HumanTask, ReferralCase, StuckCase, Timer
 from hjemtilos.mail import contexts as mc
-from hjemtilos.mail.outbox import OutboxBatch, Recipient
+from hjemtilos.mail.outbox import Recipient, enqueue_mail
 from hjemtilos.orchestration import Orchestrator, RunState
 
 __all__ = ["Stuck", "check_stuck", "find_stuck_cases", "gather_facts", "record_stuck", "stuck_summary", "stuck_table"]
@@ -27,7 +27,8 @@ def gather_facts(app: App, now: datetime, runs: dict[str, RunState]) -> list[Cas
             .group_by(HumanTask.case_id)) if case_id is not None and at is not None}
         timers: dict[int, datetime] = dict(session.execute(
             select(Timer.case_id, func.min(Timer.due_at))
-            .where(Timer.consumed_at.is_(None), Timer.due_at <= now, Timer.step != Step.AWAITING_FAMILY)
+            .where(Timer.consumed_at.is_(None), Timer.resumed_at.is_(None), Timer.due_at <= now,
+                   Timer.step != Step.AWAITING_FAMILY)
             .group_by(Timer.case_id)).tuples().all())
         cases = session.execute(select(ReferralCase.id, ReferralCase.reference, ReferralCase.created_at,
                                        ReferralCase.flow_run_id)
@@ -52,51 +53,42 @@ def check_stuck(app: App, now: datetime, orchestrator: Orchestrator) -> list[Stu
 
 
 def record_stuck(app: App, stuck: list[Stuck], now: datetime) -> int:
-    """Keep ``stuck_case`` in step with the check; mail the administrators once per newly stuck case."""
+    """Keep ``stuck_case`` in step with the check: one row per stuck episode of a case, whatever its reasons, and one
+    mail to the administrators when an episode begins. A case that was clear for less than ``stuck_after`` and is
+    stuck again continues its episode (its row is reopened); its reason is kept up to date."""
+    grace = app.profile.timings.stuck_after.after(now) - now
+    current = {s.case_id: s for s in stuck}
     new = 0
-    current = {(s.case_id, s.reason.value): s for s in stuck}
     with app.session_factory.begin() as session:
-        open_rows = session.scalars(select(StuckCase).where(StuckCase.resolved_at.is_(None))).all()
-        known = set()
-        for row in open_rows:
-            if (row.case_id, row.reason) in current:
-                known.add((row.case_id, row.reason))
+        episodes: dict[int, StuckCase] = {}
+        for row in session.scalars(select(StuckCase).where(StuckCase.resolved_at.is_(None))):
+            if row.case_id in current:
+                episodes[row.case_id] = row
             else:
                 row.resolved_at = now
-        # an episode (case, reason, since) that was not stuck at one check and is again at the next is the same
-        # episode: its row is reopened, and it got its mail when it was first seen
-        returning = [key for key in current if key not in known]
+        returning = [case_id for case_id in current if case_id not in episodes]
         if returning:
             for row in session.scalars(select(StuckCase).where(
-                    StuckCase.resolved_at.is_not(None),
-                    StuckCase.case_id.in_({case_id for case_id, _ in returning}))):
-                item = current.get((row.case_id, row.reason))
-                if item is not None and (row.case_id, row.reason) not in known and _same_time(row.since, item.since):
-                    row.resolved_at = None
-                    known.add((row.case_id, row.reason))
+                    StuckCase.case_id.in_(returning), StuckCase.resolved_at >= now - grace)
+                    .order_by(StuckCase.resolved_at)):
+                row.resolved_at = None
+                episodes[row.case_id] = row
         admin = Recipient(Role.ADMIN, "Administrator", str(app.settings.admin_email), "da")
-        outbox = OutboxBatch(session, app.programme, now)
-        rows: list[dict[str, object]] = []
-        for key, item in current.items():
-            if key in known:
+        for case_id, item in current.items():
+            episode = episodes.get(case_id)
+            if episode is not None:
+                episode.reason = item.reason.value
                 continue
-            rows.append(dict(case_id=item.case_id, reason=item.reason.value, since=item.since, first_seen_at=now))
-            # one alert per stuck episode: the reason and since when identify it
-            outbox.add(case_id=item.case_id, step="stuck", recipient=admin,
-                       context=mc.StuckCaseAlert(recipient_name="administrator", case_reference=item.reference,
-                                                 reason=item.text_da, since=item.since,
-                                                 link=app.settings.ui_base + "/artifacts"),
-                       occurrence=f"stuck-{item.reason.value}-{item.since.astimezone(UTC):%Y%m%dT%H%M%S}")
+            episode = StuckCase(case_id=case_id, reason=item.reason.value, since=item.since, first_seen_at=now)
+            session.add(episode)
+            session.flush()
+            enqueue_mail(session, case_id=case_id, step="stuck", recipient=admin, programme=app.programme, now=now,
+                         context=mc.StuckCaseAlert(recipient_name="administrator", case_reference=item.reference,
+                                                   reason=item.text_da, since=item.since,
+                                                   link=app.settings.ui_base + "/artifacts"),
+                         occurrence=f"stuck-episode-{episode.id}")  # the episode is what the alert is about
             new += 1
-        if rows:
-            session.execute(insert(StuckCase), rows)
-        outbox.write()
     return new
-
-
-def _same_time(stored: datetime, found: datetime) -> bool:
-    """The same episode: its since to the second, as the alert's outbox key has it."""
-    return stored.replace(microsecond=0) == found.astimezone(UTC).replace(microsecond=0)
 
 
 def stuck_table(stuck: list[Stuck]) -> list[dict[str, str]]:
@@ -106,7 +98,7 @@ def stuck_table(stuck: list[Stuck]) -> list[dict[str, str]]:
 
 def stuck_summary(stuck: list[Stuck], now: datetime, ui_base: str) -> str:
     lines = [f"# Sager der sidder fast: {len(stuck)}", "",
-             f"Opdateret {format_local(now)} (dansk tid). Tabellen: artifact `stuck-cases`. "
+             f"Sidst tjekket {format_local(now)} (dansk tid). Tabellen: artifact `stuck-cases`. "
              f"Alle artifacts: {ui_base}/artifacts", ""]
     for s in stuck:
         lines.append(f"- **{s.reference}**: {s.text_da} (siden {format_local(s.since)})")

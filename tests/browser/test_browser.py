@@ -92,7 +92,7 @@ def test_coordinator_resumes_a_case_in_the_prefect_ui(app, page, ui_server, smtp
 
 
 def test_administrator_sees_stuck_cases_in_artifacts(app, page, ui_server, smtp_server) -> None:  # type: ignore[no-untyped-def]
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from flows.timekeeper import publish_stuck_cases_now
     from hjemtilos.adapters.prefect import PrefectOrchestrator
@@ -103,7 +103,7 @@ def test_administrator_sees_stuck_cases_in_artifacts(app, page, ui_server, smtp_
     assert case.run() == "approval-screening-r1"
     with app.session_factory.begin() as session:
         for task in session.scalars(select(HumanTask)):
-            task.escalation_at = datetime.now(UTC)
+            task.escalation_at = datetime.now(UTC) - timedelta(seconds=31)  # stuck_after (30 s) past escalation
     now = datetime.now(UTC)
     stuck = check_stuck(app, now, PrefectOrchestrator())
     assert [s.reference for s in stuck] == [reference]

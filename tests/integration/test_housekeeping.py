@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from hjemtilos.app import App
-from hjemtilos.housekeeping import RETRY_SECONDS, Housekeeper
+from hjemtilos.housekeeping import REPUBLISH_SECONDS, RETRY_SECONDS, Housekeeper
 from hjemtilos.orchestration import RunState
 from tests.fakes import FakeOrchestrator
 from tests.support import NOW, new_case
@@ -34,7 +34,7 @@ def test_failed_publish_is_reported_and_repeated_not_fatal(app: App) -> None:
     answers = iter([unavailable, None])
 
     def publish(table: list[dict[str, str]], summary: str) -> None:
-        answer = next(answers)
+        answer = next(answers, None)
         if answer:
             raise answer
         published.append(table)
@@ -56,6 +56,9 @@ def test_failed_publish_is_reported_and_repeated_not_fatal(app: App) -> None:
     clock.now += 60
     keeper.step(NOW)
     assert len(published) == 1  # unchanged table: not published again; the hour has not passed
+    clock.now += 3600
+    keeper.step(NOW)
+    assert REPUBLISH_SECONDS <= 3600 and len(published) == 2  # unchanged, but republished: it says when it ran
 
 
 def test_failed_mail_round_is_reported_not_fatal(app: App) -> None:
@@ -72,7 +75,9 @@ def test_failed_mail_round_is_reported_not_fatal(app: App) -> None:
     assert keeper.failures == 2
 
 
-def test_a_stuck_episode_seen_again_after_one_clear_check_keeps_one_row_and_one_mail(app: App) -> None:
+def test_one_stuck_episode_of_a_case_is_one_row_and_one_mail_whatever_its_reasons(app: App) -> None:
+    from datetime import timedelta
+
     from sqlalchemy import func, select
 
     from casework.stuck import Stuck, StuckReason
@@ -81,19 +86,27 @@ def test_a_stuck_episode_seen_again_after_one_clear_check_keeps_one_row_and_one_
 
     case_id = new_case(app)
     since = datetime(2026, 3, 2, 8, 0, 0, 250_000, tzinfo=UTC)
-    episode = Stuck(case_id=case_id, reference="HTO-2026-0001", reason=StuckReason.APPROVAL_OVERDUE, since=since)
+
+    def stuck(reason: StuckReason, when: datetime = since) -> Stuck:
+        return Stuck(case_id=case_id, reference="HTO-2026-0001", reason=reason, since=when)
+
     at = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
-    assert record_stuck(app, [episode], at) == 1
-    assert record_stuck(app, [], at.replace(minute=1)) == 0  # one check where the case was not stuck
-    assert record_stuck(app, [episode], at.replace(minute=2)) == 0  # the same episode again
-    later = Stuck(case_id=case_id, reference="HTO-2026-0001", reason=StuckReason.APPROVAL_OVERDUE,
-                  since=since.replace(day=20))
-    assert record_stuck(app, [], at.replace(minute=3)) == 0
-    assert record_stuck(app, [later], at.replace(minute=4)) == 1  # a new episode: a new row and a new mail
+    assert record_stuck(app, [stuck(StuckReason.APPROVAL_OVERDUE)], at) == 1
+    # the reason changes, the case is clear for one check, comes back with yet another reason: the same episode
+    assert record_stuck(app, [stuck(StuckReason.RUN_NOT_PICKED_UP, at)], at + timedelta(minutes=1)) == 0
+    assert record_stuck(app, [], at + timedelta(minutes=2)) == 0
+    assert record_stuck(app, [stuck(StuckReason.TIMER_NOT_RESUMED, at)], at + timedelta(minutes=3)) == 0
+    with app.session_factory() as session:
+        row = session.scalars(select(StuckCase)).one()
+        assert (row.reason, row.resolved_at) == ("timer-not-resumed", None)
+    # clear for longer than stuck_after (2 days): stuck again is a new episode, with a new row and a new mail
+    assert record_stuck(app, [], at + timedelta(minutes=4)) == 0
+    again = at + timedelta(days=3)
+    assert record_stuck(app, [stuck(StuckReason.APPROVAL_OVERDUE, again)], again) == 1
 
     with app.session_factory() as session:
         rows = session.execute(select(StuckCase.since, StuckCase.resolved_at).order_by(StuckCase.id)).all()
         alerts = session.scalar(select(func.count()).select_from(OutboxMail).where(
             OutboxMail.template == "stuck-case-alert"))
-    assert [(r.since.day, r.resolved_at) for r in rows] == [(2, at.replace(minute=3)), (20, None)]
+    assert [(r.since, r.resolved_at) for r in rows] == [(since, at + timedelta(minutes=4)), (again, None)]
     assert alerts == 2

@@ -129,3 +129,22 @@ def test_supervision_invitation_never_names_a_session_that_is_over(app: App) -> 
     assert "kl." in mail.body_text
     session_day = (app.profile.timings.supervision_every.after(start) + timedelta(days=14)).day
     assert f"{session_day}." in mail.subject + mail.body_text
+
+
+def test_after_a_downtime_the_tick_that_resumes_a_late_timer_does_not_report_it_stuck(app: App) -> None:
+    from hjemtilos.db.models import Timer
+    from hjemtilos.timekeeping import tick
+
+    run_id = str(uuid.uuid4())
+    case_id = new_case(app, run_id, now=NOW - timedelta(days=200))
+    with app.session_factory.begin() as session:  # the timer came due a month ago while everything was down
+        session.add(Timer(case_id=case_id, key="timer-child-visit-1", step="child-visit", round=1,
+                          due_at=NOW - timedelta(days=30), created_at=NOW - timedelta(days=150)))
+    orchestrator = FakeOrchestrator({run_id: RunState("PAUSED", "Suspended", "timer-child-visit-1-r1",
+                                                      NOW - timedelta(days=150))})
+    report = tick(app, NOW, orchestrator, deliver=False)
+    assert report.runs_resumed == 1 and orchestrator.resumed == [run_id]
+    assert report.stuck == [] and report.new_stuck == 0
+    with app.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMail).where(
+            OutboxMail.template == "stuck-case-alert")) == 0

@@ -65,3 +65,10 @@ def test_cases_are_listed_oldest_first_once_each() -> None:
     assert [(s.reference, s.reason) for s in found] == [("C", StuckReason.TIMER_NOT_RESUMED),
                                                          ("B", StuckReason.TIMER_NOT_RESUMED)]
     assert found[0].text_da.startswith("En timer") and found[0].text_en.startswith("A timer")
+
+
+def test_an_overdue_approval_is_stuck_only_stuck_after_past_its_escalation() -> None:
+    escalated = NOW - timedelta(hours=1)
+    assert reasons(facts(overdue_approval_since=escalated)) == []
+    escalated = NOW - THRESHOLD
+    assert reasons(facts(overdue_approval_since=escalated)) == [(StuckReason.APPROVAL_OVERDUE, escalated)]
