@@ -130,10 +130,12 @@ def begin_ending(app: App, case_id: int, now: datetime) -> EndingPlan | None:
                 match.status, match.ended_at = MatchStatus.ENDED, now
                 match.ended_by, match.end_reason = ending.ended_by, ending.reason
                 recipients.append(family_recipient(ctx.family(match)))
+            # the notice follows the decision: no promise of a new family before the child has been asked
+            next_step = "child-visit" if extra else "rematch" if rematch_possible else "closing"
             for to in recipients:
                 ctx.mail(Step.EARLY_ENDING, to, mc.EarlyEndingNotice(recipient_name=to.name,
                                                                      child_first_name=ctx.child_name,
-                                                                     rematch=rematch_possible or extra),
+                                                                     next_step=next_step, after_child_visit=False),
                          f"ending-{ending.id}")
             ctx.audit("ending-begun", Step.EARLY_ENDING, {"ending": ending.id})
         return EndingPlan(ending.id, extra)
@@ -149,11 +151,17 @@ def finish_ending(app: App, case_id: int, ending_id: int, now: datetime) -> str:
         if ending.handled_at is not None:
             return str(ending.outcome)
         rematch = ending.rematch_wanted and ending.match_id is not None
+        ctx = CaseContext(session, app, case, now)
         if ending.ended_by is EndedBy.FAMILY and ending.match_id is not None:
             visit = get_task(session, case.id, ExtraChildVisitHandler().key(ending.id))
             rematch = visit is not None and visit.outcome == "rematch"
+            # the first notice promised nothing: now the referrer and the parents hear what the child visit decided
+            for to in [ctx.referrer_recipient(), *(ctx.party_recipient(g) for g in ctx.guardians())]:
+                ctx.mail(Step.EARLY_ENDING, to, mc.EarlyEndingNotice(
+                    recipient_name=to.name, child_first_name=ctx.child_name,
+                    next_step="rematch" if rematch else "closing", after_child_visit=True),
+                    f"ending-{ending.id}-decided")
         ending.handled_at, ending.outcome = now, "rematch" if rematch else "closed"
-        ctx = CaseContext(session, app, case, now)
         if rematch:
             case.match_attempt += 1
             ctx.set_step(Step.MATCH_PROPOSAL)

@@ -123,8 +123,12 @@ class CourseEnded(MailContext):
 
 @dataclass(frozen=True)
 class EarlyEndingNotice(MailContext):
+    """``next_step``: ``rematch`` (a new family is being found), ``child-visit`` (the coordinator visits the child
+    first; nothing is promised yet) or ``closing``. ``after_child_visit``: the notice that follows that visit."""
+
     child_first_name: str
-    rematch: bool
+    next_step: str
+    after_child_visit: bool
 
 
 @dataclass(frozen=True)

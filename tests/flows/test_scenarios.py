@@ -106,8 +106,18 @@ def test_family_ends_early_extra_child_visit_then_rematch(app, smtp_server) -> N
         timer = session.scalars(select(Timer).where(Timer.key == "timer-first-visit-followup-1")).one()
         assert timer.consumed_at is not None  # cancelled: the timekeeper will not wake the run for it
     mails = templates_to(smtp_server)
-    for address in ("jonas.berg@bbu.kk.dk", "maria.hansen@example.dk", "holm@example.dk"):
-        assert mails[("early-ending-notice", address)] == 1
+    # the family hears once; the referrer and the parent first that the child is visited, then what it decided
+    assert mails[("early-ending-notice", "holm@example.dk")] == 1
+    for address in ("jonas.berg@bbu.kk.dk", "maria.hansen@example.dk"):
+        assert mails[("early-ending-notice", address)] == 2
+        first, decided = notices_to(smtp_server, address)
+        assert "Vi leder nu" not in first and "afsluttes hermed" not in first and "besøger Sofie" in first
+        assert "Vi leder nu efter en ny venskabsfamilie" in decided
+
+
+def notices_to(smtp_server, address: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [r.message.get_body(preferencelist=("plain",)).get_content() for r in smtp_server.received
+            if r.message["X-Hjemtilos-Template"] == "early-ending-notice" and r.rcpt_tos[0] == address]
 
 
 def test_family_ends_early_and_child_wants_no_new_family(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
@@ -122,6 +132,11 @@ def test_family_ends_early_and_child_wants_no_new_family(app, smtp_server) -> No
     with app.session_factory() as session:
         stored = session.get(ReferralCase, case_id)
         assert (stored.status, stored.close_reason) == ("closed", "ended early by family")
+    # nobody was told a new family is being found; the closing is announced once the child has been asked
+    for address in ("jonas.berg@bbu.kk.dk", "maria.hansen@example.dk", "holm@example.dk"):
+        assert not any("ny venskabsfamilie til" in text for text in notices_to(smtp_server, address))
+    for address in ("jonas.berg@bbu.kk.dk", "maria.hansen@example.dk"):
+        assert "Sagen i Hjem til Os afsluttes hermed." in notices_to(smtp_server, address)[-1]
 
 
 def test_parents_end_during_consent_closes_without_extra_visit(app, smtp_server) -> None:  # type: ignore[no-untyped-def]

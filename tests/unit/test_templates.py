@@ -72,12 +72,20 @@ def test_dates_are_written_in_the_recipients_language() -> None:
     assert "4 March 2027 at 15:30" in en.text
 
 
-def test_boolean_choice_changes_the_text() -> None:
-    cls = TEMPLATES["early-ending-notice"]
-    rematch = render(cls(recipient_name="Maria", child_first_name="Sofie", rematch=True), "da", PROGRAMME)  # type: ignore[call-arg]
-    close = render(cls(recipient_name="Maria", child_first_name="Sofie", rematch=False), "da", PROGRAMME)  # type: ignore[call-arg]
-    assert "ny venskabsfamilie" in rematch.text and "afsluttes" not in rematch.text
-    assert "afsluttes" in close.text and "ny venskabsfamilie" not in close.text
+def test_the_early_ending_notice_says_what_was_decided_and_promises_nothing_before() -> None:
+    from hjemtilos.mail.contexts import EarlyEndingNotice
+
+    def text(next_step: str, after: bool = False, lang: str = "da") -> str:
+        notice = EarlyEndingNotice(recipient_name="Maria", child_first_name="Sofie", next_step=next_step,
+                                   after_child_visit=after)
+        return render(notice, lang, PROGRAMME).text
+
+    assert "Vi leder nu efter en ny venskabsfamilie" in text("rematch") and "afsluttes" not in text("rematch")
+    assert "afsluttes" in text("closing") and "ny venskabsfamilie" not in text("closing")
+    pending = text("child-visit")
+    assert "Vi leder nu" not in pending and "afsluttes hermed" not in pending and "besøger Sofie" in pending
+    assert text("closing", after=True).startswith("Kære Maria") and "har nu besøgt Sofie" in text("closing", True)
+    assert "We are now looking" in text("rematch", lang="en")
 
 
 def test_unknown_language_falls_back_to_danish() -> None:
