@@ -319,7 +319,8 @@ def robot_answer(pause_key: str, schema: dict[str, Any] | None) -> dict[str, Any
     answers: dict[str, dict[str, Any]] = {
         "approval-screening": {"decision": "godkend"},
         "approval-consent": {"parent_1_bbu": today, "parent_1_redbarnet": today},
-        "approval-match-answers": {"family_answer": "ja", "parents_answer": "ja"},
+        "approval-family-answer": {"family_answer": "ja"},
+        "approval-match-answers": {"parents_answer": "ja"},
         "approval-first-meeting-plan": {"meeting_on": today, "meeting_clock": "16:00"},
         "approval-first-meeting": {"weekday": "onsdag", "brings": "forælder/kontaktperson",
                                    "fetches": "venskabsfamilien"},

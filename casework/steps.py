@@ -40,7 +40,8 @@ class ApprovalKind(StrEnum):
     STARTUP_MEETING = "startup-meeting"
     CONSENT = "consent"
     MATCH_PROPOSAL = "match-proposal"
-    MATCH_ANSWERS = "match-answers"
+    FAMILY_ANSWER = "family-answer"  # the family says yes first; only then are the parents asked
+    MATCH_ANSWERS = "match-answers"  # the parents' (or placement contact's) answer
     FIRST_MEETING_PLAN = "first-meeting-plan"
     FIRST_MEETING = "first-meeting"
     FIRST_VISIT_FOLLOWUP = "first-visit-followup"

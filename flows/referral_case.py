@@ -14,6 +14,7 @@ from prefect.flow_runs import suspend_flow_run
 from casework.steps import FINISHED_CASE, ApprovalKind, TimerKind
 from flows.approvals import await_answer
 from hjemtilos import cases
+from hjemtilos.cases.timers import family_wait_key, timer_key
 from tasks.case_tasks import (
     attach_case_run,
     begin_early_ending,
@@ -49,7 +50,25 @@ def _tag(kind: str, waits_for: str) -> None:
         tag_waiting_run(run_id, kind, waits_for)
 
 
-def await_approval(case_id: int, kind: ApprovalKind, scope: int | None = None) -> cases.SubmitResult:
+class Progress:
+    """What this execution of the run knows to be done already (from the case database when it started): those
+    steps are skipped without a task each, so a re-executed run catches up in one query instead of one task per step
+    it has passed."""
+
+    def __init__(self, info: cases.CaseInfo | None = None) -> None:
+        self.answered = dict(info.answered) if info else {}
+        self.passed = set(info.passed) if info else set()
+
+
+PROGRESS = Progress()
+
+
+def await_approval(case_id: int, kind: ApprovalKind, scope: int | None = None,
+                   progress: Progress = PROGRESS) -> cases.SubmitResult:
+    done = progress.answered.get(cases.handler_for(kind).key(scope))
+    if done is not None:
+        return cases.SubmitResult(True, done, None)
+
     def view() -> cases.ApprovalView:
         current = open_approval(case_id, kind, scope)
         if current.ending_pending:
@@ -73,7 +92,9 @@ def await_approval(case_id: int, kind: ApprovalKind, scope: int | None = None) -
                         lambda round_: skip_approval_round(case_id, kind, scope, round_), before_suspend)
 
 
-def await_timer(case_id: int, kind: TimerKind, attempt: int) -> None:
+def await_timer(case_id: int, kind: TimerKind, attempt: int, progress: Progress = PROGRESS) -> None:
+    if timer_key(kind, attempt) in progress.passed:
+        return
     while True:
         view = check_timer(case_id, kind, attempt)
         if view.ending_pending:
@@ -84,7 +105,9 @@ def await_timer(case_id: int, kind: TimerKind, attempt: int) -> None:
         suspend_flow_run(key=view.state.suspend_key, timeout=None)
 
 
-def await_family(case_id: int, attempt: int) -> None:
+def await_family(case_id: int, attempt: int, progress: Progress = PROGRESS) -> None:
+    if family_wait_key(attempt) in progress.passed:
+        return
     while True:
         view = check_family_available(case_id, attempt)
         if view.ending_pending:
@@ -96,23 +119,29 @@ def await_family(case_id: int, attempt: int) -> None:
 
 
 def run_programme(case_id: int, info: cases.CaseInfo) -> str:
-    if await_approval(case_id, ApprovalKind.SCREENING).outcome == "rejected":
+    done = Progress(info)
+    if await_approval(case_id, ApprovalKind.SCREENING, None, done).outcome == "rejected":
         return "rejected"
-    await_approval(case_id, ApprovalKind.STARTUP_MEETING if info.residential else ApprovalKind.CONSENT)
+    await_approval(case_id, ApprovalKind.STARTUP_MEETING if info.residential else ApprovalKind.CONSENT, None, done)
+    attempt = info.match_attempt
     while True:
-        attempt = read_case_info(case_id).match_attempt
-        await_family(case_id, attempt)
-        if await_approval(case_id, ApprovalKind.MATCH_PROPOSAL, attempt).outcome == "no-family":
+        await_family(case_id, attempt, done)
+        if await_approval(case_id, ApprovalKind.MATCH_PROPOSAL, attempt, done).outcome == "no-family":
+            attempt = read_case_info(case_id).match_attempt
             continue  # the family chosen was taken meanwhile and nobody else has room: wait for one again
-        if await_approval(case_id, ApprovalKind.MATCH_ANSWERS, attempt).outcome == "agreed":
+        if await_approval(case_id, ApprovalKind.FAMILY_ANSWER, attempt, done).outcome == "declined":
+            attempt = read_case_info(case_id).match_attempt
+            continue  # the parents never heard of this family
+        if await_approval(case_id, ApprovalKind.MATCH_ANSWERS, attempt, done).outcome == "agreed":
             break
-    await_approval(case_id, ApprovalKind.FIRST_MEETING_PLAN, attempt)
-    await_approval(case_id, ApprovalKind.FIRST_MEETING, attempt)
+        attempt = read_case_info(case_id).match_attempt
+    await_approval(case_id, ApprovalKind.FIRST_MEETING_PLAN, attempt, done)
+    await_approval(case_id, ApprovalKind.FIRST_MEETING, attempt, done)
     for timer, approval in YEAR_STEPS:
-        await_timer(case_id, timer, attempt)
-        if await_approval(case_id, approval, attempt).outcome == "concern":
-            await_approval(case_id, ApprovalKind.CONCERN_FOLLOWUP, attempt)
-    await_timer(case_id, TimerKind.FAREWELL, attempt)
+        await_timer(case_id, timer, attempt, done)
+        if await_approval(case_id, approval, attempt, done).outcome == "concern":
+            await_approval(case_id, ApprovalKind.CONCERN_FOLLOWUP, attempt, done)
+    await_timer(case_id, TimerKind.FAREWELL, attempt, done)
     close_year(case_id, attempt)
     send_mail()
     return "completed"

@@ -22,9 +22,12 @@ from casework.profiles import Timings
 from casework.steps import Role
 from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, Timer
 
-__all__ = ["ApprovalState", "InvalidRequest", "SubmitResult", "TimerState", "approval_state_of", "audit",
+__all__ = ["CANCELLED", "ApprovalState", "InvalidRequest", "SubmitResult", "TimerState", "approval_state_of", "audit",
            "cancel_open_waits", "complete_task", "ensure_timer", "get_family_task", "get_task", "open_task",
            "reject_input", "set_step", "skip", "submit"]
+
+
+CANCELLED = "cancelled"  # the outcome of an approval closed by an early ending
 
 
 class InvalidRequest(ValueError):
@@ -149,7 +152,7 @@ def cancel_open_waits(session: Session, case_id: int, now: datetime, actor: str)
     """Close every open task and timer of a case (early ending)."""
     for task in session.scalars(select(HumanTask).where(HumanTask.case_id == case_id,
                                                         HumanTask.completed_at.is_(None))):
-        task.completed_at, task.outcome, task.decided_by = now, "cancelled", actor
+        task.completed_at, task.outcome, task.decided_by = now, CANCELLED, actor
     for timer in session.scalars(select(Timer).where(Timer.case_id == case_id, Timer.consumed_at.is_(None))):
         timer.consumed_at = now
 

@@ -1,5 +1,7 @@
-"""Matching: the coordinator picks a family from the ranked candidates, the proposal goes to both sides, and both
-answers are recorded; a "nej" sends the case back to a new proposal under the next match attempt."""
+"""Matching: the coordinator picks a family from the ranked candidates; the proposal goes to the family, and only
+when the family has said yes to the parents (or the placement contact), so that parents hear of one family, one
+that wants them. Both must accept (PROCESS.md); a "nej" sends the case back to a new proposal under the next match
+attempt."""
 
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ from hjemtilos.cases.handler import Answer, FormSpec, Handler
 from hjemtilos.db.models import Match, VolunteerFamily
 from hjemtilos.mail import contexts as mc
 
-__all__ = ["MatchAnswersAnswer", "MatchAnswersHandler", "MatchProposalAnswer", "MatchProposalHandler",
-           "stored_candidates"]
+__all__ = ["FamilyAnswerAnswer", "FamilyAnswerHandler", "MatchAnswersAnswer", "MatchAnswersHandler",
+           "MatchProposalAnswer", "MatchProposalHandler", "stored_candidates"]
 
 YES_NO = Literal["ja", "nej"]
 
@@ -97,45 +99,71 @@ class MatchProposalHandler(Handler[MatchProposalAnswer]):
         ctx.mail(self.step, family_recipient(family),
                  mc.MatchProposalFamily(recipient_name=family.name, child_first_name=ctx.child_name,
                                         child_age=ctx.child_age, child_local_area=ctx.case.child.local_area), attempt)
-        for guardian in ctx.guardians():
-            ctx.mail(self.step, ctx.party_recipient(guardian),
-                     mc.MatchProposalParents(recipient_name=guardian.name, child_first_name=ctx.child_name,
-                                             family_name=family.name, family_local_area=family.local_area), attempt)
         return "proposed"
 
 
-class MatchAnswersAnswer(Answer):
-    family_answer: YES_NO = Field(title="Familiens svar")
-    family_answered_on: date | None = Field(default=None, title="Familien svarede (dato)")
-    parents_answer: YES_NO = Field(title="Forældrenes / kontaktpersonens svar")
-    parents_answered_on: date | None = Field(default=None, title="Forældrene svarede (dato)")
+def _decline(ctx: CaseContext, match: Match) -> str:
+    match.status = MatchStatus.DECLINED
+    ctx.case.match_attempt = ctx.attempt + 1
+    ctx.set_step(Step.MATCH_PROPOSAL)
+    return "declined"
 
-    @property
-    def both_accept(self) -> bool:
-        return self.family_answer == "ja" and self.parents_answer == "ja"
+
+class FamilyAnswerAnswer(Answer):
+    family_answer: YES_NO = Field(title="Familiens svar")
+    family_answered_on: date | None = Field(default=None, title="Familien svarede (dato)",
+                                            description="Som standard i dag.")
+
+
+class FamilyAnswerHandler(Handler[FamilyAnswerAnswer]):
+    kind = ApprovalKind.FAMILY_ANSWER
+    step = Step.MATCH_PROPOSAL
+    title = "Registrér familiens svar på matchforslaget"
+    answer = FamilyAnswerAnswer
+    instructions = ("Forslaget er sendt til familien. Registrér familiens svar. Siger familien ja, sendes forslaget "
+                    "til forældrene/kontaktpersonen; et nej sender sagen tilbage til et nyt matchforslag (forældrene "
+                    "har ikke hørt om familien).")
+
+    def apply(self, ctx: CaseContext, answer: FamilyAnswerAnswer) -> str | None:
+        match = ctx.current_match()
+        if answer.family_answered_on is not None and answer.family_answered_on > ctx.today:
+            raise InvalidRequest("Datoen ligger i fremtiden. / The date is in the future.")
+        match.family_answer = answer.family_answer
+        match.family_answered_on = answer.family_answered_on or ctx.today
+        return "accepted" if answer.family_answer == "ja" else _decline(ctx, match)
+
+
+class MatchAnswersAnswer(Answer):
+    parents_answer: YES_NO = Field(title="Forældrenes / kontaktpersonens svar")
+    parents_answered_on: date | None = Field(default=None, title="Forældrene svarede (dato)",
+                                             description="Som standard i dag.")
 
 
 class MatchAnswersHandler(Handler[MatchAnswersAnswer]):
     kind = ApprovalKind.MATCH_ANSWERS
     step = Step.MATCH_PROPOSAL
-    title = "Registrér familiens og forældrenes svar på matchforslaget"
+    title = "Registrér forældrenes/kontaktpersonens svar på matchforslaget"
     answer = MatchAnswersAnswer
-    instructions = ("Forslaget er sendt til familien og til forældrene/kontaktpersonen. Registrér begge svar, når de "
-                    "foreligger. Et nej sender sagen tilbage til et nyt matchforslag.")
+    instructions = ("Familien har sagt ja, og forslaget er sendt til forældrene/kontaktpersonen. Registrér svaret. "
+                    "Et nej sender sagen tilbage til et nyt matchforslag.")
+
+    def open(self, ctx: CaseContext) -> dict[str, Any] | None:
+        family = ctx.family(ctx.current_match())
+        for guardian in ctx.guardians():
+            ctx.mail(self.step, ctx.party_recipient(guardian),
+                     mc.MatchProposalParents(recipient_name=guardian.name, child_first_name=ctx.child_name,
+                                             family_name=family.name, family_local_area=family.local_area),
+                     ctx.attempt)
+        return None
 
     def apply(self, ctx: CaseContext, answer: MatchAnswersAnswer) -> str | None:
         match = ctx.current_match()
-        answered = [day for day in (answer.family_answered_on, answer.parents_answered_on) if day is not None]
-        if any(day > ctx.today for day in answered):
+        if answer.parents_answered_on is not None and answer.parents_answered_on > ctx.today:
             raise InvalidRequest("Datoen ligger i fremtiden. / The date is in the future.")
-        match.family_answer, match.parents_answer = answer.family_answer, answer.parents_answer
-        match.family_answered_on = answer.family_answered_on or ctx.today
+        match.parents_answer = answer.parents_answer
         match.parents_answered_on = answer.parents_answered_on or ctx.today
-        if not answer.both_accept:
-            match.status = MatchStatus.DECLINED
-            ctx.case.match_attempt = ctx.attempt + 1
-            ctx.set_step(Step.MATCH_PROPOSAL)
-            return "declined"
+        if answer.parents_answer != "ja":
+            return _decline(ctx, match)
         match.status = MatchStatus.AGREED
         family = ctx.family(match)
         referrer = ctx.referrer()

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.steps import ApprovalKind, PlacementKind, Role
 from hjemtilos.app import App
 from hjemtilos.approvals import (
+    CANCELLED,
     ApprovalState,
     SubmitResult,
     approval_state_of,
@@ -26,7 +28,7 @@ from hjemtilos.cases.context import CaseContext, load_case
 from hjemtilos.cases.ending import ending_not_begun, pending_ending
 from hjemtilos.cases.handler import Answer, FormSpec
 from hjemtilos.cases.steps import handler_for
-from hjemtilos.db.models import ReferralCase
+from hjemtilos.db.models import HumanTask, ReferralCase, Timer
 
 __all__ = ["ApprovalView", "CaseInfo", "attach_run", "case_info", "case_run_key", "prepare_approval",
            "record_run_started", "skip_round", "submit_approval"]
@@ -42,6 +44,10 @@ class CaseInfo:
     match_attempt: int
     ending_pending: bool  # requested, not yet begun: waits stop and the run handles it
     ending_in_progress: bool  # requested and not finished (begun or not)
+    # what a re-executed run can skip without asking again: approvals answered (key -> outcome; not those cancelled
+    # by an ending) and timers and family waits passed. Done stays done, so a snapshot is safe to act on.
+    answered: dict[str, str] = field(default_factory=dict)
+    passed: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,14 @@ def case_run_key(reference: str, created_at: datetime) -> str:
 
 def _info(session: Session, case: ReferralCase) -> CaseInfo:
     holders = sum(1 for p in case.parties if p.role == Role.CUSTODY_HOLDER)
+    answered = {key: outcome for key, outcome in session.execute(select(HumanTask.key, HumanTask.outcome).where(
+        HumanTask.case_id == case.id, HumanTask.completed_at.is_not(None), HumanTask.outcome != CANCELLED))
+        if outcome is not None}
+    passed = frozenset(session.scalars(select(Timer.key).where(
+        Timer.case_id == case.id, Timer.consumed_at.is_not(None), Timer.fired_at.is_not(None))))
     return CaseInfo(case.id, case.reference, case.status, case.placement.kind == PlacementKind.RESIDENTIAL_HOME,
                     holders, case.match_attempt, ending_not_begun(session, case.id),
-                    pending_ending(session, case.id) is not None)
+                    pending_ending(session, case.id) is not None, answered, passed)
 
 
 def attach_run(app: App, case_id: int, flow_run_id: str | None, now: datetime) -> CaseInfo:

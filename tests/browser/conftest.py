@@ -54,9 +54,10 @@ def ui_server() -> Iterator[str]:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError("the Prefect server did not start") from None
             time.sleep(0.5)
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    with temporary_settings(updates={PREFECT_API_URL: api}):
+    # in-process runs send no heartbeats (their one-second sleep is joined at the end of every execution)
+    with temporary_settings(updates={PREFECT_API_URL: api, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         from flows.referral_case import referral_case
 
         referral_case.to_deployment(name="referral-case").apply()

@@ -36,9 +36,9 @@ def test_meeting_time_typed_in_any_browser_zone_is_copenhagen_time(app, zoned_pa
     family = add_family(app)
     _, reference, case = start_case(app, "referral-standard.json")
     approve_to_matching(case)
-    assert case.answer({"coordinator": "KH", "family": "VF-%04d" % family}) == "approval-match-answers-1-r1"
-    assert case.answer({"coordinator": "KH", "family_answer": "ja", "parents_answer": "ja"}) \
-        == "approval-first-meeting-plan-1-r1"
+    assert case.answer({"coordinator": "KH", "family": "VF-%04d" % family}) == "approval-family-answer-1-r1"
+    assert case.answer({"coordinator": "KH", "family_answer": "ja"}) == "approval-match-answers-1-r1"
+    assert case.answer({"coordinator": "KH", "parents_answer": "ja"}) == "approval-first-meeting-plan-1-r1"
     day = local_date(now())
     page.goto(f"{ui_server}/runs/flow-run/{case.run_id}")
     page.get_by_role("button", name="Resume").click()

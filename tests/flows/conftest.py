@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
 
 from hjemtilos.app import App
@@ -16,7 +17,10 @@ from tests.support import SmtpServer, case_app
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=60):
+    # runs executed here, in the test's process, send no heartbeats: the heartbeat thread's one-second sleep is
+    # joined at the end of every execution (about 1 s a step). The worker-crash test's real worker keeps them.
+    with prefect_test_harness(server_startup_timeout=60), \
+            temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         from flows.end_case import end_case, record_change
         from flows.referral_case import referral_case
         from flows.timekeeper import timekeeper

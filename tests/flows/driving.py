@@ -171,9 +171,9 @@ def approve_to_matching(case: CaseDriver) -> None:
 
 def agree_and_start(case: CaseDriver, family_id: int, attempt: int = 1) -> None:
     assert case.answer({"coordinator": "KH", "family": "VF-%04d" % family_id}) \
-        == f"approval-match-answers-{attempt}-r1"
-    assert case.answer({"coordinator": "KH", "family_answer": "ja", "parents_answer": "ja"}) \
-        == f"approval-first-meeting-plan-{attempt}-r1"
+        == f"approval-family-answer-{attempt}-r1"
+    assert case.answer({"coordinator": "KH", "family_answer": "ja"}) == f"approval-match-answers-{attempt}-r1"
+    assert case.answer({"coordinator": "KH", "parents_answer": "ja"}) == f"approval-first-meeting-plan-{attempt}-r1"
     assert case.answer({"coordinator": "KH", "meeting_on": TODAY, "meeting_clock": "16:00"}) \
         == f"approval-first-meeting-{attempt}-r1"
     assert case.answer({"coordinator": "KH", "weekday": "tirsdag", "brings": "venskabsfamilien",

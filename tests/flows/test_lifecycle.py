@@ -62,9 +62,9 @@ def test_referral_to_farewell(production_app: App, smtp_server, synthetic_clock:
     description = case.description()
     assert description.index("VF-%04d" % family_id) < description.index("VF-%04d" % other_id)
     assert "samme bydel (Nørrebro)" in description
-    assert case.answer({"coordinator": "KH", "family": "VF-%04d" % family_id}) == "approval-match-answers-1-r1"
-    assert case.answer({"coordinator": "KH", "family_answer": "ja", "parents_answer": "ja"}) \
-        == "approval-first-meeting-plan-1-r1"
+    assert case.answer({"coordinator": "KH", "family": "VF-%04d" % family_id}) == "approval-family-answer-1-r1"
+    assert case.answer({"coordinator": "KH", "family_answer": "ja"}) == "approval-match-answers-1-r1"
+    assert case.answer({"coordinator": "KH", "parents_answer": "ja"}) == "approval-first-meeting-plan-1-r1"
     assert case.answer({"coordinator": "KH", "meeting_on": today, "meeting_clock": "16:00"}) \
         == "approval-first-meeting-1-r1"
     key = case.answer({"coordinator": "KH", "weekday": "onsdag", "brings": "forælder/kontaktperson",
@@ -99,7 +99,8 @@ def test_referral_to_farewell(production_app: App, smtp_server, synthetic_clock:
         tasks = {t.key: t.outcome for t in session.scalars(select(HumanTask))}
         assert tasks == {
             "approval-screening": "approved", "approval-consent": "received",
-            "approval-match-proposal-1": "proposed", "approval-match-answers-1": "agreed",
+            "approval-match-proposal-1": "proposed", "approval-family-answer-1": "accepted",
+            "approval-match-answers-1": "agreed",
             "approval-first-meeting-plan-1": "planned", "approval-first-meeting-1": "recorded",
             "approval-first-visit-followup-1": "held", "approval-child-visit-1": "held",
             "approval-future-agreement-1": "weekly",
@@ -107,7 +108,7 @@ def test_referral_to_farewell(production_app: App, smtp_server, synthetic_clock:
         assert all(t.consumed_at is not None for t in session.scalars(select(Timer)))
         actions = [a.action for a in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
         assert actions[0] == "case-registered" and actions[-1] == "case-closed"
-        assert actions.count("task-completed") == 9
+        assert actions.count("task-completed") == 10
         assert actions.count("timer-passed") == 4
         decided = {a.actor for a in session.scalars(select(AuditEvent).where(AuditEvent.action == "task-completed"))}
         assert decided == {"KH"}

@@ -59,9 +59,8 @@ def test_declined_proposal_then_rematch_with_another_family(app, smtp_server) ->
     second = add_family(app, name="Familien Berg", local_area="Valby")
     _case_id, _, case = start_case(app, "referral-standard.json")
     approve_to_matching(case)
-    assert case.answer({"coordinator": "KH", "family": "VF-%04d" % first}) == "approval-match-answers-1-r1"
-    assert case.answer({"coordinator": "KH", "family_answer": "nej", "parents_answer": "ja"}) \
-        == "approval-match-proposal-2-r1"
+    assert case.answer({"coordinator": "KH", "family": "VF-%04d" % first}) == "approval-family-answer-1-r1"
+    assert case.answer({"coordinator": "KH", "family_answer": "nej"}) == "approval-match-proposal-2-r1"
     description = case.description()
     assert "VF-%04d" % second in description and "VF-%04d" % first not in description
     agree_and_start(case, second, attempt=2)
@@ -72,6 +71,11 @@ def test_declined_proposal_then_rematch_with_another_family(app, smtp_server) ->
     assert mails[("match-proposal-family", "holm@example.dk")] == 1
     assert mails[("match-proposal-family", "berg@example.dk")] == 1
     assert mails[("match-agreed", "jonas.berg@bbu.kk.dk")] == 1
+    # the parents heard of one family: the one that said yes
+    assert mails[("match-proposal-parents", "maria.hansen@example.dk")] == 1
+    parents = [r.message.get_body(preferencelist=("plain",)).get_content() for r in smtp_server.received
+               if r.message["X-Hjemtilos-Template"] == "match-proposal-parents"]
+    assert "Berg" in parents[0] and "Holm" not in parents[0]
 
 
 def test_case_waits_for_an_approved_family(app, smtp_server) -> None:  # type: ignore[no-untyped-def]

@@ -30,7 +30,8 @@ TODAY = local_date(NOW).isoformat()
 STANDARD_ANSWERS: dict[ApprovalKind, dict[str, Any]] = {
     ApprovalKind.SCREENING: {"decision": "godkend"},
     ApprovalKind.CONSENT: {"parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY},
-    ApprovalKind.MATCH_ANSWERS: {"family_answer": "ja", "parents_answer": "ja"},
+    ApprovalKind.FAMILY_ANSWER: {"family_answer": "ja"},
+    ApprovalKind.MATCH_ANSWERS: {"parents_answer": "ja"},
     ApprovalKind.FIRST_MEETING_PLAN: {"meeting_on": "2026-12-01", "meeting_clock": "16:00"},
     ApprovalKind.FIRST_MEETING: {"weekday": "onsdag", "brings": "venskabsfamilien", "fetches": "venskabsfamilien"},
 }
@@ -68,7 +69,8 @@ def to_matching(app: App, case_id: int) -> None:
 def to_active(app: App, case_id: int, family_id: int, attempt: int = 1) -> None:
     assert cases.prepare_family_wait(app, case_id, attempt, NOW).state.passed
     assert answer(app, case_id, ApprovalKind.MATCH_PROPOSAL, {"family": "VF-%04d" % family_id}, attempt).accepted
-    for kind in (ApprovalKind.MATCH_ANSWERS, ApprovalKind.FIRST_MEETING_PLAN, ApprovalKind.FIRST_MEETING):
+    for kind in (ApprovalKind.FAMILY_ANSWER, ApprovalKind.MATCH_ANSWERS, ApprovalKind.FIRST_MEETING_PLAN,
+                 ApprovalKind.FIRST_MEETING):
         assert answer(app, case_id, kind, STANDARD_ANSWERS[kind], attempt).accepted
 
 
@@ -214,8 +216,8 @@ def test_declined_proposal_goes_to_the_next_attempt_without_that_family(rollback
     to_matching(rollback_app, case_id)
     cases.prepare_family_wait(rollback_app, case_id, 1, NOW)
     assert answer(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL, {"family": "VF-%04d" % holm}, 1).accepted
-    assert answer(rollback_app, case_id, ApprovalKind.MATCH_ANSWERS, {"family_answer": "nej", "parents_answer": "ja"},
-                  1).outcome == "declined"
+    assert answer(rollback_app, case_id, ApprovalKind.FAMILY_ANSWER, {"family_answer": "nej"}, 1).outcome == "declined"
+    assert "match-proposal-parents" not in mails(rollback_app, case_id)  # the parents never heard of that family
     assert cases.case_info(rollback_app, case_id).match_attempt == 2
     assert view(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL, 2).form.choices == ("VF-%04d" % berg,)
 
@@ -241,8 +243,8 @@ def test_first_meeting_time_is_copenhagen_time_and_visits_start_a_week_later(rol
     to_matching(rollback_app, case_id)
     cases.prepare_family_wait(rollback_app, case_id, 1, NOW)
     assert answer(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL, {"family": "VF-%04d" % family}, 1).accepted
-    assert answer(rollback_app, case_id, ApprovalKind.MATCH_ANSWERS, STANDARD_ANSWERS[ApprovalKind.MATCH_ANSWERS],
-                  1).accepted
+    for kind in (ApprovalKind.FAMILY_ANSWER, ApprovalKind.MATCH_ANSWERS):
+        assert answer(rollback_app, case_id, kind, STANDARD_ANSWERS[kind], 1).accepted
     assert answer(rollback_app, case_id, ApprovalKind.FIRST_MEETING_PLAN,
                   {"meeting_on": "2026-12-01", "meeting_clock": "16:00"}, 1).accepted
     current = view(rollback_app, case_id, ApprovalKind.FIRST_MEETING, 1)
