@@ -97,15 +97,25 @@ class StartupMeetingHandler(Handler[StartupMeetingAnswer]):
                     "kontaktperson, den kommunale rådgiver og evt. forældre. Registrér datoerne her.")
 
     def open(self, ctx: CaseContext) -> dict[str, Any] | None:
+        # parents are informed when the child has contact with them: by mail only in a language they read; the
+        # others through the referrer, as the referral says (a mail in Danish to a parent who reads neither is
+        # no information)
+        by_referrer: list[str] = []
         if ctx.case.placement.child_has_parent_contact:
             for holder in ctx.parties(Role.CUSTODY_HOLDER):
+                if holder.communicates_in_danish_or_english is False:
+                    by_referrer.append(holder.name)
+                    continue
                 ctx.mail(self.step, ctx.party_recipient(holder),
                          mc.ParentsInformed(recipient_name=holder.name, child_first_name=ctx.child_name), "informed")
         institution = ctx.case.placement.institution_name or "børnehjemmet"
-        for party in [*ctx.parties(Role.PLACEMENT_CONTACT), ctx.referrer()]:
+        referrer = ctx.referrer()
+        for party in [*ctx.parties(Role.PLACEMENT_CONTACT), referrer]:
             ctx.mail(self.step, ctx.party_recipient(party),
                      mc.StartupMeeting(recipient_name=party.name, case_reference=ctx.case.reference,
-                                       child_first_name=ctx.child_name, institution_name=institution), "startup")
+                                       child_first_name=ctx.child_name, institution_name=institution,
+                                       parents_to_inform=tuple(by_referrer) if party is referrer else ()),
+                     "startup")
         return None
 
     def apply(self, ctx: CaseContext, answer: StartupMeetingAnswer) -> str | None:

@@ -43,9 +43,12 @@ class ParentsInformed(MailContext):
 
 @dataclass(frozen=True)
 class StartupMeeting(MailContext):
+    """``parents_to_inform``: parents the referrer informs, since they do not read Danish or English (never mailed)."""
+
     case_reference: str
     child_first_name: str
     institution_name: str
+    parents_to_inform: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,11 @@ def test_residential_home_needs_no_consent_but_a_startup_meeting(app, smtp_serve
                        "parents": "forældrene er orienteret"})
     assert key == "approval-match-proposal-1-r1"
     mails = templates_to(smtp_server)
-    assert mails[("parents-informed", "ayse.yilmaz@example.dk")] == 1
+    # the parent does not read Danish or English: no mail to her; the referrer is asked to inform her
+    assert mails[("parents-informed", "ayse.yilmaz@example.dk")] == 0
+    referrer = [r.message.get_body(preferencelist=("plain",)).get_content() for r in smtp_server.received
+                if r.message["X-Hjemtilos-Template"] == "startup-meeting" and r.rcpt_tos[0] == "camilla.holm@bbu.kk.dk"]
+    assert "orientere Ayse Yilmaz om forløbet" in referrer[0]
     assert mails[("startup-meeting", "pia.kristensen@laerkereden.dk")] == 1
     assert mails[("startup-meeting", "camilla.holm@bbu.kk.dk")] == 1
     assert not any(template == "consent-request" for template, _ in mails)
