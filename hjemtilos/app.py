@@ -23,7 +23,8 @@ class App:
 
     @property
     def programme(self) -> Programme:
-        return Programme(phone=self.settings.programme_phone, email=str(self.settings.programme_email))
+        return Programme(phone=self.settings.programme_phone, email=str(self.settings.programme_email),
+                         coordinator=self.settings.coordinator_name)
 
     @property
     def smtp(self) -> SmtpConfig:

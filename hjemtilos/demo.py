@@ -16,10 +16,10 @@ from hjemtilos.orchestration import Orchestrator
 from hjemtilos.paths import EXAMPLES
 from hjemtilos.runs import start_case_run
 
-DEMO_FAMILIES = [
-    ("Familien Holm", "holm@example.dk", "Nørrebro", ["da"]),
-    ("Familien Berg", "berg@example.dk", "Valby", ["da", "en"]),
-    ("Familien Dahl", "dahl@example.dk", "Amager Øst", ["da", "en"]),
+DEMO_FAMILIES = [  # name, e-mail, street address, local area, languages
+    ("Familien Holm", "holm@example.dk", "Jægersborggade 12, 2200 København N", "Nørrebro", ["da"]),
+    ("Familien Berg", "berg@example.dk", "Valby Langgade 40, 2500 Valby", "Valby", ["da", "en"]),
+    ("Familien Dahl", "dahl@example.dk", "Amagerbrogade 101, 2300 København S", "Amager Øst", ["da", "en"]),
 ]
 
 
@@ -34,8 +34,8 @@ def load_demo(app: App, orchestrator: Orchestrator | None = None) -> list[str]:
     with app.session_factory.begin() as session:
         if session.scalar(select(AuditEvent.id).where(AuditEvent.action == "demo-loaded")) is not None:
             return []
-        for name, email, area, languages in DEMO_FAMILIES:
-            session.add(VolunteerFamily(name=name, email=email, local_area=area, address=f"{area}, København",
+        for name, email, address, area, languages in DEMO_FAMILIES:
+            session.add(VolunteerFamily(name=name, email=email, local_area=area, address=address,
                                         languages=languages, capacity=1, status=FamilyStatus.APPROVED, approved_at=now,
                                         created_at=now))
         for example in ("referral-standard.json", "referral-residential-home.json", "referral-youth-14.json"):

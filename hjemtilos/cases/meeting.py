@@ -55,11 +55,11 @@ class FirstMeetingPlanHandler(Handler[FirstMeetingPlanAnswer]):
         meeting_at = answer.meeting_time
         ctx.audit("first-meeting-planned", self.step, {"meeting_at": meeting_at.isoformat()})
         match.first_meeting_at = meeting_at
-        address = family.address or family.local_area
         for to in [family_recipient(family), *(ctx.party_recipient(g) for g in ctx.guardians())]:
             ctx.mail(self.step, to, mc.FirstMeetingInvitation(recipient_name=to.name, child_first_name=ctx.child_name,
                                                               family_name=family.name, meeting_at=meeting_at,
-                                                              address=address), ctx.attempt)
+                                                              address=family.address or "",
+                                                              family_local_area=family.local_area), ctx.attempt)
         return "planned"
 
 

@@ -14,6 +14,7 @@ from hjemtilos.cases.context import CaseContext, family_recipient
 from hjemtilos.cases.handler import Answer, Handler
 from hjemtilos.cases.records import not_in_future, record_visit
 from hjemtilos.mail import contexts as mc
+from hjemtilos.mail.render import family_phrase
 
 __all__ = ["ChildVisitAnswer", "ChildVisitHandler", "ConcernFollowupAnswer", "ConcernFollowupHandler",
            "FirstVisitFollowupAnswer", "FirstVisitFollowupHandler", "FutureAgreementAnswer", "FutureAgreementHandler"]
@@ -46,7 +47,8 @@ class FirstVisitFollowupHandler(Handler[FirstVisitFollowupAnswer]):
         coordinator = ctx.coordinator()
         ctx.mail(self.step, coordinator,
                  mc.FirstVisitFollowup(recipient_name=coordinator.name, case_reference=ctx.case.reference,
-                                       contact_name=contact.name, contact_phone=contact.phone or contact.email,
+                                       contact_name=contact.name, contact_phone=contact.phone or "",
+                                       contact_email=contact.email,
                                        first_visit_on=first_visit), ctx.attempt)
         return None
 
@@ -130,11 +132,13 @@ class FutureAgreementHandler(Handler[FutureAgreementAnswer]):
         year_ends = local_date(ctx.app.profile.timings.farewell_after.after(match.started_at))
         ctx.mail(self.step, family_recipient(family),
                  mc.FutureAgreementRequest(recipient_name=family.name, child_first_name=ctx.child_name,
-                                           other_party=ctx.child_name, year_ends_on=year_ends), ctx.attempt)
+                                           other_party=ctx.child_name, year_ends_on=year_ends, to_family=True),
+                 ctx.attempt)
         for guardian in ctx.guardians():
             ctx.mail(self.step, ctx.party_recipient(guardian),
                      mc.FutureAgreementRequest(recipient_name=guardian.name, child_first_name=ctx.child_name,
-                                               other_party=f"familien {family.name}", year_ends_on=year_ends),
+                                               other_party=family_phrase(family.name, guardian.language),
+                                               year_ends_on=year_ends, to_family=False),
                      ctx.attempt)
         return None
 

@@ -77,14 +77,18 @@ class FirstMeetingInvitation(MailContext):
     child_first_name: str
     family_name: str
     meeting_at: datetime
-    address: str
+    address: str  # the family's street address; empty when it is not registered
+    family_local_area: str
 
 
 @dataclass(frozen=True)
 class FirstVisitFollowup(MailContext):
+    """``contact_phone``: empty when the referral gave none; then the coordinator writes to ``contact_email``."""
+
     case_reference: str
     contact_name: str
     contact_phone: str
+    contact_email: str
     first_visit_on: date
 
 
@@ -102,9 +106,12 @@ class ChildVisitNotice(MailContext):
 
 @dataclass(frozen=True)
 class FutureAgreementRequest(MailContext):
+    """``to_family``: the family is written to as "I" (plural), a parent or contact person as "du"."""
+
     child_first_name: str
     other_party: str
     year_ends_on: date
+    to_family: bool
 
 
 @dataclass(frozen=True)

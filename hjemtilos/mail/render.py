@@ -33,6 +33,7 @@ class Programme:
 
     phone: str
     email: str
+    coordinator: str = "Koordinator, Hjem til Os"  # who signs the mails (HJEMTILOS_COORDINATOR_NAME)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,38 @@ def _longdate(ctx: Any, value: date | datetime) -> str:
     return _format_day(value, lang)
 
 
+def _bare_family(name: str) -> str | None:
+    """"Familien Holm" -> "Holm"; None when the name is not written as a family."""
+    for prefix in ("familien ", "family "):
+        if name.lower().startswith(prefix):
+            return name[len(prefix):].strip()
+    return None
+
+
+def family_phrase(name: str, lang: str) -> str:
+    """A family's name in running text: "familien Holm" / "the Holm family", however it was registered."""
+    bare = _bare_family(name) or name
+    return f"familien {bare}" if lang == "da" else f"the {bare} family"
+
+
+@pass_context
+def _family(ctx: Any, name: str) -> str:
+    return family_phrase(name, ctx.get("lang", FALLBACK_LANGUAGE))
+
+
+@pass_context
+def _salutation(ctx: Any, name: str) -> str:
+    """The name after "Kære"/"Dear": "familie Holm" / "Holm family" for a family, the role for the coordinators'
+    shared mailbox ("Koordinator, Hjem til Os": "koordinator"), else the name."""
+    lang = ctx.get("lang", FALLBACK_LANGUAGE)
+    bare = _bare_family(name)
+    if bare is not None:
+        return f"familie {bare}" if lang == "da" else f"{bare} family"
+    if name.lower().startswith(("koordinator", "coordinator")):
+        return "koordinator" if lang == "da" else "coordinator"
+    return name
+
+
 def _format_day(day: date, lang: str) -> str:
     month = _MONTHS[lang][day.month - 1]
     if lang == "da":
@@ -78,6 +111,8 @@ def environment(template_dir: Path = TEMPLATE_DIR) -> Environment:
         lstrip_blocks=True,
     )
     env.filters["longdate"] = _longdate
+    env.filters["family"] = _family
+    env.filters["salutation"] = _salutation
     return env
 
 

@@ -116,3 +116,54 @@ def test_subject_with_line_breaks_in_a_value_stays_one_line() -> None:
                               child_first_name="Sofie\r\nBcc: evil@example.com")
     mail = render(context, "da", PROGRAMME)
     assert "\r" not in mail.subject and "\n" not in mail.subject
+
+
+def test_mails_read_as_red_barnet_would_write_them() -> None:
+    from hjemtilos.mail import contexts as mc
+
+    programme = Programme(phone="+45 35 36 55 55", email="hjemtilos@redbarnet.dk", coordinator="Tina Holm")
+
+    def da(context: MailContext) -> str:
+        return render(context, "da", programme).text
+
+    parents = da(mc.MatchProposalParents(recipient_name="Maria Hansen", child_first_name="Sofie",
+                                         family_name="Familien Holm", family_local_area="Nørrebro"))
+    assert "familien Holm" in parents and "familien Familien" not in parents and "Familien Holm" not in parents
+    family = da(mc.FarewellFamily(recipient_name="Familien Dahl", child_first_name="Sofie"))
+    assert family.startswith("Kære familie Dahl\n") and "Tina Holm\nHjem til Os, Red Barnet" in family
+    assert render(mc.FarewellFamily(recipient_name="Familien Dahl", child_first_name="Sofie"), "en",
+                  programme).text.startswith("Dear Dahl family\n")
+    coordinator = da(mc.CoordinatorReminder(recipient_name="Koordinator, Hjem til Os", case_reference="HTO-2026-0001",
+                                            task_title="Screening", waiting_since=datetime(2027, 3, 4, 9, tzinfo=UTC),
+                                            link="http://127.0.0.1:4200"))
+    assert coordinator.startswith("Kære koordinator\n")
+    no_phone = da(mc.FirstVisitFollowup(recipient_name="Koordinator, Hjem til Os", case_reference="HTO-2026-0001",
+                                        contact_name="Tina", contact_phone="", contact_email="tina@example.dk",
+                                        first_visit_on=date(2027, 3, 4)))
+    assert "Ring til" not in no_phone and "skriv til tina@example.dk" in no_phone
+    with_phone = da(mc.FirstVisitFollowup(recipient_name="K", case_reference="HTO-2026-0001", contact_name="Tina",
+                                          contact_phone="+45 11 22 33 44", contact_email="tina@example.dk",
+                                          first_visit_on=date(2027, 3, 4)))
+    assert "Ring til Tina på +45 11 22 33 44" in with_phone
+    meeting = da(mc.FirstMeetingInvitation(recipient_name="Maria", child_first_name="Sofie", family_name="Familien Holm",
+                                           meeting_at=datetime(2027, 3, 4, 15, tzinfo=UTC), address="",
+                                           family_local_area="Nørrebro"))
+    assert "Sted: hjemme hos familien Holm i Nørrebro (koordinatoren sender adressen)" in meeting
+    to_family = da(mc.FutureAgreementRequest(recipient_name="Familien Holm", child_first_name="Sofie",
+                                             other_party="Sofie", year_ends_on=date(2027, 3, 4), to_family=True))
+    to_parent = da(mc.FutureAgreementRequest(recipient_name="Maria", child_first_name="Sofie",
+                                             other_party="familien Holm", year_ends_on=date(2027, 3, 4), to_family=False))
+    assert "hvordan I ønsker" in to_family and "kontakter jer" in to_family and " dig " not in to_family
+    assert "hvordan du ønsker" in to_parent and "kontakter dig" in to_parent
+    agreed = da(mc.MatchAgreed(recipient_name="Jonas", case_reference="HTO-2026-0001", child_first_name="Sofie",
+                               family_local_area="Valby"))
+    proposal = da(mc.MatchProposalFamily(recipient_name="Familien Holm", child_first_name="Sofie", child_age=8,
+                                         child_local_area="Nørrebro"))
+    assert "Vi er glade for at kunne fortælle" in agreed and "giv os besked om, hvorvidt I siger ja" in proposal
+
+
+def test_html_mails_fit_a_phone() -> None:
+    html = render(ReferralReceipt(recipient_name="Jonas", case_reference="HTO-2026-0001", child_first_name="Sofie"),
+                  "da", PROGRAMME).html
+    assert 'name="viewport"' in html and 'width="600"' not in html and "max-width:600px" in html
+    assert "width:100%;max-width:600px" in html
