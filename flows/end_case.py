@@ -14,7 +14,6 @@ from prefect.cache_policies import NO_CACHE
 from casework.steps import ChangeKind, EndedBy
 from hjemtilos import cases
 from hjemtilos.adapters.prefect import PrefectOrchestrator
-from tasks.case_tasks import send_mail
 from tasks.runtime import get_app, utcnow
 
 ENDED_BY = {"venskabsfamilien": EndedBy.FAMILY, "forældrene": EndedBy.PARENTS, "barnet": EndedBy.CHILD,
@@ -49,7 +48,6 @@ def end_case(
     """Afslut et forløb før tid (end a case early). Hvis familien afslutter, holdes et ekstra børnebesøg."""
     run_id = record_ending(case_reference, ENDED_BY[ended_by], reason, rematch.startswith("ja"), coordinator)
     woke = wake_case_run(run_id) if run_id else False
-    send_mail()
     get_run_logger().info("ending recorded for %s; case run woken: %s", case_reference, woke)
     return "recorded"
 
@@ -67,5 +65,4 @@ def record_change(
 ) -> str:
     """Registrér ændrede forhold (change of circumstances): familien og Red Barnet orienteres."""
     record_circumstance_change(case_reference, CHANGES[change], coordinator)
-    send_mail()
     return "recorded"

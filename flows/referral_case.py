@@ -1,5 +1,8 @@
 """The referral-case flow: one run per referral walks the programme year.
 
+Its steps write their mails to the outbox in the step's own transaction; ``hjemtilos up`` delivers them (within a
+couple of seconds), never the flow process, so a worker killed mid-step cannot leave a mail half-sent.
+
 The run re-executes from the top whenever it resumes; every step asks the case database whether it is
 done, so finished work is skipped. Approvals suspend the run with a form; timers suspend it until the
 timekeeper resumes it. No flow-level retries (a flow retry would start over without the suspend keys).
@@ -25,7 +28,6 @@ from tasks.case_tasks import (
     open_approval,
     read_case_info,
     record_approval,
-    send_mail,
     skip_approval_round,
     tag_waiting_run,
 )
@@ -79,13 +81,9 @@ def await_approval(case_id: int, kind: ApprovalKind, scope: int | None = None,
         return cases.handler_for(kind).answer_model(current.form)
 
     def record(round_: int, answer: cases.Answer) -> cases.SubmitResult:
-        result = record_approval(case_id, kind, scope, round_, answer)
-        if result.accepted:
-            send_mail()
-        return result
+        return record_approval(case_id, kind, scope, round_, answer)
 
     def before_suspend(_: cases.ApprovalView) -> None:
-        send_mail()
         _tag(kind, "coordinator")
 
     return await_answer(view, model_of, lambda current: current.initial, record,
@@ -143,7 +141,6 @@ def run_programme(case_id: int, info: cases.CaseInfo) -> str:
             await_approval(case_id, ApprovalKind.CONCERN_FOLLOWUP, attempt, done)
     await_timer(case_id, TimerKind.FAREWELL, attempt, done)
     close_year(case_id, attempt)
-    send_mail()
     return "completed"
 
 
@@ -151,12 +148,9 @@ def handle_early_ending(case_id: int) -> str:
     plan = begin_early_ending(case_id)
     if plan is None:
         return "none"
-    send_mail()
     if plan.extra_child_visit:
         await_approval(case_id, ApprovalKind.EXTRA_CHILD_VISIT, plan.ending_id)
-    outcome = finish_early_ending(case_id, plan.ending_id)
-    send_mail()
-    return outcome
+    return finish_early_ending(case_id, plan.ending_id)
 
 
 @flow(name="referral-case", persist_result=False, log_prints=False)

@@ -1,11 +1,11 @@
 """The timekeeper: on a schedule, wakes runs whose timers are due (also those that came due while
-everything was down), wakes cases waiting for a family, sends reminders and escalations, and delivers mail."""
+everything was down), wakes cases waiting for a family and queues reminders and escalations (``hjemtilos up``
+delivers the outbox)."""
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from tasks.case_tasks import send_mail
 from tasks.timekeeper_tasks import (
     check_stuck_cases,
     fire_due_timers,
@@ -28,11 +28,9 @@ def timekeeper() -> dict[str, int]:
     invitations = send_supervision_invitations()
     table, summary, new_stuck = check_stuck_cases()
     publish_stuck_cases(table, summary)
-    mail = send_mail()
     report = {"runs_started": started, "runs_restarted": restarted, "timers_fired": fired + family_fired,
               "runs_resumed": resumed + family_resumed, "reminders": reminders, "escalations": escalations,
-              "supervision_invitations": invitations, "stuck_cases": len(table), "new_stuck_cases": new_stuck,
-              "mails_sent": len(mail.sent), "mails_failed": len(mail.failed)}
+              "supervision_invitations": invitations, "stuck_cases": len(table), "new_stuck_cases": new_stuck}
     get_run_logger().info("timekeeper: %s", report)
     return report
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from casework.steps import ApprovalKind, TimerKind
 from hjemtilos import cases
 from hjemtilos.adapters.prefect import tag_waiting_run as tag_run
-from hjemtilos.mail.sender import DeliveryReport, deliver_pending
 from tasks.runtime import db_task, get_app, side_effect_task, utcnow
 
 
@@ -64,9 +63,3 @@ def finish_early_ending(case_id: int, ending_id: int) -> str:
 def tag_waiting_run(flow_run_id: str, kind: str, waits_for: str, family: bool = False) -> None:
     """Tags for the coordinator's inbox: ``case`` (or ``family``), the step, and who the run waits for."""
     tag_run(flow_run_id, kind, waits_for, family)
-
-
-@side_effect_task
-def send_mail() -> DeliveryReport:
-    app = get_app()
-    return deliver_pending(app.session_factory, app.smtp, utcnow())

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from casework.steps import MailStatus
 from hjemtilos.db.models import OutboxMail
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the emails package loads only where mail is sent (flow proc
 
 log = logging.getLogger(__name__)
 
-CLAIM_LEASE = timedelta(minutes=5)
+CLAIM_LEASE = timedelta(seconds=60)  # one row at a time: a sender that dies holds back one mail for a minute
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 MAX_ATTEMPTS = 12
@@ -62,7 +62,10 @@ def backoff(attempts: int) -> timedelta:
     return delay
 
 
-def _claim(session_factory: sessionmaker[Session], now: datetime, limit: int) -> list[int]:
+def _claim_one(session_factory: sessionmaker[Session], now: datetime) -> int | None:
+    """Claim the oldest due row, in a short transaction of its own. A row waits while an older mail to the same
+    recipient of the same case is not yet sent (a reminder never overtakes the request it reminds of)."""
+    earlier = aliased(OutboxMail)
     with session_factory.begin() as session:
         query = (
             select(OutboxMail.id)
@@ -70,21 +73,21 @@ def _claim(session_factory: sessionmaker[Session], now: datetime, limit: int) ->
                 or_(
                     (OutboxMail.status == MailStatus.PENDING) & (OutboxMail.next_attempt_at <= now),
                     (OutboxMail.status == MailStatus.SENDING) & (OutboxMail.claimed_until < now),
-                )
+                ),
+                ~exists().where(earlier.case_id == OutboxMail.case_id,
+                                earlier.recipient_email == OutboxMail.recipient_email, earlier.id < OutboxMail.id,
+                                earlier.status.in_((MailStatus.PENDING, MailStatus.SENDING))),
             )
             .order_by(OutboxMail.id)
-            .limit(limit)
+            .limit(1)
         )
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        ids = list(session.scalars(query))
-        if ids:
-            session.execute(
-                update(OutboxMail)
-                .where(OutboxMail.id.in_(ids))
-                .values(status=MailStatus.SENDING, claimed_until=now + CLAIM_LEASE, attempts=OutboxMail.attempts + 1)
-            )
-        return ids
+        mail_id = session.scalar(query)
+        if mail_id is not None:
+            session.execute(update(OutboxMail).where(OutboxMail.id == mail_id).values(
+                status=MailStatus.SENDING, claimed_until=now + CLAIM_LEASE, attempts=OutboxMail.attempts + 1))
+        return mail_id
 
 
 def _reply_text(code: int | None, text: bytes | str | None) -> str:
@@ -96,58 +99,65 @@ def _reply_text(code: int | None, text: bytes | str | None) -> str:
 def deliver_pending(
     session_factory: sessionmaker[Session], smtp: SmtpConfig, now: datetime, limit: int = 100
 ) -> DeliveryReport:
-    """Send every due pending row once. Safe to run concurrently and repeatedly."""
+    """Send due rows, one claimed at a time, at most ``limit``. Safe to run concurrently and repeatedly. ``hjemtilos
+    up`` is the one place that runs it (flow processes never send: a worker killed mid-step cannot leave a claim)."""
     report = DeliveryReport()
-    ids = _claim(session_factory, now, limit)
-    if not ids:
-        return report
+    backend = None
+    try:
+        for _ in range(limit):
+            mail_id = _claim_one(session_factory, now)
+            if mail_id is None:
+                break
+            if backend is None:
+                backend = smtp.backend()
+            if not _send_one(session_factory, smtp, backend, mail_id, now, report):
+                backend.close()  # start the next message on a fresh connection
+    finally:
+        if backend is not None:
+            backend.close()
+    return report
+
+
+def _send_one(session_factory: sessionmaker[Session], smtp: SmtpConfig, backend: SMTPBackend, mail_id: int,
+              now: datetime, report: DeliveryReport) -> bool:
     from emails.message import Message
 
-    backend = smtp.backend()
+    with session_factory() as session:
+        row = session.get(OutboxMail, mail_id)
+        if row is None:
+            return True
+        message = Message(subject=row.subject, text=row.body_text, html=row.body_html,
+                          mail_from=(smtp.mail_from_name, smtp.mail_from), message_id=row.message_id,
+                          headers={"X-Hjemtilos-Template": row.template})
+        recipient, attempts, template = (row.recipient_name, row.recipient_email), row.attempts, row.template
+    code: int | None = None
+    reply = ""
     try:
-        for mail_id in ids:
-            with session_factory() as session:
-                row = session.get(OutboxMail, mail_id)
-                assert row is not None
-                message = Message(
-                    subject=row.subject,
-                    text=row.body_text,
-                    html=row.body_html,
-                    mail_from=(smtp.mail_from_name, smtp.mail_from),
-                    message_id=row.message_id,
-                    headers={"X-Hjemtilos-Template": row.template},
-                )
-                recipient = (row.recipient_name, row.recipient_email)
-                attempts = row.attempts
-            code: int | None = None
-            reply = ""
-            try:
-                response = message.send(to=recipient, smtp=backend)
-                code = response.status_code if response is not None else None
-                reply = _reply_text(code, response.status_text if response is not None else None)
-                ok = response is not None and response.success
-                if not ok and response is not None and response.error is not None and not reply:
-                    reply = str(response.error)[:500]
-            except (smtplib.SMTPException, OSError) as exc:  # connection lost mid-conversation
-                ok = False
-                reply = f"{type(exc).__name__}: {exc}"[:500]
-            if not ok:
-                backend.close()  # start the next message on a fresh connection
-            with session_factory.begin() as session:
-                row = session.get(OutboxMail, mail_id)
-                assert row is not None
-                if ok:
-                    row.status, row.sent_at, row.smtp_reply, row.last_error = MailStatus.SENT, now, reply, None
-                    report.sent.append(mail_id)
-                elif (code is not None and 500 <= code < 600) or attempts >= MAX_ATTEMPTS:
-                    row.status, row.last_error = MailStatus.FAILED, reply or "permanent failure"
-                    report.failed.append(mail_id)
-                else:
-                    row.status, row.last_error = MailStatus.PENDING, reply or "temporary failure"
-                    row.next_attempt_at = now + backoff(attempts)
-                    report.retrying.append(mail_id)
-                row.claimed_until = None
-            log.info("mail %s (%s): %s", mail_id, row.template, row.status)
-    finally:
-        backend.close()
-    return report
+        response = message.send(to=recipient, smtp=backend)
+        code = response.status_code if response is not None else None
+        reply = _reply_text(code, response.status_text if response is not None else None)
+        ok = response is not None and response.success
+        if not ok and response is not None and response.error is not None and not reply:
+            reply = str(response.error)[:500]
+    except (smtplib.SMTPException, OSError) as exc:  # connection lost mid-conversation
+        ok = False
+        reply = f"{type(exc).__name__}: {exc}"[:500]
+    this = update(OutboxMail).where(OutboxMail.id == mail_id)
+    with session_factory.begin() as session:
+        if ok:  # one statement right after the server's 250: the window for a second copy is as short as it gets
+            session.execute(this.values(status=MailStatus.SENT, sent_at=now, smtp_reply=reply, last_error=None,
+                                        claimed_until=None))
+            report.sent.append(mail_id)
+            status = MailStatus.SENT
+        elif (code is not None and 500 <= code < 600) or attempts >= MAX_ATTEMPTS:
+            session.execute(this.values(status=MailStatus.FAILED, last_error=reply or "permanent failure",
+                                        claimed_until=None))
+            report.failed.append(mail_id)
+            status = MailStatus.FAILED
+        else:
+            session.execute(this.values(status=MailStatus.PENDING, last_error=reply or "temporary failure",
+                                        next_attempt_at=now + backoff(attempts), claimed_until=None))
+            report.retrying.append(mail_id)
+            status = MailStatus.PENDING
+    log.info("mail %s (%s): %s", mail_id, template, status)
+    return ok

@@ -22,6 +22,14 @@ from hjemtilos.orchestration import RunState
 from hjemtilos.timekeeping import tick
 
 
+def deliver(app: App) -> None:
+    """What `hjemtilos up` does every two seconds: send the outbox (flow processes never send)."""
+    from hjemtilos.mail.sender import deliver_pending
+    from tasks.runtime import utcnow
+
+    deliver_pending(app.session_factory, app.smtp, utcnow())
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -46,6 +54,7 @@ class CaseDriver:
     run_id: UUID
     log: list[str] = field(default_factory=list)
     flow_name: str = "referral-case"
+    deliver: bool = True  # after each execution, deliver the outbox as `hjemtilos up` does within seconds
 
     def state(self):  # type: ignore[no-untyped-def]
         with get_client(sync_client=True) as client:
@@ -63,6 +72,8 @@ class CaseDriver:
             run_flow(flow, flow_run=flow_run)
         except Pause:
             pass
+        if self.deliver:
+            deliver(self.app)
         state = self.state()
         if state.is_paused():
             key = state.state_details.pause_key

@@ -11,7 +11,16 @@ from flows.end_case import end_case, record_change
 from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.db.models import AuditEvent, CaseEnding, HumanTask, Match, ReferralCase, Timer
 from hjemtilos.timekeeping import tick
-from tests.flows.driving import TODAY, add_family, agree_and_start, approve_to_matching, now, start_case, templates_to
+from tests.flows.driving import (
+    TODAY,
+    add_family,
+    agree_and_start,
+    approve_to_matching,
+    deliver,
+    now,
+    start_case,
+    templates_to,
+)
 
 
 def test_residential_home_needs_no_consent_but_a_startup_meeting(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
@@ -209,6 +218,7 @@ def test_change_of_circumstances_informs_family_and_coordinator(app, smtp_server
     approve_to_matching(case)
     agree_and_start(case, family)
     record_change(case_reference=reference, change="flytning", coordinator="KH")
+    deliver(app)
     mails = templates_to(smtp_server)
     assert mails[("circumstances-changed", "holm@example.dk")] == 1
     assert mails[("circumstances-changed", "koordinator@redbarnet.dk")] == 1
@@ -316,3 +326,18 @@ def test_suspension_whose_answer_was_lost_still_stores_the_form(app, smtp_server
     assert lost == ["approval-screening-r1"]
     assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
     assert templates_to(smtp_server)[("consent-request", "maria.hansen@example.dk")] == 1
+
+
+def test_a_flow_process_sends_no_mail_itself(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    from hjemtilos.db.models import OutboxMail
+
+    _case_id, _, case = start_case(app, "referral-standard.json")
+    case.deliver = False  # nothing stands in for `hjemtilos up`'s sender
+    assert case.run() == "approval-screening-r1"
+    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert smtp_server.received == []
+    with app.session_factory() as session:
+        assert set(session.scalars(select(OutboxMail.status))) == {"pending"}  # no claim a killed process could leave
+    deliver(app)
+    assert sorted(templates_to(smtp_server)) == [("consent-request", "maria.hansen@example.dk"),
+                                                 ("referral-receipt", "jonas.berg@bbu.kk.dk")]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from flows.deployments import deploy_all
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.db.models import AuditEvent, HumanTask
-from tests.flows.driving import add_family, start_case
+from tests.flows.driving import add_family, deliver, start_case
 
 
 def descendants(pid: int) -> list[int]:
@@ -84,9 +84,11 @@ def test_worker_killed_mid_case_then_restarted(app, smtp_server, tmp_path, kill_
         kill_tree(worker)  # the worker and the flow process it started: a power cut
         worker = start_worker(log)
         wait_until(paused_on("approval-consent-r1"), 120, "the restarted worker to reach consent")
+        deliver(app)  # `hjemtilos up`'s part: the flow processes only queued the mails
         wait_until(lambda: any(r.message["X-Hjemtilos-Template"] == "consent-request" for r in smtp_server.received),
                    30, "the consent request mail")
         time.sleep(1.0)
+        deliver(app)  # a second round sends nothing more
     finally:
         kill_tree(worker)
     with app.session_factory() as session:

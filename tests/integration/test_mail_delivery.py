@@ -185,3 +185,50 @@ def test_mail_catcher_stores_and_lists(session_factory, tmp_path) -> None:  # ty
     assert {m.subject for m in caught} == {"Vi har modtaget henvisningen af Åse (HTO-2026-0001)",
                                            "Vi har modtaget henvisningen af Åse (HTO-2026-0002)"}
     assert all("Kære Søren Ærø" in m.text and "<p>" in m.html for m in caught)
+
+
+def _case(session_factory: sessionmaker[Session]) -> int:
+    from hjemtilos.intake import register_referral
+    from tests.support import example_referral
+
+    with session_factory.begin() as session:
+        return register_referral(session, example_referral(), NOW, PROGRAMME).case_id
+
+
+def test_a_reminder_never_overtakes_the_mail_it_reminds_of(session_factory, smtp_server: SmtpServer) -> None:  # type: ignore[no-untyped-def]
+    case_id = _case(session_factory)
+    parent = Recipient("custody_holder", "Maria Hansen", "maria@example.dk", "da", key="7")
+
+    def queue_for_parent(occurrence: str, at: datetime) -> OutboxMail:
+        with session_factory.begin() as session:
+            return enqueue_mail(session, case_id=case_id, step="consent", recipient=parent, programme=PROGRAMME,
+                                now=at, occurrence=occurrence,
+                                context=ReferralReceipt(recipient_name="Maria", case_reference="HTO-2026-0001",
+                                                        child_first_name=occurrence))
+
+    request = queue_for_parent("request", NOW)
+    smtp_server.stop()  # the request's first attempt fails: it waits 30 s for its retry
+    assert request.id in deliver_pending(session_factory, smtp_for(smtp_server.port), NOW).retrying
+    smtp_server.start()
+    reminder = queue_for_parent("reminder-1", NOW + timedelta(seconds=5))  # due while the request waits
+    report = deliver_pending(session_factory, smtp_for(smtp_server.port), NOW + timedelta(seconds=5))
+    assert report.sent == [] and smtp_server.received == []  # the reminder waits behind the request
+    sent = deliver_pending(session_factory, smtp_for(smtp_server.port), NOW + timedelta(minutes=2)).sent
+    assert {request.id, reminder.id} <= set(sent)
+    to_parent = [r.message["Message-ID"] for r in smtp_server.received if r.rcpt_tos == ["maria@example.dk"]]
+    assert to_parent == [request.message_id, reminder.message_id]
+
+
+def test_a_sender_that_dies_holds_back_one_mail_for_a_minute(session_factory, smtp_server: SmtpServer) -> None:  # type: ignore[no-untyped-def]
+    from hjemtilos.mail.sender import CLAIM_LEASE, _claim_one
+
+    queue(session_factory, 3)
+    claimed = _claim_one(session_factory, NOW)  # ... and the sender is killed before it sends
+    with session_factory() as session:
+        status = dict(session.execute(select(OutboxMail.id, OutboxMail.status)).tuples().all())
+    assert sorted(status.values()) == ["pending", "pending", "sending"] and status[claimed] == "sending"
+    assert timedelta(minutes=1) >= CLAIM_LEASE
+    report = deliver_pending(session_factory, smtp_for(smtp_server.port), NOW + timedelta(seconds=1))
+    assert claimed not in report.sent and len(report.sent) == 2  # the others go at once
+    report = deliver_pending(session_factory, smtp_for(smtp_server.port), NOW + CLAIM_LEASE + timedelta(seconds=1))
+    assert report.sent == [claimed] and len(smtp_server.received) == 3
