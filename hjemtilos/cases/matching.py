@@ -16,6 +16,7 @@ from casework.steps import LIVE_MATCH, ApprovalKind, FamilyStatus, MatchStatus, 
 from hjemtilos.approvals import InvalidRequest
 from hjemtilos.cases.context import CaseContext, candidates_for, family_recipient
 from hjemtilos.cases.handler import Answer, FormSpec, Handler
+from hjemtilos.cases.records import not_in_future
 from hjemtilos.db.models import Match, VolunteerFamily
 from hjemtilos.mail import contexts as mc
 
@@ -126,10 +127,8 @@ class FamilyAnswerHandler(Handler[FamilyAnswerAnswer]):
 
     def apply(self, ctx: CaseContext, answer: FamilyAnswerAnswer) -> str | None:
         match = ctx.current_match()
-        if answer.family_answered_on is not None and answer.family_answered_on > ctx.today:
-            raise InvalidRequest("Datoen ligger i fremtiden. / The date is in the future.")
         match.family_answer = answer.family_answer
-        match.family_answered_on = answer.family_answered_on or ctx.today
+        match.family_answered_on = not_in_future(ctx, answer.family_answered_on or ctx.today)
         return "accepted" if answer.family_answer == "ja" else _decline(ctx, match)
 
 
@@ -158,10 +157,8 @@ class MatchAnswersHandler(Handler[MatchAnswersAnswer]):
 
     def apply(self, ctx: CaseContext, answer: MatchAnswersAnswer) -> str | None:
         match = ctx.current_match()
-        if answer.parents_answered_on is not None and answer.parents_answered_on > ctx.today:
-            raise InvalidRequest("Datoen ligger i fremtiden. / The date is in the future.")
         match.parents_answer = answer.parents_answer
-        match.parents_answered_on = answer.parents_answered_on or ctx.today
+        match.parents_answered_on = not_in_future(ctx, answer.parents_answered_on or ctx.today)
         if answer.parents_answer != "ja":
             return _decline(ctx, match)
         match.status = MatchStatus.AGREED

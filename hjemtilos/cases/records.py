@@ -17,9 +17,11 @@ __all__ = ["ConsentSlot", "consent_label", "consent_slots", "not_in_future", "re
 FORM_LABEL = {ConsentForm.BBU: "BBU", ConsentForm.RED_BARNET: "Red Barnet"}
 
 
-def not_in_future(ctx: CaseContext, *days: date) -> None:
-    if any(day > ctx.today for day in days):
+def not_in_future(ctx: CaseContext, day: date, *more: date) -> date:
+    """``day`` (for chaining) when neither it nor ``more`` lies after today; else the answer is refused."""
+    if any(d > ctx.today for d in (day, *more)):
         raise InvalidRequest("Datoen ligger i fremtiden. / The date is in the future.")
+    return day
 
 
 def record_visit(ctx: CaseContext, kind: VisitKind, held_on: date,

@@ -19,23 +19,7 @@ from flows.deployments import deploy_all
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.db.models import AuditEvent, HumanTask
 from tests.flows.driving import add_family, deliver, start_case
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
+from tests.support import descendants
 
 
 def kill_tree(process: subprocess.Popen[bytes]) -> None:
