@@ -24,7 +24,7 @@ from hjemtilos.db.engine import make_engine, make_session_factory
 from hjemtilos.db.migrate import upgrade
 from hjemtilos.db.models import Child, HumanTask, Party, Placement, ReferralCase, Timer
 from hjemtilos.db.scratch import scratch_database
-from hjemtilos.orchestration import RunState
+from hjemtilos.orchestration import FormStatus, RunState
 from hjemtilos.settings import Settings
 from hjemtilos.timekeeping import tick
 
@@ -56,6 +56,10 @@ class CountingOrchestrator:
     def troubled_runs(self, now: datetime) -> dict[str, RunState]:
         self.calls += 1
         return {}
+
+    def form_status(self, flow_run_id: str, pause_key: str) -> FormStatus:
+        self.calls += 1
+        return FormStatus.STORED
 
     def reschedule(self, flow_run_id: str) -> bool:
         self.calls += 1

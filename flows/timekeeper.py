@@ -10,6 +10,7 @@ from tasks.timekeeper_tasks import (
     check_stuck_cases,
     fire_due_timers,
     publish_stuck_cases,
+    repair_missing_forms,
     restart_crashed_runs,
     send_reminders,
     send_supervision_invitations,
@@ -26,11 +27,12 @@ def timekeeper() -> dict[str, int]:
     family_fired, family_resumed = wake_family_waits()
     reminders, escalations = send_reminders()
     invitations = send_supervision_invitations()
+    forms = repair_missing_forms()
     table, summary, new_stuck = check_stuck_cases()
     publish_stuck_cases(table, summary)
     report = {"runs_started": started, "runs_restarted": restarted, "timers_fired": fired + family_fired,
               "runs_resumed": resumed + family_resumed, "reminders": reminders, "escalations": escalations,
-              "supervision_invitations": invitations, "stuck_cases": len(table), "new_stuck_cases": new_stuck}
+              "supervision_invitations": invitations, "forms_repaired": forms, "stuck_cases": len(table), "new_stuck_cases": new_stuck}
     get_run_logger().info("timekeeper: %s", report)
     return report
 

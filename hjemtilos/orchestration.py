@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
-__all__ = ["Orchestrator", "RunState"]
+__all__ = ["FormStatus", "Orchestrator", "RunState"]
+
+
+class FormStatus(StrEnum):
+    STORED = "stored"  # the run waits on this key and its form's schema is stored: a coordinator can answer
+    NOT_WAITING = "not-waiting"  # the run does not (yet) wait on this key
+    MISSING = "missing"  # the run waits on this key without its form: nobody could ever answer it
 
 
 @dataclass(frozen=True)
@@ -44,4 +51,8 @@ class Orchestrator(Protocol):
 
     def reschedule(self, flow_run_id: str) -> bool:
         """Set a suspended, crashed or failed run to Scheduled so a worker runs it again."""
+        ...
+
+    def form_status(self, flow_run_id: str, pause_key: str) -> FormStatus:
+        """Whether the run waits on ``pause_key`` with its form's schema stored."""
         ...

@@ -20,6 +20,7 @@ from hjemtilos.app import App
 from hjemtilos.cases.context import candidates_for, coordinator_recipient, ui_link
 from hjemtilos.cases.records import consent_slots
 from hjemtilos.db.models import AuditEvent, ConsentReceipt, HumanTask, Party, ReferralCase, Timer, VolunteerFamily
+from hjemtilos.form_repair import repair_missing_forms
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import OutboxBatch, Recipient
 from hjemtilos.mail.sender import DeliveryReport, deliver_pending
@@ -43,6 +44,7 @@ class TickReport:
     reminders: int = 0
     escalations: int = 0
     supervision_invitations: int = 0
+    forms_repaired: int = 0  # runs that waited without their form, made to suspend again
     stuck: list[Stuck] = field(default_factory=list)
     new_stuck: int = 0
     mail: DeliveryReport = field(default_factory=DeliveryReport)
@@ -262,6 +264,7 @@ def tick(app: App, now: datetime, orchestrator: Orchestrator, deliver: bool = Tr
     report.timers_fired, report.runs_resumed = fired + family_fired, resumed + family_resumed
     report.reminders, report.escalations = send_reminders(app, now)
     report.supervision_invitations = send_supervision_invitations(app, now)
+    report.forms_repaired = repair_missing_forms(app, now, orchestrator)
     report.stuck = check_stuck(app, now, orchestrator)
     report.new_stuck = record_stuck(app, report.stuck, now)
     if deliver:

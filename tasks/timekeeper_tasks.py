@@ -30,6 +30,13 @@ def wake_family_waits() -> tuple[int, int]:
 
 
 @side_effect_task
+def repair_missing_forms() -> int:
+    from hjemtilos.form_repair import repair_missing_forms as repair
+
+    return repair(get_app(), utcnow(), PrefectOrchestrator())
+
+
+@side_effect_task
 def send_supervision_invitations() -> int:
     return send_invitations(get_app(), utcnow())
 

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hjemtilos.orchestration import Orchestrator, RunState
+from hjemtilos.orchestration import FormStatus, Orchestrator, RunState
 
 __all__ = ["FakeOrchestrator"]
 
@@ -22,6 +22,8 @@ class FakeOrchestrator:
     resumed: list[str] = field(default_factory=list)
     rescheduled: list[str] = field(default_factory=list)
     started: dict[str, str] = field(default_factory=dict)  # run key -> run id
+    forms: dict[tuple[str, str], FormStatus] = field(default_factory=dict)  # (run id, pause key) -> status
+    form_checks: list[tuple[str, str]] = field(default_factory=list)
 
     def run_state(self, flow_run_id: str) -> RunState | None:
         return self.states.get(flow_run_id)
@@ -53,6 +55,11 @@ class FakeOrchestrator:
         if self.accept:
             self.states[flow_run_id] = RunState("SCHEDULED", "Resuming", None)
         return self.accept
+
+
+    def form_status(self, flow_run_id: str, pause_key: str) -> FormStatus:
+        self.form_checks.append((flow_run_id, pause_key))
+        return self.forms.get((flow_run_id, pause_key), FormStatus.NOT_WAITING)
 
 
 def _conforms(fake: FakeOrchestrator) -> Orchestrator:

@@ -20,10 +20,10 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import StateType
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.states import Scheduled
 
-from hjemtilos.orchestration import RunState
+from hjemtilos.orchestration import FormStatus, RunState
 
 __all__ = ["REFERRAL_CASE_DEPLOYMENT", "VOLUNTEER_APPROVAL_DEPLOYMENT", "PrefectOrchestrator",
            "publish_stuck_artifacts", "read_troubled_runs", "recover_orphaned_runs", "tag_waiting_run"]
@@ -125,6 +125,29 @@ class PrefectOrchestrator:
             result: OrchestrationResult[Any] = client.set_flow_run_state(UUID(flow_run_id), Scheduled(name="Resuming"),
                                                                          force=True)
         return result.status.value == "ACCEPT"
+
+
+    def form_status(self, flow_run_id: str, pause_key: str) -> FormStatus:
+        with get_client(sync_client=True) as client:
+            try:
+                run = client.read_flow_run(UUID(flow_run_id))
+            except (ObjectNotFound, ValueError):
+                return FormStatus.NOT_WAITING
+            state = run.state
+            if state is None or not state.is_paused() or state.state_details.pause_key != pause_key:
+                return FormStatus.NOT_WAITING
+            keyset = state.state_details.run_input_keyset
+            if not keyset:
+                return FormStatus.MISSING
+            try:
+                client.read_flow_run_input(UUID(flow_run_id), keyset["schema"])
+            except ObjectNotFound:
+                return FormStatus.MISSING
+            except PrefectHTTPStatusError as exc:  # this call reports a missing input as a plain 404
+                if exc.response.status_code == 404:
+                    return FormStatus.MISSING
+                raise
+        return FormStatus.STORED
 
 
 def recover_orphaned_runs(include_running: bool) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from prefect.client.orchestration import get_client
 from prefect.states import Failed
 from sqlalchemy import select
@@ -93,3 +94,23 @@ def test_each_stuck_reason_is_found_and_reported_once(app, smtp_server) -> None:
     with app.session_factory() as session:
         open_rows = session.scalars(select(StuckCase).where(StuckCase.resolved_at.is_(None))).all()
     assert len(open_rows) == 4
+
+
+def test_a_case_waiting_without_its_form_is_repaired_by_the_next_tick(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    from prefect.flow_runs import resume_flow_run
+
+    from hjemtilos.form_repair import ASKED_AGAIN
+    from hjemtilos.timekeeping import tick
+
+    _, _, case = start_case(app, "referral-standard.json")
+    assert case.run() == "approval-screening-r1"
+    keyset = case.state().state_details.run_input_keyset
+    with get_client(sync_client=True) as client:  # as if the process died between Suspended and the schema's store
+        client.delete_flow_run_input(case.run_id, keyset["schema"])
+    with pytest.raises(Exception, match=r"(?i)schema"):
+        resume_flow_run(case.run_id, run_input={"decision": "godkend", "coordinator": "KH"})
+    assert tick(app, now(), PrefectOrchestrator()).forms_repaired == 1
+    assert case.run() == "approval-screening-r2"
+    assert ASKED_AGAIN.split(" / ")[0] in case.description()
+    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert tick(app, now(), PrefectOrchestrator()).forms_repaired == 0

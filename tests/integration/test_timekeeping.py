@@ -148,3 +148,29 @@ def test_after_a_downtime_the_tick_that_resumes_a_late_timer_does_not_report_it_
     with app.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(OutboxMail).where(
             OutboxMail.template == "stuck-case-alert")) == 0
+
+
+def test_a_run_waiting_without_its_form_is_made_to_ask_again_within_a_tick(app: App) -> None:
+    from hjemtilos.form_repair import ASKED_AGAIN, repair_missing_forms
+    from hjemtilos.orchestration import FormStatus
+
+    run_id = str(uuid.uuid4())
+    case_id = new_case(app, run_id)
+    open_task(app, case_id, NOW)
+    orchestrator = FakeOrchestrator({run_id: RunState("PAUSED", "Suspended", "approval-screening-r1", NOW)},
+                                    forms={(run_id, "approval-screening-r1"): FormStatus.MISSING})
+    assert repair_missing_forms(app, NOW, orchestrator) == 1
+    assert orchestrator.rescheduled == [run_id]
+    with app.session_factory() as session:
+        task = session.scalars(select(HumanTask)).one()
+        assert (task.round, task.last_error, task.completed_at) == (2, ASKED_AGAIN, None)
+        assert session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "form-missing")) == 1
+    # the run suspends again under round 2, with its form: checked once, then left alone
+    assert repair_missing_forms(app, NOW, orchestrator) == 0  # not waiting on r2 yet
+    orchestrator.forms[(run_id, "approval-screening-r2")] = FormStatus.STORED
+    assert repair_missing_forms(app, NOW, orchestrator) == 0
+    checks = len(orchestrator.form_checks)
+    assert repair_missing_forms(app, NOW, orchestrator) == 0 and len(orchestrator.form_checks) == checks
+    with app.session_factory() as session:
+        assert session.scalars(select(HumanTask.form_checked_round)).one() == 2
