@@ -19,6 +19,7 @@ from casework.steps import (
     ChangeKind,
     EndedBy,
     MatchStatus,
+    Role,
     Step,
     VisitKind,
 )
@@ -133,10 +134,9 @@ def begin_ending(app: App, case_id: int, now: datetime) -> EndingPlan | None:
             # the notice follows the decision: no promise of a new family before the child has been asked
             next_step = "child-visit" if extra else "rematch" if rematch_possible else "closing"
             for to in recipients:
-                ctx.mail(Step.EARLY_ENDING, to, mc.EarlyEndingNotice(recipient_name=to.name,
-                                                                     child_first_name=ctx.child_name,
-                                                                     next_step=next_step, after_child_visit=False),
-                         f"ending-{ending.id}")
+                ctx.mail(Step.EARLY_ENDING, to, mc.EarlyEndingNotice(
+                    recipient_name=to.name, child_first_name=ctx.child_name, next_step=next_step,
+                    after_child_visit=False, to_family=to.role == Role.VOLUNTEER_FAMILY), f"ending-{ending.id}")
             ctx.audit("ending-begun", Step.EARLY_ENDING, {"ending": ending.id})
         return EndingPlan(ending.id, extra)
 
@@ -159,7 +159,7 @@ def finish_ending(app: App, case_id: int, ending_id: int, now: datetime) -> str:
             for to in [ctx.referrer_recipient(), *(ctx.party_recipient(g) for g in ctx.guardians())]:
                 ctx.mail(Step.EARLY_ENDING, to, mc.EarlyEndingNotice(
                     recipient_name=to.name, child_first_name=ctx.child_name,
-                    next_step="rematch" if rematch else "closing", after_child_visit=True),
+                    next_step="rematch" if rematch else "closing", after_child_visit=True, to_family=False),
                     f"ending-{ending.id}-decided")
         ending.handled_at, ending.outcome = now, "rematch" if rematch else "closed"
         if rematch:

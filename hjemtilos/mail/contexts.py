@@ -139,6 +139,7 @@ class EarlyEndingNotice(MailContext):
     child_first_name: str
     next_step: str
     after_child_visit: bool
+    to_family: bool  # the family is written to as "I" (plural), the others as "du"
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def test_the_early_ending_notice_says_what_was_decided_and_promises_nothing_befo
 
     def text(next_step: str, after: bool = False, lang: str = "da") -> str:
         notice = EarlyEndingNotice(recipient_name="Maria", child_first_name="Sofie", next_step=next_step,
-                                   after_child_visit=after)
+                                   after_child_visit=after, to_family=False)
         return render(notice, lang, PROGRAMME).text
 
     assert "Vi leder nu efter en ny venskabsfamilie" in text("rematch") and "afsluttes" not in text("rematch")
@@ -86,6 +86,9 @@ def test_the_early_ending_notice_says_what_was_decided_and_promises_nothing_befo
     assert "Vi leder nu" not in pending and "afsluttes hermed" not in pending and "besøger Sofie" in pending
     assert text("closing", after=True).startswith("Kære Maria") and "har nu besøgt Sofie" in text("closing", True)
     assert "We are now looking" in text("rematch", lang="en")
+    family = render(EarlyEndingNotice(recipient_name="Familien Holm", child_first_name="Sofie", next_step="closing",
+                                      after_child_visit=False, to_family=True), "da", PROGRAMME).text
+    assert "kontakter jer" in family and "I er også velkomne" in family and " dig" not in family
 
 
 def test_unknown_language_falls_back_to_danish() -> None:
