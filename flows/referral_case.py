@@ -52,24 +52,13 @@ def _tag(kind: str, waits_for: str) -> None:
         tag_waiting_run(run_id, kind, waits_for)
 
 
-class Progress:
-    """What this execution of the run knows to be done already (from the case database when it started): those
-    steps are skipped without a task each, so a re-executed run catches up in one query instead of one task per step
-    it has passed."""
-
-    def __init__(self, info: cases.CaseInfo | None = None) -> None:
-        self.answered = dict(info.answered) if info else {}
-        self.passed = set(info.passed) if info else set()
-
-
-PROGRESS = Progress()
-
-
 def await_approval(case_id: int, kind: ApprovalKind, scope: int | None = None,
-                   progress: Progress = PROGRESS) -> cases.SubmitResult:
-    done = progress.answered.get(cases.handler_for(kind).key(scope))
-    if done is not None:
-        return cases.SubmitResult(True, done, None)
+                   done: cases.CaseInfo | None = None) -> cases.SubmitResult:
+    """``done``: the case as this execution found it; what it records as answered is skipped without a task, so a
+    re-executed run catches up in one query instead of one task per step it has passed."""
+    outcome = done.answered.get(cases.handler_for(kind).key(scope)) if done else None
+    if outcome is not None:
+        return cases.SubmitResult(True, outcome, None)
 
     def view() -> cases.ApprovalView:
         current = open_approval(case_id, kind, scope)
@@ -90,8 +79,8 @@ def await_approval(case_id: int, kind: ApprovalKind, scope: int | None = None,
                         lambda round_: skip_approval_round(case_id, kind, scope, round_), before_suspend)
 
 
-def await_timer(case_id: int, kind: TimerKind, attempt: int, progress: Progress = PROGRESS) -> None:
-    if timer_key(kind, attempt) in progress.passed:
+def await_timer(case_id: int, kind: TimerKind, attempt: int, done: cases.CaseInfo | None = None) -> None:
+    if done and timer_key(kind, attempt) in done.passed:
         return
     while True:
         view = check_timer(case_id, kind, attempt)
@@ -103,8 +92,8 @@ def await_timer(case_id: int, kind: TimerKind, attempt: int, progress: Progress 
         suspend_flow_run(key=view.state.suspend_key, timeout=None)
 
 
-def await_family(case_id: int, attempt: int, progress: Progress = PROGRESS) -> None:
-    if family_wait_key(attempt) in progress.passed:
+def await_family(case_id: int, attempt: int, done: cases.CaseInfo | None = None) -> None:
+    if done and family_wait_key(attempt) in done.passed:
         return
     while True:
         view = check_family_available(case_id, attempt)
@@ -117,29 +106,28 @@ def await_family(case_id: int, attempt: int, progress: Progress = PROGRESS) -> N
 
 
 def run_programme(case_id: int, info: cases.CaseInfo) -> str:
-    done = Progress(info)
-    if await_approval(case_id, ApprovalKind.SCREENING, None, done).outcome == "rejected":
+    if await_approval(case_id, ApprovalKind.SCREENING, None, info).outcome == "rejected":
         return "rejected"
-    await_approval(case_id, ApprovalKind.STARTUP_MEETING if info.residential else ApprovalKind.CONSENT, None, done)
+    await_approval(case_id, ApprovalKind.STARTUP_MEETING if info.residential else ApprovalKind.CONSENT, None, info)
     attempt = info.match_attempt
     while True:
-        await_family(case_id, attempt, done)
-        if await_approval(case_id, ApprovalKind.MATCH_PROPOSAL, attempt, done).outcome == "no-family":
+        await_family(case_id, attempt, info)
+        if await_approval(case_id, ApprovalKind.MATCH_PROPOSAL, attempt, info).outcome == "no-family":
             attempt = read_case_info(case_id).match_attempt
             continue  # the family chosen was taken meanwhile and nobody else has room: wait for one again
-        if await_approval(case_id, ApprovalKind.FAMILY_ANSWER, attempt, done).outcome == "declined":
+        if await_approval(case_id, ApprovalKind.FAMILY_ANSWER, attempt, info).outcome == "declined":
             attempt = read_case_info(case_id).match_attempt
             continue  # the parents never heard of this family
-        if await_approval(case_id, ApprovalKind.MATCH_ANSWERS, attempt, done).outcome == "agreed":
+        if await_approval(case_id, ApprovalKind.MATCH_ANSWERS, attempt, info).outcome == "agreed":
             break
         attempt = read_case_info(case_id).match_attempt
-    await_approval(case_id, ApprovalKind.FIRST_MEETING_PLAN, attempt, done)
-    await_approval(case_id, ApprovalKind.FIRST_MEETING, attempt, done)
+    await_approval(case_id, ApprovalKind.FIRST_MEETING_PLAN, attempt, info)
+    await_approval(case_id, ApprovalKind.FIRST_MEETING, attempt, info)
     for timer, approval in YEAR_STEPS:
-        await_timer(case_id, timer, attempt, done)
-        if await_approval(case_id, approval, attempt, done).outcome == "concern":
-            await_approval(case_id, ApprovalKind.CONCERN_FOLLOWUP, attempt, done)
-    await_timer(case_id, TimerKind.FAREWELL, attempt, done)
+        await_timer(case_id, timer, attempt, info)
+        if await_approval(case_id, approval, attempt, info).outcome == "concern":
+            await_approval(case_id, ApprovalKind.CONCERN_FOLLOWUP, attempt, info)
+    await_timer(case_id, TimerKind.FAREWELL, attempt, info)
     close_year(case_id, attempt)
     return "completed"
 

@@ -5,7 +5,8 @@ process killed in between, or an answer lost beyond what the suspension already 
 with no form: every Resume is refused ("Run input schema not found") and the case would wait for ever. The
 timekeeper looks once at every round of every open approval: when the run waits on it with its form, the round is
 marked checked; when the form is missing, the round is skipped in the case database and the run rescheduled, so it
-re-executes and suspends again under the next round's key, this time with its form."""
+re-executes and suspends again under the next round's key, this time with its form. A crash between the two leaves
+the run waiting on the round the database has closed: the next tick sees that and reschedules it."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 
 from hjemtilos.app import App
-from hjemtilos.approvals import audit, reject_input
-from hjemtilos.db.models import HumanTask, ReferralCase, VolunteerFamily
+from hjemtilos.approvals import reject_input
+from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, VolunteerFamily
 from hjemtilos.orchestration import FormStatus, Orchestrator
 
 __all__ = ["repair_missing_forms"]
@@ -43,6 +44,10 @@ def repair_missing_forms(app: App, now: datetime, orchestrator: Orchestrator) ->
         status = orchestrator.form_status(run_id, f"{key}-r{round_}")
         if status is FormStatus.NOT_WAITING:
             continue  # not suspended on this round yet (or any more): a later tick looks again
+        if status is FormStatus.EARLIER_ROUND:  # the round was skipped, the reschedule did not happen (a crash)
+            if orchestrator.reschedule(run_id):
+                repaired += 1
+            continue
         with app.session_factory.begin() as session:
             task = session.get(HumanTask, task_id)
             if task is None or task.completed_at is not None or task.round != round_:
@@ -51,7 +56,8 @@ def repair_missing_forms(app: App, now: datetime, orchestrator: Orchestrator) ->
                 session.execute(update(HumanTask).where(HumanTask.id == task_id).values(form_checked_round=round_))
                 continue
             reject_input(session, task, ASKED_AGAIN, now)
-            audit(session, task.case_id, now, "timekeeper", "form-missing", task.step, {"key": key, "round": round_})
+            session.add(AuditEvent(case_id=task.case_id, family_id=task.family_id, at=now, actor="timekeeper",
+                                   action="form-missing", step=task.step, detail={"key": key, "round": round_}))
         if orchestrator.reschedule(run_id):
             repaired += 1
     return repaired

@@ -18,6 +18,8 @@ class FormStatus(StrEnum):
     STORED = "stored"  # the run waits on this key and its form's schema is stored: a coordinator can answer
     NOT_WAITING = "not-waiting"  # the run does not (yet) wait on this key
     MISSING = "missing"  # the run waits on this key without its form: nobody could ever answer it
+    EARLIER_ROUND = "earlier-round"  # the run waits on an earlier round of the same approval, which the case
+    #                                  database has closed: the run must be rescheduled to ask under this one
 
 
 @dataclass(frozen=True)

@@ -134,8 +134,12 @@ class PrefectOrchestrator:
             except (ObjectNotFound, ValueError):
                 return FormStatus.NOT_WAITING
             state = run.state
-            if state is None or not state.is_paused() or state.state_details.pause_key != pause_key:
+            if state is None or not state.is_paused():
                 return FormStatus.NOT_WAITING
+            waiting_on = state.state_details.pause_key or ""
+            if waiting_on != pause_key:
+                same_approval = waiting_on.rsplit("-r", 1)[0] == pause_key.rsplit("-r", 1)[0]
+                return FormStatus.EARLIER_ROUND if same_approval else FormStatus.NOT_WAITING
             keyset = state.state_details.run_input_keyset
             if not keyset:
                 return FormStatus.MISSING

@@ -174,3 +174,20 @@ def test_a_run_waiting_without_its_form_is_made_to_ask_again_within_a_tick(app: 
     assert repair_missing_forms(app, NOW, orchestrator) == 0 and len(orchestrator.form_checks) == checks
     with app.session_factory() as session:
         assert session.scalars(select(HumanTask.form_checked_round)).one() == 2
+
+
+def test_a_repair_cut_short_by_a_crash_is_finished_by_the_next_tick(app: App) -> None:
+    from hjemtilos.form_repair import repair_missing_forms
+    from hjemtilos.orchestration import FormStatus
+
+    run_id = str(uuid.uuid4())
+    case_id = new_case(app, run_id)
+    open_task(app, case_id, NOW)
+    with app.session_factory.begin() as session:  # round 1 was skipped; the process died before the reschedule
+        session.scalars(select(HumanTask)).one().round = 2
+    orchestrator = FakeOrchestrator({run_id: RunState("PAUSED", "Suspended", "approval-screening-r1", NOW)},
+                                    forms={(run_id, "approval-screening-r2"): FormStatus.EARLIER_ROUND})
+    assert repair_missing_forms(app, NOW, orchestrator) == 1
+    assert orchestrator.rescheduled == [run_id]
+    with app.session_factory() as session:
+        assert session.scalars(select(HumanTask.round)).one() == 2  # no round skipped twice
