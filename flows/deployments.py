@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,14 @@ from prefect.exceptions import ObjectNotFound
 from hjemtilos import PROJECT_ROOT
 
 WORK_POOL = "hjemtilos"
+
+
+def flow_run_command() -> str:
+    """What the worker runs for each flow run: Prefect's engine in one interpreter, tied to its owners
+    (hjemtilos/flow_process.py), with this checkout's Python."""
+    from prefect.utilities.processutils import command_to_string
+
+    return command_to_string([sys.executable, "-m", "hjemtilos.flow_process"])
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,8 @@ def deploy_all(work_pool: str = WORK_POOL, crash_silent_runs: bool = False) -> d
         interval = spec.interval_seconds
         deployment_id = flow.deploy(
             name=spec.name, work_pool_name=work_pool, tags=list(spec.tags), description=spec.description,
-            interval=interval, build=False, push=False, print_next_steps=False, ignore_warnings=True,
+            interval=interval, job_variables={"command": flow_run_command()}, build=False, push=False,
+            print_next_steps=False, ignore_warnings=True,
         )
         ids[spec.name] = str(deployment_id)
     return ids

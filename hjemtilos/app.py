@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +37,7 @@ class App:
             user=s.smtp_user or None,
             password=s.smtp_password.get_secret_value() if s.smtp_password else None,
             timeout=s.smtp_timeout,
+            claim=timedelta(seconds=s.mail_claim_seconds),
             mail_from=str(s.mail_from),
             mail_from_name=s.mail_from_name,
         )

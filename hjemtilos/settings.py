@@ -6,7 +6,7 @@ import tomllib
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import EmailStr, Field, SecretStr, field_validator
+from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from casework.profiles import Profile
@@ -33,7 +33,11 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_security: SmtpSecurity = SmtpSecurity.NONE
-    smtp_timeout: float = 10.0
+    smtp_timeout: float = Field(default=10.0, gt=0, description="Seconds an SMTP command may take")
+    mail_claim_seconds: float = Field(
+        default=60.0, gt=0, description="How long a mail being sent is held for its sender: a sender that dies "
+                                        "mid-conversation holds back that one mail this long; at least three "
+                                        "SMTP timeouts")
     mail_from: EmailStr = "hjemtilos@redbarnet.dk"
     mail_from_name: str = "Red Barnet – Hjem til Os"
     coordinator_email: EmailStr = "koordinator@redbarnet.dk"
@@ -58,6 +62,13 @@ class Settings(BaseSettings):
 
     mail_catcher_host: str = "127.0.0.1"
     mail_catcher_port: int = 8025
+
+    @model_validator(mode="after")
+    def _claim_outlasts_a_conversation(self) -> Settings:
+        if self.mail_claim_seconds < 3 * self.smtp_timeout:
+            raise ValueError("HJEMTILOS_MAIL_CLAIM_SECONDS must be at least three times HJEMTILOS_SMTP_TIMEOUT, "
+                             "or a slow SMTP conversation could be taken over and its mail sent twice")
+        return self
 
     @field_validator("data_dir")
     @classmethod

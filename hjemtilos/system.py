@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hjemtilos import PROJECT_ROOT
+from hjemtilos.flow_process import SUPERVISOR_PID
 from hjemtilos.settings import Settings
 
 if TYPE_CHECKING:
@@ -203,6 +204,7 @@ class System:
         self.warn = warn
         self.endpoints = Endpoints(self.settings.prefect_host, self.settings.prefect_port)
         self.env = prefect_env(self.settings, self.endpoints)
+        self.env[SUPERVISOR_PID] = str(os.getpid())  # flow processes end with this process (hjemtilos/flow_process.py)
         self.processes: list[subprocess.Popen[bytes]] = []
         self.stopping = threading.Event()
         self._catcher: Controller | None = None

@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # the emails package loads only where mail is sent (flow proc
 
 log = logging.getLogger(__name__)
 
-CLAIM_LEASE = timedelta(seconds=60)  # one row at a time: a sender that dies holds back one mail for a minute
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 MAX_ATTEMPTS = 12
@@ -41,6 +40,7 @@ class SmtpConfig:
     timeout: float = 10.0
     mail_from: str = "hjemtilos@redbarnet.dk"
     mail_from_name: str = "Red Barnet – Hjem til Os"
+    claim: timedelta = timedelta(seconds=60)  # one row at a time: a sender that dies holds back one mail this long
 
     def backend(self) -> SMTPBackend:
         from emails.backend.smtp.backend import SMTPBackend
@@ -62,7 +62,7 @@ def backoff(attempts: int) -> timedelta:
     return delay
 
 
-def _claim_one(session_factory: sessionmaker[Session], now: datetime) -> int | None:
+def _claim_one(session_factory: sessionmaker[Session], now: datetime, lease: timedelta) -> int | None:
     """Claim the oldest due row, in a short transaction of its own. A row waits while an older mail to the same
     recipient of the same case is not yet sent (a reminder never overtakes the request it reminds of)."""
     earlier = aliased(OutboxMail)
@@ -86,7 +86,7 @@ def _claim_one(session_factory: sessionmaker[Session], now: datetime) -> int | N
         mail_id = session.scalar(query)
         if mail_id is not None:
             session.execute(update(OutboxMail).where(OutboxMail.id == mail_id).values(
-                status=MailStatus.SENDING, claimed_until=now + CLAIM_LEASE, attempts=OutboxMail.attempts + 1))
+                status=MailStatus.SENDING, claimed_until=now + lease, attempts=OutboxMail.attempts + 1))
         return mail_id
 
 
@@ -105,7 +105,7 @@ def deliver_pending(
     backend = None
     try:
         for _ in range(limit):
-            mail_id = _claim_one(session_factory, now)
+            mail_id = _claim_one(session_factory, now, smtp.claim)
             if mail_id is None:
                 break
             if backend is None:

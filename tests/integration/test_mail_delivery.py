@@ -220,15 +220,16 @@ def test_a_reminder_never_overtakes_the_mail_it_reminds_of(session_factory, smtp
 
 
 def test_a_sender_that_dies_holds_back_one_mail_for_a_minute(session_factory, smtp_server: SmtpServer) -> None:  # type: ignore[no-untyped-def]
-    from hjemtilos.mail.sender import CLAIM_LEASE, _claim_one
+    from hjemtilos.mail.sender import _claim_one
 
+    lease = smtp_for(smtp_server.port).claim
     queue(session_factory, 3)
-    claimed = _claim_one(session_factory, NOW)  # ... and the sender is killed before it sends
+    claimed = _claim_one(session_factory, NOW, lease)  # ... and the sender is killed before it sends
     with session_factory() as session:
         status = dict(session.execute(select(OutboxMail.id, OutboxMail.status)).tuples().all())
     assert sorted(status.values()) == ["pending", "pending", "sending"] and status[claimed] == "sending"
-    assert timedelta(minutes=1) >= CLAIM_LEASE
+    assert timedelta(minutes=1) >= lease
     report = deliver_pending(session_factory, smtp_for(smtp_server.port), NOW + timedelta(seconds=1))
     assert claimed not in report.sent and len(report.sent) == 2  # the others go at once
-    report = deliver_pending(session_factory, smtp_for(smtp_server.port), NOW + CLAIM_LEASE + timedelta(seconds=1))
+    report = deliver_pending(session_factory, smtp_for(smtp_server.port), NOW + lease + timedelta(seconds=1))
     assert report.sent == [claimed] and len(smtp_server.received) == 3

@@ -1,17 +1,24 @@
-"""`hjemtilos up` killed with SIGKILL takes its Prefect server and its worker with it: nothing of the system is
-left running (its children run in sessions of their own, so no process-group signal reaches them)."""
+"""`hjemtilos up` killed with SIGKILL in the middle of an SMTP conversation takes its Prefect server, its worker and
+their flow processes with it (they run in sessions of their own, so no process-group signal reaches them); started
+again, it sends the interrupted mail once, and every other mail once."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
+from sqlalchemy import create_engine, select
+
 from hjemtilos import PROJECT_ROOT
-from tests.support import descendants, free_port
+from hjemtilos.db.models import OutboxMail
+from tests.support import RecordingHandler, SmtpServer, descendants, free_port
 
 
 def alive(pid: int) -> bool:
@@ -22,34 +29,85 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_killing_up_alone_stops_the_server_and_the_worker(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HJEMTILOS_"))}
-    smtp_port = free_port()
-    env.update(HJEMTILOS_DATA_DIR=str(tmp_path / "var"), HJEMTILOS_PREFECT_PORT=str(free_port()),
-               HJEMTILOS_FORM_PORT=str(free_port()), HJEMTILOS_MAIL_CATCHER_PORT=str(smtp_port),
-               HJEMTILOS_SMTP_PORT=str(smtp_port))
-    log_path = tmp_path / "up.log"
+class HoldingHandler(RecordingHandler):
+    """Holds the first conversation after its RCPT TO until ``release`` (the sender is killed meanwhile)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if not self.entered.is_set():
+            self.entered.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            return "451 4.3.0 Try again later"  # nobody is listening any more
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
+def start_up(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     up = subprocess.Popen([sys.executable, "-m", "hjemtilos.cli", "up"], env=env, cwd=PROJECT_ROOT,
-                          stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+                          stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while log_path.read_bytes().count(b"Running. Ctrl-C") < 1:
+        assert up.poll() is None and time.monotonic() < deadline, log_path.read_text(errors="replace")[-3000:]
+        time.sleep(0.5)
+    return up
+
+
+def test_up_killed_mid_smtp_conversation_stops_whole_and_sends_each_mail_once(tmp_path: Path) -> None:
+    handler = HoldingHandler()
+    smtp = SmtpServer()
+    smtp.handler = handler
+    smtp.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HJEMTILOS_"))}
+    env.update(HJEMTILOS_DATA_DIR=str(tmp_path / "var"), HJEMTILOS_PREFECT_PORT=str(free_port()),
+               HJEMTILOS_FORM_PORT=str(free_port()), HJEMTILOS_MAIL_CATCHER_PORT=str(free_port()),
+               HJEMTILOS_SMTP_PORT=str(smtp.port), HJEMTILOS_SMTP_TIMEOUT="5", HJEMTILOS_MAIL_CLAIM_SECONDS="15",
+               HJEMTILOS_PROFILE="fast")
     started: list[int] = []
+    up = start_up(env, tmp_path / "up.log")
     try:
-        deadline = time.monotonic() + 180
-        while b"Running. Ctrl-C" not in log_path.read_bytes():
-            assert up.poll() is None and time.monotonic() < deadline, log_path.read_text(errors="replace")[-3000:]
-            time.sleep(0.5)
+        refer = subprocess.run([sys.executable, "-m", "hjemtilos.cli", "refer", "examples/referral-standard.json"],
+                               env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120)
+        assert refer.returncode == 0, refer.stderr
+        assert handler.entered.wait(30), "up never started to deliver the receipt"
         started = descendants(up.pid)
         commands = [(Path("/proc") / str(pid) / "cmdline").read_bytes() for pid in started if alive(pid)]
-        assert any(b"server" in c for c in commands) and any(b"worker" in c for c in commands), commands
-        up.send_signal(signal.SIGKILL)
+        up.send_signal(signal.SIGKILL)  # between RCPT TO and its reply: the mail is not accepted
         up.wait(timeout=10)
+        assert any(b"server" in c for c in commands) and any(b"worker" in c for c in commands), commands
         deadline = time.monotonic() + 60
         while any(alive(pid) for pid in started) and time.monotonic() < deadline:
             time.sleep(0.5)
         left = [(pid, (Path("/proc") / str(pid) / "cmdline").read_bytes()[:120]) for pid in started if alive(pid)]
         assert left == []
+        handler.release.set()
+
+        up = start_up(env, tmp_path / "up.log")
+        engine = create_engine(f"sqlite:///{tmp_path / 'var' / 'hjemtilos.db'}")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with engine.connect() as connection:
+                statuses = connection.execute(select(OutboxMail.message_id, OutboxMail.status)
+                                              .order_by(OutboxMail.id)).tuples().all()
+            if statuses and all(status == "sent" for _, status in statuses):
+                break
+            time.sleep(0.5)
+        assert statuses and all(status == "sent" for _, status in statuses), statuses
+        time.sleep(3)  # a second delivery round would have sent anything twice by now
+        with engine.connect() as connection:
+            sent = connection.scalars(select(OutboxMail.message_id).where(OutboxMail.status == "sent")
+                                      .order_by(OutboxMail.id)).all()
+        received = Counter(str(r.message["Message-ID"]) for r in smtp.received)
+        assert set(sent) <= set(received) and set(received.values()) == {1}, received  # each mail once
+        assert received[statuses[0][0]] == 1  # the one whose conversation was cut, too
+        engine.dispose()
     finally:
-        for pid in [up.pid, *started]:
+        for pid in [up.pid, *started, *descendants(up.pid)]:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        smtp.stop()

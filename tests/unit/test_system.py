@@ -50,3 +50,12 @@ def test_smtp_security_modes(security: str, ssl: bool, tls: bool) -> None:
 def test_smtp_without_a_user_logs_in_as_nobody() -> None:
     backend = SmtpConfig(host="127.0.0.1", port=8025).backend()
     assert "user" not in backend.smtp_cls_kwargs
+
+
+def test_a_mail_claim_must_outlast_three_smtp_timeouts(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="at least three times HJEMTILOS_SMTP_TIMEOUT"):
+        Settings(data_dir=tmp_path, smtp_timeout=10, mail_claim_seconds=20)
+    settings = Settings(data_dir=tmp_path, smtp_timeout=5, mail_claim_seconds=15)
+    assert settings.mail_claim_seconds == 15
