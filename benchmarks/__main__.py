@@ -1,4 +1,5 @@
-"""python -m benchmarks [all | report | tick | office | office-pg | intake-pg | idle | year ...] [--quick]
+"""python -m benchmarks [all | report | tick | office | office-pg | office-embedded | intake-pg | idle | year ...]
+[--quick]  (office: SQLite; office-pg: an external PostgreSQL; office-embedded: the embedded default)
 
 Each benchmark prints its figures as it goes and stores them in benchmarks/results.json (a later run of one
 benchmark replaces its entry); RESULTS.md is written from that file after every run, or with `report`.
@@ -18,6 +19,7 @@ QUICK = {
     "intake-pg": dict(waiting=(), naive=0, intake_count=60, latency_count=0, burst_count=0, postgresql=True),
     "office": dict(waiting=(20, 50), naive=5, intake_count=60, latency_count=5, burst_count=10),
     "office-pg": dict(waiting=(50,), naive=0, intake_count=60, latency_count=5, burst_count=10, postgresql=True),
+    "office-embedded": dict(waiting=(50,), naive=0, intake_count=60, latency_count=5, burst_count=10, embedded=True),
     "idle": dict(runs=300, seconds=20, settle=20, window=10),
     "year": dict(cases=3, bare=6),
 }
@@ -26,11 +28,13 @@ QUICK = {
 FULL = {
     "intake-pg": dict(waiting=(), naive=0, intake_count=1000, latency_count=0, burst_count=0, postgresql=True),
     "office-pg": dict(postgresql=True),
+    "office-embedded": dict(embedded=True),
     "office": dict(waiting=(200,), intake_count=200),
     "idle": dict(),
     "year": dict(),
 }
-RUNNERS = {"intake-pg": office.main, "tick": lambda **_: tick.main(), "office-pg": office.main, "office": office.main, "idle": idle.main,
+RUNNERS = {"intake-pg": office.main, "tick": lambda **_: tick.main(), "office-pg": office.main,
+           "office-embedded": office.main, "office": office.main, "idle": idle.main,
            "year": year.main}
 
 

@@ -191,8 +191,10 @@ def burst(app: Any, cases: list[tuple[int, str, str]], server_log: Path) -> dict
 
 
 def main(waiting: tuple[int, ...] = (200, 1000), naive: int = 20, intake_count: int = 1000,
-         latency_count: int = 50, burst_count: int = 50, postgresql: bool = False) -> dict[str, Any]:
-    """``postgresql``: the Prefect server and the case database on PostgreSQL (scratch databases)."""
+         latency_count: int = 50, burst_count: int = 50, postgresql: bool = False,
+         embedded: bool = False) -> dict[str, Any]:
+    """``postgresql``: the Prefect server and the case database on an external PostgreSQL (scratch databases);
+    ``embedded``: on the embedded PostgreSQL `hjemtilos up` runs (the default); neither: on SQLite."""
     with ExitStack() as stack:
         options: dict[str, Any] = {}
         if postgresql:
@@ -200,7 +202,9 @@ def main(waiting: tuple[int, ...] = (200, 1000), naive: int = 20, intake_count: 
             case_url = stack.enter_context(pg_database("hjemtilos_bench"))
             upgrade(case_url)
             options["case_database_url"] = case_url
-        label = "PostgreSQL" if postgresql else "SQLite"
+        elif not embedded:
+            options["extra_env"] = {"HJEMTILOS_EMBEDDED_DATABASE": "sqlite"}
+        label = "embedded PostgreSQL" if embedded else "PostgreSQL" if postgresql else "SQLite"
         print(f"# office benchmarks, Prefect and case database on {label}", flush=True)
         return _run(label, waiting, naive, intake_count, latency_count, burst_count, options)
 
@@ -209,7 +213,8 @@ def _run(label: str, waiting: tuple[int, ...], naive: int, intake_count: int, la
          burst_count: int, options: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, Any] = {"database": label}
     # the server logs requests so that 503s can be counted
-    with up_system("office", extra_env={"PREFECT_SERVER_LOGGING_LEVEL": "INFO"}, **options) as system:
+    extra_env = {"PREFECT_SERVER_LOGGING_LEVEL": "INFO", **options.pop("extra_env", {})}
+    with up_system("office", extra_env=extra_env, **options) as system:
         app = system.app()
         time.sleep(10)
         idle = median_memory([system.pid])

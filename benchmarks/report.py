@@ -211,7 +211,8 @@ def write(results: dict[str, Any], day: date) -> None:
         when = "measured: " + ", ".join(f"{name} {value.get('measured_on', '?')}" for name, value in results.items())
     lines = ["# Benchmark results", "",
              f"Written {day.isoformat()} from `benchmarks/results.json` ({when}). Machine: {machine()}. "
-             "Databases: SQLite (embedded, the default) and PostgreSQL 15 on 127.0.0.1. Prefect 3.9.1. "
+             "Databases: the embedded PostgreSQL 18 `hjemtilos up` runs (the default since 2026-12-02), an external "
+             "PostgreSQL 15 on 127.0.0.1, and SQLite. Prefect 3.9.1. "
              "Every ratio is against a baseline measured in the same run; the machine is shared and noisy.", ""]
     lines += ["## 1, 2, 3, 7: waiting, intake, approval latency, burst", ""]
     for name, value in results.items():
@@ -220,7 +221,7 @@ def write(results: dict[str, Any], day: date) -> None:
     results = {k: v for k, v in results.items() if not (isinstance(v, dict) and "error" in v)}
     if "office" not in results:
         results = {**results, "office": None}
-    for key in ("office-pg", "office"):
+    for key in ("office-embedded", "office-pg", "office"):
         if key == "office" and not results.get("office"):
             lines += [SQLITE]
             continue

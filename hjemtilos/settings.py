@@ -21,12 +21,20 @@ class SmtpSecurity(StrEnum):
     SSL = "ssl"
 
 
+class EmbeddedDatabase(StrEnum):
+    POSTGRESQL = "postgresql"  # the PostgreSQL server `hjemtilos up` runs from its wheel (hjemtilos/embedded_pg.py)
+    SQLITE = "sqlite"  # files under data_dir, no server
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HJEMTILOS_", env_file=".env", extra="ignore")
 
     profile: str = Field(default="production", description="Timing profile in config/profiles: production or fast")
     data_dir: Path = Field(default=PROJECT_ROOT / "var", description="Where the embedded database and mail live")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite under data_dir")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: the embedded database")
+    embedded_database: EmbeddedDatabase = Field(
+        default=EmbeddedDatabase.POSTGRESQL, description="What backs the case database and Prefect when no URL is "
+                                                          "given: postgresql (run by 'hjemtilos up') or sqlite")
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
@@ -76,9 +84,26 @@ class Settings(BaseSettings):
         return value.expanduser().resolve()
 
     @property
+    def embedded_pg_folder(self) -> Path:
+        return self.data_dir / "pg"
+
+    @property
+    def uses_embedded_postgres(self) -> bool:
+        """Whether either database is the embedded PostgreSQL server (``hjemtilos up`` starts it)."""
+        return self.embedded_database is EmbeddedDatabase.POSTGRESQL and not (
+            self.database_url and self.prefect_database_url)
+
+    def _embedded_url(self, database: str, driver: str) -> str:
+        from hjemtilos.embedded_pg import url
+
+        return url(self.embedded_pg_folder, database, driver)
+
+    @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
+        if self.embedded_database is EmbeddedDatabase.POSTGRESQL:
+            return self._embedded_url("hjemtilos", "psycopg")
         return f"sqlite:///{self.data_dir / 'hjemtilos.db'}"
 
     @property
@@ -86,6 +111,8 @@ class Settings(BaseSettings):
         """The Prefect server's database URL with the async driver it needs (asyncpg), or None for SQLite."""
         url = self.prefect_database_url
         if not url:
+            if self.embedded_database is EmbeddedDatabase.POSTGRESQL:
+                return self._embedded_url("prefect", "asyncpg")
             return None
         for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgresql://", "postgres://"):
             if url.startswith(prefix):

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from aiosmtpd.controller import Controller
 
     from hjemtilos.app import App
+    from hjemtilos.embedded_pg import EmbeddedPostgres
     from hjemtilos.housekeeping import Housekeeper
     from hjemtilos.timekeeping import TickReport
 
@@ -83,8 +84,7 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
         "HJEMTILOS_PROFILE": settings.profile,
         "HJEMTILOS_PREFECT_UI_URL": endpoints.ui_url,
     })
-    if settings.database_url:
-        env["HJEMTILOS_DATABASE_URL"] = settings.database_url
+    env["HJEMTILOS_DATABASE_URL"] = settings.effective_database_url  # flow processes use the same database
     if settings.prefect_server_database_url:
         env.update({
             "PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.prefect_server_database_url,
@@ -141,11 +141,14 @@ def prefect_healthy(api_url: str, timeout: float = 3.0) -> bool:
         return False
 
 
-def wait_healthy(api_url: str, timeout: float = 120.0) -> None:
+def wait_healthy(api_url: str, timeout: float = 120.0, server: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if prefect_healthy(api_url):
             return
+        if server is not None and server.poll() is not None:
+            raise SystemExit(f"The Prefect server stopped at start (exit code {server.returncode}); its output "
+                             "is above.")
         time.sleep(0.5)
     raise SystemExit(f"The Prefect server at {api_url} did not become healthy in {timeout:.0f} s")
 
@@ -209,6 +212,7 @@ class System:
         self.stopping = threading.Event()
         self._catcher: Controller | None = None
         self._form: uvicorn.Server | None = None
+        self._postgres: EmbeddedPostgres | None = None
 
     def start(self) -> None:
         """Migrate, start the catcher, the Prefect server, the deployments, the workers and the referral form."""
@@ -219,6 +223,12 @@ class System:
 
         settings = self.settings
         check_binding(self.endpoints.host, self.env)
+        if settings.uses_embedded_postgres:
+            from hjemtilos.embedded_pg import EmbeddedPostgres
+
+            self.report("Starting the embedded PostgreSQL ...")
+            self._postgres = EmbeddedPostgres(settings.embedded_pg_folder)
+            self._postgres.start()
         upgrade(settings.effective_database_url)
         if self.workers > 1 and not settings.prefect_server_database_url:
             self.warn("Several workers on SQLite-backed Prefect: expect 503s under load (README: Running for many "
@@ -226,7 +236,7 @@ class System:
         self._catcher = start_catcher(settings.maildir, settings.mail_catcher_host, settings.mail_catcher_port)
         self.report("Starting the Prefect server ...")
         self.processes.append(start_server(self.env))
-        wait_healthy(self.endpoints.api_url)
+        wait_healthy(self.endpoints.api_url, server=self.processes[-1])
         with prefect_api(self.endpoints.api_url):
             deploy_all(crash_silent_runs=settings.prefect_server_database_url is not None)
             recovered = recover_orphaned_runs(include_running=True)  # no worker of ours runs yet
@@ -297,6 +307,10 @@ class System:
                 if any(p.poll() is not None for p in self.processes):
                     self.warn("A Prefect process stopped; shutting down.")
                     break
+                if self._postgres is not None and self._postgres.process is not None \
+                        and self._postgres.process.poll() is not None:
+                    self.warn("The embedded PostgreSQL stopped; shutting down.")
+                    break
                 report = housekeeper.step(_utcnow())
                 if report is not None:
                     on_tick(report)
@@ -316,3 +330,5 @@ class System:
         if self._catcher is not None:
             self._catcher.stop()
         self.app.engine.dispose()
+        if self._postgres is not None:
+            self._postgres.stop()

@@ -18,7 +18,7 @@ from hjemtilos.app import App
 from hjemtilos.settings import Settings
 from hjemtilos.system import prefect_healthy
 
-__all__ = ["api_url", "build", "err", "load_json", "local", "now", "out", "prefect_reachable"]
+__all__ = ["api_url", "build", "err", "load_json", "local", "now", "out", "prefect_reachable", "require_case_database"]
 
 _WIDTH = None if sys.stdout.isatty() else 200  # pipes and CI logs get whole lines
 out = Console(soft_wrap=True, width=_WIDTH)
@@ -35,14 +35,33 @@ def local(value: datetime | None) -> str:
     return format_local(value)
 
 
-def build() -> App:
+def build(require_database: bool = True) -> App:
+    """The App from the settings; exit 2 on a bad setting, 3 when the case database is the embedded PostgreSQL
+    and it is not running (``require_database``)."""
     from hjemtilos.app import build_app
 
     try:
-        return build_app()
+        application = build_app()
     except (ValueError, ValidationError) as exc:
         err.print(f"[red]Configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    if require_database:
+        require_case_database(application.settings)
+    return application
+
+
+def require_case_database(settings: Settings) -> None:
+    """Exit 3 with a clear message when the case database is the embedded PostgreSQL and it is not running."""
+    from hjemtilos.embedded_pg import answers
+    from hjemtilos.settings import EmbeddedDatabase
+
+    if settings.database_url or settings.embedded_database is not EmbeddedDatabase.POSTGRESQL:
+        return
+    if not answers(settings.embedded_pg_folder):
+        err.print("[red]Sagsdatabasen kører ikke / the case database is not running:[/red] it is the embedded "
+                  "PostgreSQL that 'hjemtilos up' runs. Start the system with 'hjemtilos up' (or set "
+                  "HJEMTILOS_DATABASE_URL).")
+        raise typer.Exit(3)
 
 
 def api_url(settings: Settings) -> str:

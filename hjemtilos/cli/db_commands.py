@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from hjemtilos.cli.common import out
+from hjemtilos.cli.common import out, require_case_database
 
 __all__ = ["db_app"]
 
@@ -19,7 +19,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
     from hjemtilos.db.migrate import upgrade
     from hjemtilos.settings import Settings
 
-    upgrade(Settings().effective_database_url, revision)
+    settings = Settings()
+    require_case_database(settings)
+    upgrade(settings.effective_database_url, revision)
     out.print(f"Database is at revision {revision}.")
 
 
@@ -29,5 +31,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
     from hjemtilos.db.migrate import downgrade
     from hjemtilos.settings import Settings
 
-    downgrade(Settings().effective_database_url, revision)
+    settings = Settings()
+    require_case_database(settings)
+    downgrade(settings.effective_database_url, revision)
     out.print(f"Database is at revision {revision}.")

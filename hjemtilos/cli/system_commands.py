@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from hjemtilos.cli.common import api_url, build, err, local, now, out
+from hjemtilos.embedded_pg import EmbeddedPostgresError
 from hjemtilos.system import WORKER_LIMIT, System, prefect_api, worker_command
 from hjemtilos.timekeeping import TickReport
 
@@ -76,7 +77,7 @@ def up(
 ) -> None:
     """Run the whole system in the foreground: case database, Prefect server and UI, deployments, worker,
     local mail catcher and mail sender. Ctrl-C (or SIGTERM) stops everything it started."""
-    application = build()
+    application = build(require_database=False)  # up starts the embedded database itself
     settings = application.settings
     system = System(application, workers=workers, worker_limit=worker_limit, demo=demo, report=out.print,
                     warn=lambda line: err.print(f"{local(now())} {line}"))
@@ -93,6 +94,9 @@ def up(
         system.serve(_print_tick)
     except KeyboardInterrupt:
         pass
+    except EmbeddedPostgresError as exc:
+        err.print(f"[red]Den indlejrede database / the embedded database:[/red] {exc}", markup=True)
+        raise typer.Exit(1) from exc
     finally:
         system.stop()
         out.print("Stopped.")

@@ -101,7 +101,8 @@ def test_outbox_lists_the_queued_receipt_and_filters_by_status(env: dict[str, st
 
 def test_the_installed_command_runs_in_a_process_of_its_own(tmp_path: Path) -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HJEMTILOS_")}
-    environment.update(HJEMTILOS_DATA_DIR=str(tmp_path / "data"), PREFECT_API_URL="http://127.0.0.1:9/api")
+    environment.update(HJEMTILOS_DATA_DIR=str(tmp_path / "data"), PREFECT_API_URL="http://127.0.0.1:9/api",
+                       HJEMTILOS_EMBEDDED_DATABASE="sqlite")
     command = Path(sys.executable).with_name("hjemtilos")
     result = subprocess.run([str(command), "--help"], capture_output=True, text=True, env=environment, cwd=ROOT,
                             timeout=120)
@@ -113,3 +114,14 @@ def test_the_installed_command_runs_in_a_process_of_its_own(tmp_path: Path) -> N
                                 env=environment, cwd=ROOT, timeout=120)
         assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith("HTO-")
+
+
+def test_without_the_system_running_the_embedded_database_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HJEMTILOS_")}
+    environment.update(HJEMTILOS_DATA_DIR=str(tmp_path / "data"), PREFECT_API_URL="http://127.0.0.1:9/api")
+    for args in (["db", "upgrade"], ["refer", str(EXAMPLES / "referral-standard.json")], ["cases"]):
+        result = subprocess.run([sys.executable, "-m", "hjemtilos.cli", *args], capture_output=True, text=True,
+                                env=environment, cwd=ROOT, timeout=120)
+        assert result.returncode == 3, (args, result.stderr)
+        assert "the case database is not running" in result.stderr and "hjemtilos up" in result.stderr
+        assert "Traceback" not in result.stderr

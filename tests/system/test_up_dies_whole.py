@@ -1,5 +1,5 @@
-"""`hjemtilos up` killed with SIGKILL in the middle of an SMTP conversation takes its Prefect server, its worker and
-their flow processes with it (they run in sessions of their own, so no process-group signal reaches them); started
+"""`hjemtilos up` killed with SIGKILL in the middle of an SMTP conversation takes its embedded PostgreSQL, its Prefect
+server, its worker and their flow processes with it (they run in sessions of their own, so no process-group signal reaches them); started
 again, it sends the interrupted mail once, and every other mail once."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, select
 
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.db.models import OutboxMail
+from hjemtilos.settings import Settings
 from tests.support import RecordingHandler, SmtpServer, descendants, free_port
 
 
@@ -47,10 +48,11 @@ class HoldingHandler(RecordingHandler):
 
 
 def start_up(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    before = log_path.read_bytes().count(b"Running. Ctrl-C") if log_path.exists() else 0
     up = subprocess.Popen([sys.executable, "-m", "hjemtilos.cli", "up"], env=env, cwd=PROJECT_ROOT,
                           stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
-    while log_path.read_bytes().count(b"Running. Ctrl-C") < 1:
+    while log_path.read_bytes().count(b"Running. Ctrl-C") <= before:
         assert up.poll() is None and time.monotonic() < deadline, log_path.read_text(errors="replace")[-3000:]
         time.sleep(0.5)
     return up
@@ -78,6 +80,7 @@ def test_up_killed_mid_smtp_conversation_stops_whole_and_sends_each_mail_once(tm
         up.send_signal(signal.SIGKILL)  # between RCPT TO and its reply: the mail is not accepted
         up.wait(timeout=10)
         assert any(b"server" in c for c in commands) and any(b"worker" in c for c in commands), commands
+        assert any(b"bin/postgres" in c for c in commands), commands  # the embedded database is up's child too
         deadline = time.monotonic() + 60
         while any(alive(pid) for pid in started) and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -86,7 +89,7 @@ def test_up_killed_mid_smtp_conversation_stops_whole_and_sends_each_mail_once(tm
         handler.release.set()
 
         up = start_up(env, tmp_path / "up.log")
-        engine = create_engine(f"sqlite:///{tmp_path / 'var' / 'hjemtilos.db'}")
+        engine = create_engine(Settings(data_dir=tmp_path / "var").effective_database_url)  # the embedded PostgreSQL
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             with engine.connect() as connection:

@@ -35,7 +35,16 @@ def test_prefect_env_points_every_process_at_one_server(tmp_path: Path) -> None:
     assert env["PREFECT_HOME"] == str(tmp_path / "prefect") and (tmp_path / "prefect").is_dir()
     assert env["PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS"] == "3600"
     assert env["HJEMTILOS_PROFILE"] == "fast"
-    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in env  # SQLite-backed Prefect by default
+    # the embedded PostgreSQL by default, on its socket in the data folder, for Prefect and the case database
+    assert env["PREFECT_SERVER_DATABASE_CONNECTION_URL"].startswith("postgresql+asyncpg://postgres@/prefect?")
+    assert env["HJEMTILOS_DATABASE_URL"].startswith("postgresql+psycopg://postgres@/hjemtilos?")
+    assert all(f"host={tmp_path}/pg&port=5432" in env[key] for key in ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "HJEMTILOS_DATABASE_URL"))
+
+
+def test_sqlite_stays_a_setting(tmp_path: Path) -> None:
+    env = prefect_env(Settings(data_dir=tmp_path, embedded_database="sqlite"), Endpoints("127.0.0.1", 4321))
+    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in env  # Prefect on its own SQLite file
+    assert env["HJEMTILOS_DATABASE_URL"] == f"sqlite:///{tmp_path / 'hjemtilos.db'}"
 
 
 @pytest.mark.parametrize(("security", "ssl", "tls"), [("none", False, False), ("starttls", False, True),
