@@ -11,7 +11,7 @@ from casework.referral import Referral
 from casework.steps import FamilyStatus
 from hjemtilos.app import App
 from hjemtilos.db.models import AuditEvent, VolunteerFamily
-from hjemtilos.intake import IntakeRejected, StoredCase, register_referral
+from hjemtilos.intake import IntakeRejected, StoredCase, receive_referral
 from hjemtilos.orchestration import Orchestrator
 from hjemtilos.paths import EXAMPLES
 from hjemtilos.runs import start_case_run
@@ -41,7 +41,7 @@ def load_demo(app: App, orchestrator: Orchestrator | None = None) -> list[str]:
         for example in ("referral-standard.json", "referral-residential-home.json", "referral-youth-14.json"):
             referral = Referral.model_validate(json.loads((EXAMPLES / example).read_text()))
             try:
-                stored = register_referral(session, referral, now, app.programme, actor="demo")
+                stored = receive_referral(app, session, referral, now, actor="demo")
             except IntakeRejected:
                 continue
             stored_cases.append(stored)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -14,9 +15,12 @@ from casework.reference import format_reference
 from casework.referral import Referral
 from casework.steps import CaseStatus, Role, Step
 from hjemtilos.db.models import AuditEvent, Child, Party, Placement, ReferenceCounter, ReferralCase
-from hjemtilos.mail.contexts import ReferralReceipt
+from hjemtilos.mail.contexts import NewReferral, ReferralReceipt
 from hjemtilos.mail.outbox import Recipient, enqueue_mail
 from hjemtilos.mail.render import Programme
+
+if TYPE_CHECKING:
+    from hjemtilos.app import App
 
 
 class IntakeRejected(Exception):
@@ -50,10 +54,20 @@ def next_reference(session: Session, year: int) -> str:
     return format_reference(year, updated)
 
 
+def receive_referral(app: App, session: Session, referral: Referral, now: datetime, actor: str) -> StoredCase:
+    """A referral from a caseworker (form, CLI, demo): stored, receipt to the referrer, notice to the coordinator."""
+    from hjemtilos.cases.context import coordinator_recipient
+
+    return register_referral(session, referral, now, app.programme, actor=actor,
+                             coordinator=coordinator_recipient(app), inbox_link=app.settings.inbox_url())
+
+
 def register_referral(
-    session: Session, referral: Referral, now: datetime, programme: Programme, actor: str = "intake"
+    session: Session, referral: Referral, now: datetime, programme: Programme, actor: str = "intake",
+    coordinator: Recipient | None = None, inbox_link: str = "",
 ) -> StoredCase:
-    """Store an eligible referral with its receipt mail. Raises IntakeRejected and writes nothing otherwise.
+    """Store an eligible referral with its receipt mail, and with ``coordinator`` a new-referral mail to them
+    (the reference and ``inbox_link`` only). Raises IntakeRejected and writes nothing otherwise.
 
     The caller owns the transaction (``with session_factory.begin() as session``).
     """
@@ -128,6 +142,10 @@ def register_referral(
         now=now,
         occurrence="receipt",
     )
+    if coordinator is not None:
+        enqueue_mail(session, case_id=case.id, step=Step.SCREENING, recipient=coordinator,
+                     context=NewReferral(recipient_name=coordinator.name, case_reference=reference, link=inbox_link),
+                     programme=programme, now=now, occurrence="new-referral")
     return StoredCase(case_id=case.id, reference=reference, flags=flags, created_at=now)
 
 

@@ -13,6 +13,7 @@ from casework.profiles import Profile
 from hjemtilos import PROJECT_ROOT
 
 PROFILE_DIR = PROJECT_ROOT / "config" / "profiles"
+INBOX_SPAN_SECONDS = 120 * 2_625_840  # "Past 120 months" in the Prefect UI's date filter (its month: 2,625,840 s)
 
 
 class SmtpSecurity(StrEnum):
@@ -126,6 +127,15 @@ class Settings(BaseSettings):
     @property
     def ui_base(self) -> str:
         return (self.prefect_ui_url or f"http://{self.prefect_host}:{self.prefect_port}").rstrip("/")
+
+    def inbox_url(self, tag: str | None = "waits:coordinator") -> str:
+        """The Prefect UI's list of waiting runs over the last ten years (the UI's default window is the past 7
+        days of start times, which hides every case referred earlier), by default those waiting for a
+        coordinator (case and volunteer-family runs alike)."""
+        from urllib.parse import quote
+
+        url = f"{self.ui_base}/runs?state=Suspended&state=Paused&type=span&seconds=-{INBOX_SPAN_SECONDS}"
+        return url + (f"&tag={quote(tag)}" if tag else "")
 
     @property
     def maildir(self) -> Path:

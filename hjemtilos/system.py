@@ -141,6 +141,24 @@ def prefect_healthy(api_url: str, timeout: float = 3.0) -> bool:
         return False
 
 
+def prefect_status(api_url: str, timeout: float = 2.0) -> str:
+    """``up`` (its health check answered within ``timeout``), ``slow`` (it accepted the connection but did not
+    answer in time, or answered with an error) or ``down`` (nothing listens there)."""
+    import socket
+
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
+            return "up" if response.status == 200 else "slow"
+    except urllib.error.HTTPError:
+        return "slow"
+    except urllib.error.URLError as exc:
+        return "slow" if isinstance(exc.reason, (TimeoutError, socket.timeout)) else "down"
+    except TimeoutError:
+        return "slow"
+    except OSError:
+        return "down"
+
+
 def wait_healthy(api_url: str, timeout: float = 120.0, server: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -274,15 +292,33 @@ class System:
         threading.Thread(target=server.run, name="referral-form", daemon=True).start()
         return server
 
-    def banner(self) -> list[str]:
+    def banner(self, now: datetime | None = None) -> list[str]:
+        """What ``up`` prints once everything runs: where each part is, where mail really goes, and when it
+        started (Copenhagen time)."""
+        from casework.clock import format_local
+
         ui, settings = self.endpoints.ui_url, self.settings
+        catcher = f"smtp://{settings.mail_catcher_host}:{settings.mail_catcher_port}"
+        to_catcher = (settings.smtp_host, settings.smtp_port) in {
+            (settings.mail_catcher_host, settings.mail_catcher_port), ("localhost", settings.mail_catcher_port)}
+        if to_catcher:
+            mail = f"to the local mail catcher {catcher}, nobody receives it (read it with 'hjemtilos mail list')"
+        else:
+            mail = (f"to smtp://{settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security.value}): "
+                    f"REAL recipients; the catcher at {catcher} receives nothing")
+        database = (f"embedded PostgreSQL in {settings.embedded_pg_folder}" if self._postgres is not None
+                    else "as configured (see above)")
         return [
-            f"Prefect UI:            {ui}  (waiting cases: {ui}/runs?state=Suspended&state=Paused)",
+            f"Coordinators' inbox:   {settings.inbox_url()}",
+            f"All waiting runs:      {settings.inbox_url(tag=None)}",
+            f"Prefect UI:            {ui}",
             f"Artifacts:             {ui}/artifacts  (stuck cases: stuck-cases)",
             f"Referral form:         http://{settings.prefect_host}:{settings.form_port}/",
-            f"Mail catcher:          smtp://{settings.mail_catcher_host}:{settings.mail_catcher_port}"
-            "  (read it with 'hjemtilos mail list')",
+            f"Mail goes:             {mail}",
+            f"Databases:             {database}",
             f"Profile:               {settings.profile}",
+            f"Started:               {format_local(now or _utcnow(), '%Y-%m-%d %H:%M %Z')} (Copenhagen time)",
+            "Stop:                  Ctrl-C, or SIGTERM to this process (pid " + str(os.getpid()) + ")",
         ]
 
     def housekeeper(self) -> Housekeeper:

@@ -211,7 +211,7 @@ def send_reminders(app: App, now: datetime) -> tuple[int, int]:
             if escalated is not None:
                 reference, link = escalated.reference, ui_link(app, escalated)
             else:
-                reference, link = family_reference(task.family_id or 0), app.settings.ui_base + "/runs"
+                reference, link = family_reference(task.family_id or 0), app.settings.inbox_url()
             recipient = coordinator_recipient(app)
             outbox.add(case_id=task.case_id, step=task.step, recipient=recipient,
                        context=mc.CoordinatorEscalation(recipient_name=recipient.name, case_reference=reference,

@@ -48,7 +48,7 @@ def ui_link(app: App, case: ReferralCase) -> str:
     base = app.settings.ui_base
     if case.flow_run_id:
         return f"{base}/runs/flow-run/{case.flow_run_id}"
-    return f"{base}/runs?state=Suspended&state=Paused"
+    return app.settings.inbox_url()
 
 
 def child_age(case: ReferralCase, now: datetime) -> int:

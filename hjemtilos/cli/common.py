@@ -18,7 +18,8 @@ from hjemtilos.app import App
 from hjemtilos.settings import Settings
 from hjemtilos.system import prefect_healthy
 
-__all__ = ["api_url", "build", "err", "load_json", "local", "now", "out", "prefect_reachable", "require_case_database"]
+__all__ = ["api_url", "build", "err", "load_json", "local", "now", "out", "prefect_reachable", "require_case_database",
+           "stamp"]
 
 _WIDTH = None if sys.stdout.isatty() else 200  # pipes and CI logs get whole lines
 out = Console(soft_wrap=True, width=_WIDTH)
@@ -31,8 +32,13 @@ def now() -> datetime:
 
 
 def local(value: datetime | None) -> str:
-    """A time for people: Copenhagen time."""
+    """A time for people: Copenhagen time (tables say so in their headers)."""
     return format_local(value)
+
+
+def stamp(value: datetime) -> str:
+    """A time at the start of a console line: Copenhagen time with its zone (CET or CEST)."""
+    return format_local(value, "%Y-%m-%d %H:%M:%S %Z")
 
 
 def build(require_database: bool = True) -> App:

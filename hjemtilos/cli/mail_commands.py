@@ -61,7 +61,7 @@ def mail_list() -> None:
 
     caught = list_caught(Settings().maildir)
     table = Table(title="Mail catcher")
-    for column in ("ID", "Received", "To", "Subject"):
+    for column in ("ID", "Received (Copenhagen)", "To", "Subject"):
         table.add_column(column, no_wrap=column != "Subject")
     for index, mail in enumerate(caught, start=1):
         table.add_row(str(index), local(mail.received), mail.to, mail.subject)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hjemtilos.cli.common import api_url, build, err, local, now, out
+from hjemtilos.cli.common import api_url, build, err, now, out, stamp
 from hjemtilos.embedded_pg import EmbeddedPostgresError
 from hjemtilos.system import WORKER_LIMIT, System, prefect_api, worker_command
 from hjemtilos.timekeeping import TickReport
@@ -64,7 +64,7 @@ def _redact(url: str) -> str:
 
 def _print_tick(report: TickReport) -> None:
     if report.runs_resumed or report.reminders or report.escalations or report.new_stuck:
-        out.print(f"{local(now())} timekeeper: {report.runs_resumed} resumed, {report.reminders} reminders, "
+        out.print(f"{stamp(now())} timekeeper: {report.runs_resumed} resumed, {report.reminders} reminders, "
                   f"{report.escalations} escalations, {report.new_stuck} newly stuck")
 
 
@@ -80,7 +80,7 @@ def up(
     application = build(require_database=False)  # up starts the embedded database itself
     settings = application.settings
     system = System(application, workers=workers, worker_limit=worker_limit, demo=demo, report=out.print,
-                    warn=lambda line: err.print(f"{local(now())} {line}"))
+                    warn=lambda line: err.print(f"{stamp(now())} {line}"))
     system.install_signal_handlers()
     out.print(f"Case database: {_redact(settings.effective_database_url)}")
     out.print(f"Prefect database: "

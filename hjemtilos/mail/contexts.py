@@ -21,6 +21,13 @@ class ReferralReceipt(MailContext):
 
 
 @dataclass(frozen=True)
+class NewReferral(MailContext):
+    """To the coordinator: only the reference and a link (the referral itself is read where people sign in)."""
+    case_reference: str
+    link: str
+
+
+@dataclass(frozen=True)
 class ConsentRequest(MailContext):
     case_reference: str
     child_first_name: str
@@ -179,6 +186,7 @@ class StuckCaseAlert(MailContext):
 
 TEMPLATES: dict[str, type[MailContext]] = {
     "referral-receipt": ReferralReceipt,
+    "new-referral": NewReferral,
     "consent-request": ConsentRequest,
     "consent-reminder": ConsentReminder,
     "parents-informed": ParentsInformed,

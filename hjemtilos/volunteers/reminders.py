@@ -28,7 +28,7 @@ def family_reminder(session: Session, app: App, task: HumanTask,
     if task.key != f"approval-{FamilyStep.FAMILY_APPROVAL}":
         return [(coordinator, mc.CoordinatorReminder(recipient_name=coordinator.name, case_reference=reference,
                                                      task_title=task.title, waiting_since=task.created_at,
-                                                     link=app.settings.ui_base + "/runs?state=Suspended&state=Paused"))]
+                                                     link=app.settings.inbox_url()))]
     status = status_of(family, local_date(now))
     mails: list[tuple[Recipient, mc.MailContext]] = []
     if not status.elearning_done:

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from casework.referral import Referral
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
-from hjemtilos.intake import IntakeRejected, StoredCase, register_referral
+from hjemtilos.intake import IntakeRejected, StoredCase, receive_referral
 from hjemtilos.web.fields import ALL_FIELDS, GROUPS, to_referral_data
 
 CSRF_COOKIE = "hjemtilos_csrf"
@@ -101,7 +101,7 @@ def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = 
             return form_page(request, lang, posted, errors, general, cookie, status=422)
         try:
             with app.session_factory.begin() as session:
-                stored = register_referral(session, referral, datetime.now(UTC), app.programme, actor="web")
+                stored = receive_referral(app, session, referral, datetime.now(UTC), actor="web")
         except IntakeRejected as exc:
             for reason in exc.reasons:
                 text = reason.da if lang == "da" else reason.en

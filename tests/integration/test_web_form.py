@@ -109,3 +109,18 @@ def test_wished_competences_are_asked_for_and_stored(client) -> None:  # type: i
 
     with client.app_state.session_factory() as session:
         assert session.scalars(select(Child.wished_competences)).one() == ["musik", "friluftsliv", "lektiehjælp"]
+
+
+def test_a_new_referral_tells_the_coordinator_its_reference_and_inbox_only(client) -> None:  # type: ignore[no-untyped-def]
+    from hjemtilos.db.models import OutboxMail
+
+    response = client.post("/", data={**VALID, "csrf": token(client), "lang": "da"})
+    reference = response.url.path.rsplit("/", 1)[1]
+    settings = client.app_state.settings
+    with client.app_state.session_factory() as session:
+        notices = session.scalars(select(OutboxMail).where(OutboxMail.template == "new-referral")).all()
+    assert [(n.recipient_email, n.subject) for n in notices] == [(settings.coordinator_email,
+                                                                  f"Ny henvisning: {reference}")]
+    body = notices[0].body_text
+    assert settings.inbox_url() in body and reference in body
+    assert "Sofie" not in body + notices[0].body_html and "Hansen" not in body  # no child's name in a mail

@@ -68,3 +68,58 @@ def test_a_mail_claim_must_outlast_three_smtp_timeouts(tmp_path: Path) -> None:
         Settings(data_dir=tmp_path, smtp_timeout=10, mail_claim_seconds=20)
     settings = Settings(data_dir=tmp_path, smtp_timeout=5, mail_claim_seconds=15)
     assert settings.mail_claim_seconds == 15
+
+
+def test_prefect_status_tells_slow_from_down() -> None:
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from hjemtilos.system import prefect_status
+    from tests.support import free_port
+
+    assert prefect_status(f"http://127.0.0.1:{free_port()}/api", timeout=1) == "down"  # nothing listens
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts the connection, never answers: a server busy with something else
+    try:
+        assert prefect_status(f"http://127.0.0.1:{silent.getsockname()[1]}/api", timeout=0.5) == "slow"
+    finally:
+        silent.close()
+
+    class Healthy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/api/health" else 404)
+            self.end_headers()
+            self.wfile.write(b"true")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Healthy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert prefect_status(f"http://127.0.0.1:{server.server_port}/api") == "up"
+    finally:
+        server.shutdown()
+
+
+def test_the_banner_says_where_mail_really_goes_and_times_in_copenhagen(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from hjemtilos.app import build_app
+    from hjemtilos.system import System
+
+    def banner(**settings: object) -> str:
+        app = build_app(Settings(data_dir=tmp_path, embedded_database="sqlite", **settings))  # type: ignore[arg-type]
+        try:
+            return "\n".join(System(app).banner(datetime(2026, 7, 1, 10, 0, tzinfo=UTC)))
+        finally:
+            app.engine.dispose()
+
+    local = banner()
+    assert "to the local mail catcher smtp://127.0.0.1:8025, nobody receives it" in local
+    assert "Started:               2026-07-01 12:00 CEST (Copenhagen time)" in local
+    assert "type=span&seconds=-315100800&tag=waits%3Acoordinator" in local  # the inbox covers every open case
+    real = banner(smtp_host="smtp.redbarnet.dk", smtp_port=587, smtp_security="starttls")
+    assert "to smtp://smtp.redbarnet.dk:587 (starttls): REAL recipients" in real
