@@ -13,14 +13,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from casework.referral import Referral
+from casework.clock import local_date
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
 from hjemtilos.intake import IntakeRejected, StoredCase, receive_referral
 from hjemtilos.web.fields import ALL_FIELDS, GROUPS, to_referral_data
+from hjemtilos.web.validation import check_referral, field_id
 
 CSRF_COOKIE = "hjemtilos_csrf"
 TEXT = {
@@ -44,15 +44,16 @@ def _lang(request: Request, form: dict[str, str] | None = None) -> str:
     return value if value in TEXT else "da"
 
 
-def _error_text(error: dict[str, Any], lang: str) -> str:
-    message = str(error.get("msg", ""))
-    if lang == "da":
-        kind = error.get("type", "")
-        return {"missing": "Skal udfyldes.", "value_error": "Ugyldig værdi.", "date_from_datetime_parsing":
-                "Skriv en gyldig dato.", "date_parsing": "Skriv en gyldig dato.", "string_pattern_mismatch":
-                "Ugyldigt format.", "string_too_long": "For lang."}.get(kind, message) if "email" not in message \
-            else "Skriv en gyldig e-mailadresse."
-    return message
+def _group_anchor(name: str) -> str:
+    """Where a problem without a field of its own (e.g. "no custody holder") is shown: its group."""
+    head = name.split(".", 1)[0]
+    return next((f"group-{group.key}" for group in GROUPS if any(f.name.startswith(head) for f in group.fields)),
+                "group-child")
+
+
+def _group_label(name: str, lang: str) -> str:
+    anchor = _group_anchor(name)
+    return next((getattr(group, lang) for group in GROUPS if f"group-{group.key}" == anchor), "")
 
 
 def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = None) -> FastAPI:
@@ -66,9 +67,13 @@ def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = 
 
     def form_page(request: Request, lang: str, values: dict[str, str], errors: dict[str, str],
                   general: list[str], token: str, status: int = 200) -> Response:
-        unplaced = [message for name, message in errors.items() if name not in ALL_FIELDS]
+        # the summary lists every problem in the form's order, each a link to its field
+        summary = [(field_id(name), getattr(spec, lang), errors[name]) for name, spec in ALL_FIELDS.items()
+                   if name in errors]
+        summary += [(field_id(_group_anchor(name)), _group_label(name, lang), message)
+                    for name, message in errors.items() if name not in ALL_FIELDS]
         html = render("form.html", t=TEXT[lang], lang=lang, groups=GROUPS, values=values, errors=errors,
-                      general=general, unplaced=unplaced, csrf=token)
+                      general=general, summary=summary, csrf=token, field_id=field_id)
         response = HTMLResponse(html, status_code=status)
         response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
         return response
@@ -92,20 +97,17 @@ def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = 
             return form_page(request, lang, posted, {}, [TEXT[lang]["csrf"]], token, status=403)
         errors: dict[str, str] = {}
         general: list[str] = []
-        try:
-            referral = Referral.model_validate(to_referral_data(posted))
-        except ValidationError as exc:
-            for error in exc.errors():
-                field = ".".join(str(p) for p in error["loc"])
-                errors.setdefault(field, _error_text(dict(error), lang))
+        referral, problems = check_referral(to_referral_data(posted), local_date(datetime.now(UTC)), set(ALL_FIELDS))
+        for problem in problems:
+            errors[problem.field] = problem.da if lang == "da" else problem.en
+        if referral is None:
             return form_page(request, lang, posted, errors, general, cookie, status=422)
         try:
             with app.session_factory.begin() as session:
                 stored = receive_referral(app, session, referral, datetime.now(UTC), actor="web")
-        except IntakeRejected as exc:
+        except IntakeRejected as exc:  # the rules were checked above; only a day turning over gets here
             for reason in exc.reasons:
-                text = reason.da if lang == "da" else reason.en
-                errors[reason.field] = (errors[reason.field] + " " + text) if reason.field in errors else text
+                errors[reason.field] = reason.da if lang == "da" else reason.en
             return form_page(request, lang, posted, errors, general, cookie, status=422)
         if start_run is not None:
             start_run(stored)

@@ -132,6 +132,8 @@ def to_referral_data(form: dict[str, str]) -> dict[str, Any]:
         for part in parts[:-1]:
             target = target.setdefault(part, {})
         target[parts[-1]] = value
+    for group in ("child", "referrer"):  # so that each missing field is reported at its field
+        data.setdefault(group, {})
     holders = data.pop("custody_holders", {})
     data["custody_holders"] = [holders[k] for k in sorted(holders) if _filled(holders[k])]
     if "bbu_contact" in data and not _filled(data["bbu_contact"]):

@@ -36,13 +36,16 @@ def test_caseworker_submits_the_referral_form(app, page, form_url, smtp_server) 
     page.fill("#referrer-email", "ikke-en-adresse")
     page.click("button[type=submit]")
     page.wait_for_selector("#error-summary")
+    # every problem in one round: the malformed address, the age and the missing contact person
     assert page.inner_text("#referrer-email-error") == "Skriv en gyldig e-mailadresse."
-    assert page.input_value("#child-first_name") == "Sofie"  # what was typed is kept
-    page.fill("#referrer-email", "jonas.berg@bbu.kk.dk")
-    page.click("button[type=submit]")
-    page.wait_for_selector("#child-birth_date-error")
     assert "Hjem til Os er for børn fra 4 år" in page.inner_text("#child-birth_date-error")
     assert "kontaktperson" in page.inner_text("#placement-contact_name-error")
+    assert page.input_value("#child-first_name") == "Sofie"  # what was typed is kept
+    assert page.evaluate("document.activeElement.id") == "error-summary"  # the summary takes focus
+    assert page.get_attribute("#referrer-email", "aria-invalid") == "true"
+    page.click("#error-summary a[href='#referrer-email']")
+    assert page.evaluate("document.activeElement.id") == "referrer-email"  # its link leads to the field
+    page.fill("#referrer-email", "jonas.berg@bbu.kk.dk")
     with app.session_factory() as session:
         assert session.scalars(select(ReferralCase)).first() is None
     page.screenshot(path=str(app.settings.data_dir / "form-errors.png"), full_page=True)

@@ -73,22 +73,48 @@ def test_missing_csrf_token_is_refused(client) -> None:  # type: ignore[no-untyp
     assert count(client) == 0
 
 
-def test_errors_are_shown_next_to_fields_and_keep_what_was_typed(client) -> None:  # type: ignore[no-untyped-def]
+def test_every_error_in_one_round_next_to_its_field_keeping_what_was_typed(client) -> None:  # type: ignore[no-untyped-def]
     bad = {**VALID, "child.birth_date": "2024-09-01", "referrer.email": "not-an-address",
            "csrf": token(client), "lang": "da"}
     bad.pop("eligibility.child_wants_volunteer_family")
+    bad.pop("eligibility.parents_back_referral")
     response = client.post("/", data=bad)
     assert response.status_code == 422
+    # the malformed address and the intake rules' reasons (age, motivation, the parents' backing) at once
     assert 'id="referrer-email-error">Skriv en gyldig e-mailadresse.' in response.text
-    assert 'value="not-an-address"' in response.text and 'value="Sofie"' in response.text
-    assert count(client) == 0
-    fixed = {**bad, "referrer.email": "jonas@bbu.kk.dk"}
-    response = client.post("/", data=fixed)
-    assert response.status_code == 422
     assert re.search(r'id="child-birth_date-error">Barnet er \d år', response.text)
     assert 'id="eligibility-child_wants_volunteer_family-error">Barnet skal selv ønske en venskabsfamilie.' \
         in response.text
+    assert 'id="eligibility-parents_back_referral-error">Forældrene skal bakke op' in response.text
+    assert 'value="not-an-address"' in response.text and 'value="Sofie"' in response.text
+    # accessible: the summary links each problem to its field, fields say they are invalid and why
+    assert 'id="error-summary" tabindex="-1"' in response.text and 'href="#referrer-email">Din e-mail:' in response.text
+    assert re.search(r'id="referrer-email" name="referrer.email" value="not-an-address" aria-invalid="true" '
+                     r'aria-describedby="referrer-email-error"', response.text)
     assert count(client) == 0
+    fixed = {**VALID, "csrf": token(client), "lang": "da"}
+    assert client.post("/", data=fixed).status_code == 200
+
+
+def test_an_empty_form_names_every_required_field(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/", data={"csrf": token(client), "lang": "da"})
+    assert response.status_code == 422
+    for field in ("child-first_name", "child-last_name", "child-birth_date", "child-local_area", "referrer-name",
+                  "referrer-email"):
+        assert f'id="{field}-error">Skal udfyldes.' in response.text, field
+    assert "Angiv mindst én forældremyndighedsindehaver." in response.text
+    assert "Field required" not in response.text
+
+
+def test_english_messages_are_english_words_not_pydantic(client) -> None:  # type: ignore[no-untyped-def]
+    bad = {**VALID, "referrer.email": "nope", "referrer.phone": "call me", "child.birth_date": "soon",
+           "csrf": token(client), "lang": "en"}
+    text = client.post("/", data=bad).text
+    assert 'id="referrer-email-error">Enter a valid e-mail address.' in text
+    assert 'id="referrer-phone-error">Enter the phone number in digits' in text
+    assert 'id="child-birth_date-error">Enter a valid date.' in text
+    for pydantic_words in ("value is not a valid", "String should match", "Input should be"):
+        assert pydantic_words not in text
 
 
 def test_english_switch(client) -> None:  # type: ignore[no-untyped-def]
