@@ -123,12 +123,12 @@ def assess(referral: Referral, today: date) -> Assessment:
             rejections.append(Reason("parents-not-backing", "eligibility.parents_back_referral",
                                      "Forældrene skal bakke op om henvisningen.",
                                      "The parents must back the referral."))
-        if not referral.custody_holders:
+        if not any(holder.has_custody for holder in referral.custody_holders):
             rejections.append(Reason("no-custody-holder", "custody_holders",
                                      "Angiv mindst én forældremyndighedsindehaver.",
                                      "Name at least one custody holder."))
         for index, holder in enumerate(referral.custody_holders):
-            if not holder.communicates_in_danish_or_english:
+            if holder.has_custody and not holder.communicates_in_danish_or_english:
                 rejections.append(Reason("parent-language", f"custody_holders.{index}.communicates_in_danish_or_english",
                                          "Forældrene skal kunne kommunikere på dansk eller engelsk.",
                                          "The parents must be able to communicate in Danish or English."))

@@ -24,7 +24,15 @@ def _clean_line(value: str) -> str:
     return value
 
 
+def _clean_text(value: str) -> str:
+    """Free text of several lines: line breaks and tabs allowed, no other control characters."""
+    if any((ord(ch) < 32 and ch not in "\n\r\t") or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value.strip()
+
+
 Line = Annotated[str, Field(max_length=200), AfterValidator(_clean_line)]
+Text = Annotated[str, Field(max_length=1000), AfterValidator(_clean_text)]
 Phone = Annotated[str, Field(max_length=40, pattern=r"^\+?[0-9 ()\-]{6,}$")]
 
 
@@ -42,7 +50,9 @@ class Contact(_Model):
 
 
 class CustodyHolder(Contact):
-    """Forældremyndighedsindehaver."""
+    """A parent; with ``has_custody`` (the default) a forældremyndighedsindehaver, who gives the consents."""
+
+    has_custody: bool = Field(default=True, title="Har forældremyndighed / Has parental responsibility")
 
     communicates_in_danish_or_english: bool = Field(
         default=False,
@@ -66,6 +76,12 @@ class Child(_Model):
         title="Sprog barnet taler (ISO-koder) / Languages the child speaks (ISO codes)",
     )
     local_area: Line = Field(title="Bydel / Local area")
+    motivation: Text | None = Field(default=None, title="Barnets motivation / The child's motivation",
+                                    description="Hvorfor ønsker barnet en venskabsfamilie? / Why does the child "
+                                                "want a volunteer family?")
+    description: Text | None = Field(default=None, title="Kort beskrivelse af barnet / Short description",
+                                     description="Interesser, hverdag, hvad barnet glæder sig til. Beskriv behovet, "
+                                                 "ikke diagnoser. / Interests, everyday life; the need, not diagnoses.")
 
 
 class Placement(_Model):

@@ -117,6 +117,7 @@ class Role(StrEnum):
     REFERRER = "referrer"
     BBU_CONTACT = "bbu_contact"
     CUSTODY_HOLDER = "custody_holder"
+    PARENT = "parent"  # a parent without parental responsibility: on the case, not asked for consent
     PLACEMENT_CONTACT = "placement_contact"
     VOLUNTEER_FAMILY = "volunteer_family"
 

@@ -97,6 +97,8 @@ def register_referral(
         local_area=referral.child.local_area,
         wants_volunteer_family=answers.child_wants_volunteer_family,
         wished_competences=list(referral.wished_competences),
+        motivation=referral.child.motivation or None,
+        description=referral.child.description or None,
         has_resources_to_start=answers.has_resources_to_start,
         can_say_yes_no=answers.can_say_yes_no,
         manages_toilet_alone=answers.manages_toilet_alone,
@@ -118,8 +120,8 @@ def register_referral(
     parties.append(Party(role=Role.BBU_CONTACT, name=bbu.name, email=str(bbu.email), phone=bbu.phone,
                          language=bbu.language))
     for holder in referral.custody_holders:
-        parties.append(Party(role=Role.CUSTODY_HOLDER, name=holder.name, email=str(holder.email),
-                             phone=holder.phone, language=holder.language,
+        parties.append(Party(role=Role.CUSTODY_HOLDER if holder.has_custody else Role.PARENT, name=holder.name,
+                             email=str(holder.email), phone=holder.phone, language=holder.language,
                              communicates_in_danish_or_english=holder.communicates_in_danish_or_english))
     if placement.contact_name and placement.contact_email:
         parties.append(Party(role=Role.PLACEMENT_CONTACT, name=placement.contact_name,

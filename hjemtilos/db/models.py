@@ -78,6 +78,8 @@ class Child(Base):
     local_area: Mapped[str] = mapped_column(String(200))
     wants_volunteer_family: Mapped[bool] = mapped_column(Boolean)
     wished_competences: Mapped[list[str]] = mapped_column(JSON, default=list)
+    motivation: Mapped[str | None] = mapped_column(Text)  # in the referrer's words: why the child wants a family
+    description: Mapped[str | None] = mapped_column(Text)  # interests, everyday life: what matching needs
     has_resources_to_start: Mapped[bool] = mapped_column(Boolean)
     can_say_yes_no: Mapped[bool | None] = mapped_column(Boolean)
     manages_toilet_alone: Mapped[bool | None] = mapped_column(Boolean)

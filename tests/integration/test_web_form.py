@@ -17,7 +17,7 @@ from hjemtilos.web.app import create_app
 
 VALID = {
     "child.first_name": "Sofie", "child.last_name": "Hansen", "child.birth_date": "2018-05-14",
-    "child.languages": "da, ar", "child.local_area": "Nørrebro",
+    "child.languages.da": "on", "child.languages.ar": "on", "child.local_area": "Nørrebro",
     "custody_holders.0.name": "Maria Hansen", "custody_holders.0.email": "maria@example.dk",
     "custody_holders.0.language": "da", "custody_holders.0.communicates_in_danish_or_english": "on",
     "custody_holders.1.language": "da",
@@ -150,3 +150,33 @@ def test_a_new_referral_tells_the_coordinator_its_reference_and_inbox_only(clien
     body = notices[0].body_text
     assert settings.inbox_url() in body and reference in body
     assert "Sofie" not in body + notices[0].body_html and "Hansen" not in body  # no child's name in a mail
+
+
+def test_the_form_asks_what_matching_and_consent_need(client) -> None:  # type: ignore[no-untyped-def]
+    from casework.steps import Role
+    from hjemtilos.db.models import Child, Party
+
+    page = client.get("/").text
+    assert '<option value="Amager Øst"' in page and 'name="child.languages.so"' in page  # choices, not codes
+    assert 'name="custody_holders.3.name"' in page and 'name="placement.contact_language"' in page
+    data = {**VALID, "child.motivation": "Sofie vil gerne\nhave en familie at bage med.",
+            "child.description": "Glad for dyr og fodbold.",
+            "custody_holders.1.name": "Ali Hansen", "custody_holders.1.email": "ali@example.dk",
+            "custody_holders.1.has_custody": "false",
+            "placement.institution_name": "typed before switching back to home",
+            "csrf": token(client), "lang": "da"}
+    assert client.post("/", data=data).status_code == 200
+    with client.app_state.session_factory() as session:
+        child = session.scalars(select(Child)).one()
+        assert child.motivation == "Sofie vil gerne\nhave en familie at bage med."
+        assert child.description == "Glad for dyr og fodbold." and child.languages == ["da", "ar"]
+        roles = {p.name: p.role for p in session.scalars(select(Party))}
+        assert roles["Maria Hansen"] == Role.CUSTODY_HOLDER and roles["Ali Hansen"] == Role.PARENT  # no consent
+        assert child.case.placement.institution_name is None  # placement fields are read only for a placed child
+
+
+def test_a_parent_without_custody_does_not_count_as_the_custody_holder(client) -> None:  # type: ignore[no-untyped-def]
+    data = {**VALID, "custody_holders.0.has_custody": "false", "csrf": token(client), "lang": "en"}
+    text = client.post("/", data=data).text
+    assert "Name at least one custody holder." in text
+    assert count(client) == 0
