@@ -37,6 +37,16 @@ class FlagCode(StrEnum):
     RESIDENTIAL_HOME = "residential-home"
 
 
+# How a flag is named to a coordinator in the Resume dialog (Prefect stores it). A concern flag says only that
+# the case needs a look: which concern the referral ticked is shown in the case database alone.
+FLAG_LABEL_DA: dict[str, str] = {
+    FlagCode.YOUTH_TRACK: "ung på 14-17 år (matches efter ønske og behov)",
+    FlagCode.OUTSIDE_TARGET_GROUP: "kræver din vurdering (se henvisningen)",
+    FlagCode.LOW_RESOURCES: "henviser er i tvivl om barnets ressourcer til at starte noget nyt",
+    FlagCode.RESIDENTIAL_HOME: "bor på børne- eller ungehjem (besøg og opstartsmøde før matchning)",
+}
+
+
 @dataclass(frozen=True)
 class Flag:
     code: FlagCode

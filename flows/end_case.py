@@ -1,15 +1,18 @@
 """Small coordinator deployments: end a case early, record a change of circumstances.
 
-Run them from the deployment's "Run" → "Custom run" form in the Prefect UI. The parameters are the case
-reference and choices only: no free text, so no personal data reaches Prefect.
+Run them from the deployment's "Run" → "Custom run" form in the Prefect UI. The parameters have Danish names and
+help (Prefect titles a parameter by its name and takes its help from the docstring); they are the case reference,
+choices and initials only: no free text, so no personal data reaches Prefect. The reference's format is checked by
+Prefect before a run is made.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from pydantic import Field
 
 from casework.steps import ChangeKind, EndedBy
 from hjemtilos import cases
@@ -37,18 +40,32 @@ def wake_case_run(flow_run_id: str) -> bool:
     return PrefectOrchestrator().reschedule(flow_run_id)
 
 
+# The case reference as the Prefect UI validates it before it makes a run (a typo never starts one).
+Reference = Annotated[str, Field(pattern=r"^HTO-\d{4}-\d{4}$")]
+Initials = Annotated[str, Field(min_length=2, max_length=20, pattern=r"^[A-Za-zÆØÅæøå. -]+$")]
+
+
 @flow(name="end-case", persist_result=False)
 def end_case(
-    case_reference: str,
-    ended_by: Literal["venskabsfamilien", "forældrene", "barnet", "Red Barnet", "BBU"],
-    reason: REASONS,
-    rematch: Literal["ja, find en ny familie", "nej, afslut sagen"] = "nej, afslut sagen",
-    coordinator: str = "koordinator",
+    sagsnummer: Reference,
+    afsluttet_af: Literal["venskabsfamilien", "forældrene", "barnet", "Red Barnet", "BBU"],
+    begrundelse: REASONS,
+    ny_familie: Literal["ja, find en ny familie", "nej, afslut sagen"] = "nej, afslut sagen",
+    initialer: Initials = "KO",
 ) -> str:
-    """Afslut et forløb før tid (end a case early). Hvis familien afslutter, holdes et ekstra børnebesøg."""
-    run_id = record_ending(case_reference, ENDED_BY[ended_by], reason, rematch.startswith("ja"), coordinator)
+    """Afslut et forløb før tid (end a case early). Hvis familien afslutter, holdes et ekstra børnebesøg.
+
+    Args:
+        sagsnummer: Sagens nummer, fx HTO-2026-0001 (the case reference).
+        afsluttet_af: Hvem afslutter forløbet? (who ends it)
+        begrundelse: Hvorfor slutter forløbet? Vælg den nærmeste (why; no free text reaches Prefect).
+        ny_familie: Skal barnet have en ny venskabsfamilie? Afslutter familien, spørges barnet først ved et ekstra
+            børnebesøg (should the child get a new family).
+        initialer: Dine initialer (your initials).
+    """
+    run_id = record_ending(sagsnummer, ENDED_BY[afsluttet_af], begrundelse, ny_familie.startswith("ja"), initialer)
     woke = wake_case_run(run_id) if run_id else False
-    get_run_logger().info("ending recorded for %s; case run woken: %s", case_reference, woke)
+    get_run_logger().info("ending recorded for %s; case run woken: %s", sagsnummer, woke)
     return "recorded"
 
 
@@ -59,10 +76,16 @@ def record_circumstance_change(case_reference: str, kind: ChangeKind, coordinato
 
 @flow(name="record-change", persist_result=False)
 def record_change(
-    case_reference: str,
-    change: Literal["flytning", "sygdom", "skilsmisse", "anbringelse", "andet"],
-    coordinator: str = "koordinator",
+    sagsnummer: Reference,
+    forandring: Literal["flytning", "sygdom", "skilsmisse", "anbringelse", "andet"],
+    initialer: Initials = "KO",
 ) -> str:
-    """Registrér ændrede forhold (change of circumstances): familien og Red Barnet orienteres."""
-    record_circumstance_change(case_reference, CHANGES[change], coordinator)
+    """Registrér ændrede forhold (change of circumstances): familien og Red Barnet orienteres.
+
+    Args:
+        sagsnummer: Sagens nummer, fx HTO-2026-0001 (the case reference).
+        forandring: Hvad har ændret sig hos barnet eller familien? (what changed)
+        initialer: Dine initialer (your initials).
+    """
+    record_circumstance_change(sagsnummer, CHANGES[forandring], initialer)
     return "recorded"

@@ -112,9 +112,9 @@ def run_programme(case_id: int, info: cases.CaseInfo) -> str:
     attempt = info.match_attempt
     while True:
         await_family(case_id, attempt, info)
-        if await_approval(case_id, ApprovalKind.MATCH_PROPOSAL, attempt, info).outcome == "no-family":
+        if await_approval(case_id, ApprovalKind.MATCH_PROPOSAL, attempt, info).outcome in ("no-family", "none-fits"):
             attempt = read_case_info(case_id).match_attempt
-            continue  # the family chosen was taken meanwhile and nobody else has room: wait for one again
+            continue  # nobody left with room, or none of them fits the child: wait for a (new) family
         if await_approval(case_id, ApprovalKind.FAMILY_ANSWER, attempt, info).outcome == "declined":
             attempt = read_case_info(case_id).match_attempt
             continue  # the parents never heard of this family

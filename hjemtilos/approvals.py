@@ -140,12 +140,16 @@ def complete_task(session: Session, task: HumanTask, *, outcome: str, data: dict
                            action="task-completed", step=task.step, detail={"key": task.key, "outcome": outcome}))
 
 
-def reject_input(session: Session, task: HumanTask, error: str, now: datetime) -> None:
-    """The form was submitted but is not acceptable: ask again under a new suspension key."""
+FORM_RETURNED = "form-returned"  # the answer could not be used: nothing of it was recorded
+FORM_PARTLY_RECORDED = "form-partly-recorded"  # the answer was recorded, the step needs more (partial consent)
+
+
+def reject_input(session: Session, task: HumanTask, error: str, now: datetime, action: str = FORM_RETURNED) -> None:
+    """The form was submitted but the step is not done: ask again under a new suspension key, with ``error``."""
     task.round += 1
     task.last_error = error[:500]
     session.add(AuditEvent(case_id=task.case_id, family_id=task.family_id, at=now, actor="system",
-                           action="form-returned", step=task.step, detail={"key": task.key, "error": error[:200]}))
+                           action=action, step=task.step, detail={"key": task.key, "error": error[:200]}))
 
 
 def cancel_open_waits(session: Session, case_id: int, now: datetime, actor: str) -> None:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import Field, create_model
+from pydantic import create_model
 
 from casework.durations import Duration
 from casework.profiles import Timings
 from casework.steps import ApprovalKind, ConsentForm, Role, Step
 from hjemtilos.approvals import InvalidRequest
 from hjemtilos.cases.context import CaseContext
-from hjemtilos.cases.handler import Answer, FormSpec, Handler
+from hjemtilos.cases.handler import Answer, FormSpec, Handler, OptionalDate, optional_date
 from hjemtilos.cases.records import FORM_LABEL, consent_label, consent_slots, receipts_of
 from hjemtilos.db.models import ConsentReceipt
 from hjemtilos.mail import contexts as mc
@@ -52,13 +52,17 @@ class ConsentHandler(Handler[ConsentAnswer]):
         return timings.consent_escalation_after
 
     def spec(self, ctx: CaseContext) -> FormSpec:
-        return FormSpec(self.kind, slots=len(ctx.parties(Role.CUSTODY_HOLDER)))
+        missing = tuple(consent_field(slot.number, slot.form) for slot in consent_slots(ctx.case, receipts_of(ctx))
+                        if slot.received_on is None)
+        return FormSpec(self.kind, slots=len(ctx.parties(Role.CUSTODY_HOLDER)), choices=missing)
 
     def answer_model(self, spec: FormSpec) -> type[Answer]:
         fields: dict[str, Any] = {
-            consent_field(number, form): (date | None, Field(
-                default=None, title=f"Forælder {number}: {FORM_LABEL[form]}-samtykke modtaget (dato)"))
+            consent_field(number, form): (OptionalDate, optional_date(
+                f"Forælder {number}: {FORM_LABEL[form]}-samtykke modtaget (dato)",
+                "Tom, hvis erklæringen ikke er kommet endnu."))
             for number in range(1, spec.slots + 1) for form in ConsentForm
+            if not spec.choices or consent_field(number, form) in spec.choices  # only what is still missing
         }
         model: type[Answer] = create_model("ConsentAnswer", __base__=ConsentAnswer, **fields)
         return model
@@ -97,6 +101,8 @@ class ConsentHandler(Handler[ConsentAnswer]):
         ctx.audit("consent-recorded", self.step, {"received": [f"{s.number}-{s.form.value}" for s in new]})
         missing = [slot for slot in slots if slot.received_on is None and (slot.number, slot.form) not in given]
         if missing:
-            ctx.ask_again("Mangler stadig: " + ", ".join(consent_label(s) for s in missing) + ".")
+            registered = [f"{consent_label(s)} {given[s.number, s.form]:%d.%m.%Y}" for s in new]
+            ctx.ask_again(("Registreret: " + ", ".join(registered) + " – mangler" if registered else "Mangler")
+                          + " stadig: " + ", ".join(consent_label(s) for s in missing) + ".")
             return None
         return "received"

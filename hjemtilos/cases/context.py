@@ -15,8 +15,8 @@ from casework.eligibility import age_on
 from casework.matching import Candidate, ChildProfile, FamilyProfile, family_reference, rank_candidates
 from casework.steps import LIVE_MATCH, FamilyStatus, PlacementKind, Role
 from hjemtilos.app import App
-from hjemtilos.approvals import audit, reject_input, set_step
-from hjemtilos.db.models import HumanTask, Match, Party, ReferralCase, VolunteerFamily
+from hjemtilos.approvals import FORM_PARTLY_RECORDED, audit, reject_input, set_step
+from hjemtilos.db.models import AuditEvent, HumanTask, Match, Party, ReferralCase, VolunteerFamily
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import Recipient, enqueue_mail
 
@@ -60,6 +60,9 @@ def candidates_for(session: Session, case: ReferralCase, now: datetime) -> list[
     used: dict[int, int] = dict(session.execute(
         select(Match.family_id, func.count()).where(Match.status.in_(LIVE_MATCH)).group_by(Match.family_id)).tuples().all())
     proposed_before = set(session.scalars(select(Match.family_id).where(Match.case_id == case.id)))
+    for passed in session.scalars(select(AuditEvent.detail).where(  # "none of them fits" (matching.py)
+            AuditEvent.case_id == case.id, AuditEvent.action == "match-proposal-none-fits")):
+        proposed_before.update(int(family_id) for family_id in (passed or {}).get("families", ()))
     families = session.scalars(select(VolunteerFamily).where(VolunteerFamily.status == FamilyStatus.APPROVED)).all()
     profiles = [
         FamilyProfile(f.id, family_reference(f.id), f.local_area, tuple(f.languages), f.capacity - used.get(f.id, 0),
@@ -159,7 +162,7 @@ class CaseContext:
 
     def ask_again(self, message: str) -> None:
         """The answer is recorded but the step is not finished: the form comes back with ``message``."""
-        reject_input(self.session, self.open_task(), message, self.now)
+        reject_input(self.session, self.open_task(), message, self.now, action=FORM_PARTLY_RECORDED)
 
     def ui_link(self) -> str:
         return ui_link(self.app, self.case)

@@ -5,7 +5,6 @@ attempt."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal, cast
 
 from pydantic import Field, create_model
@@ -15,7 +14,7 @@ from casework.matching import Candidate
 from casework.steps import LIVE_MATCH, ApprovalKind, FamilyStatus, MatchStatus, Step
 from hjemtilos.approvals import InvalidRequest
 from hjemtilos.cases.context import CaseContext, candidates_for, family_recipient
-from hjemtilos.cases.handler import Answer, FormSpec, Handler
+from hjemtilos.cases.handler import NO_SENSITIVE, Answer, FormSpec, Handler, OptionalDate, optional_date
 from hjemtilos.cases.records import not_in_future
 from hjemtilos.db.models import Match, VolunteerFamily
 from hjemtilos.mail import contexts as mc
@@ -24,6 +23,7 @@ __all__ = ["FamilyAnswerAnswer", "FamilyAnswerHandler", "MatchAnswersAnswer", "M
            "MatchProposalAnswer", "MatchProposalHandler", "stored_candidates"]
 
 YES_NO = Literal["ja", "nej"]
+PASSED_OVER = "match-proposal-none-fits"  # the audit action that names the families a coordinator passed over
 
 
 def stored_candidates(data: dict[str, Any] | None) -> list[Candidate]:
@@ -32,10 +32,18 @@ def stored_candidates(data: dict[str, Any] | None) -> list[Candidate]:
             for c in (data or {}).get("candidates", ())]
 
 
-class MatchProposalAnswer(Answer):
-    """The family chosen; the field's choices are the case's candidates (built per case)."""
+NONE_FITS = "ingen passer – vent på en ny familie"
+FAMILY_HELP = ("De godkendte familier med plads; se pointene ovenfor. Passer ingen af dem til barnet, så vælg "
+               f'"{NONE_FITS}": sagen venter, til en anden familie er godkendt.')
 
-    family: str = Field(title="Familie", description="De godkendte familier med plads; se pointene ovenfor.")
+
+class MatchProposalAnswer(Answer):
+    """The family chosen; the field's choices are the case's candidates (built per case) and "none fits"."""
+
+    family: str = Field(title="Familie", description=FAMILY_HELP)
+    reason: str = Field(default="", title="Begrundelse, hvis ingen passer", max_length=500,
+                        description="Kræves, når ingen af familierne passer. Gemmes kun i sagsdatabasen. "
+                                    + NO_SENSITIVE)
 
 
 class MatchProposalHandler(Handler[MatchProposalAnswer]):
@@ -49,9 +57,9 @@ class MatchProposalHandler(Handler[MatchProposalAnswer]):
         return FormSpec(self.kind, choices=tuple(c.reference for c in stored_candidates(task.data)))
 
     def answer_model(self, spec: FormSpec) -> type[Answer]:
-        choice: Any = cast(Any, Literal)[spec.choices]  # the case's candidates as the choices
+        choice: Any = cast(Any, Literal)[(*spec.choices, NONE_FITS)]  # the case's candidates, or none of them
         model: type[Answer] = create_model("MatchProposalAnswer", __base__=MatchProposalAnswer, family=(
-            choice, Field(title="Familie", description="De godkendte familier med plads; se pointene ovenfor.")))
+            choice, Field(title="Familie", description=FAMILY_HELP)))
         return model
 
     def open(self, ctx: CaseContext) -> dict[str, Any] | None:
@@ -78,6 +86,13 @@ class MatchProposalHandler(Handler[MatchProposalAnswer]):
 
     def apply(self, ctx: CaseContext, answer: MatchProposalAnswer) -> str | None:
         offered = {c.reference: c for c in stored_candidates(ctx.open_task().data)}
+        if answer.family == NONE_FITS:
+            if not answer.reason.strip():
+                raise InvalidRequest("Skriv kort, hvorfor ingen af familierne passer til barnet.")
+            ctx.case.match_attempt = ctx.attempt + 1
+            ctx.audit(PASSED_OVER, self.step, {"attempt": ctx.attempt, "reason": answer.reason.strip(),
+                                               "families": sorted(c.family_id for c in offered.values())})
+            return "none-fits"  # back to waiting, for a family not passed over
         chosen = offered.get(answer.family)
         if chosen is None:
             raise InvalidRequest("Vælg en af de foreslåede familier.")
@@ -110,10 +125,20 @@ def _decline(ctx: CaseContext, match: Match) -> str:
     return "declined"
 
 
+REASON_HELP = "Kræves ved nej: hvorfor? Gemmes kun i sagsdatabasen. "
+
+
+def _declined_without_reason(answer: str, reason: str) -> bool:
+    return answer == "nej" and not reason.strip()
+
+
 class FamilyAnswerAnswer(Answer):
     family_answer: YES_NO = Field(title="Familiens svar")
-    family_answered_on: date | None = Field(default=None, title="Familien svarede (dato)",
-                                            description="Som standard i dag.")
+    family_answered_on: OptionalDate = optional_date("Familien svarede (dato)",
+                                                     "Forudfyldt med dagen, formularen blev åbnet: ret den, hvis "
+                                                     "svaret kom en anden dag.")
+    reason: str = Field(default="", title="Begrundelse ved nej", max_length=500,
+                        description=REASON_HELP + NO_SENSITIVE)
 
 
 class FamilyAnswerHandler(Handler[FamilyAnswerAnswer]):
@@ -125,8 +150,15 @@ class FamilyAnswerHandler(Handler[FamilyAnswerAnswer]):
                     "til forældrene/kontaktpersonen; et nej sender sagen tilbage til et nyt matchforslag (forældrene "
                     "har ikke hørt om familien).")
 
+    def initial(self, ctx: CaseContext) -> dict[str, Any]:
+        return {"family_answered_on": ctx.today}
+
     def apply(self, ctx: CaseContext, answer: FamilyAnswerAnswer) -> str | None:
+        if _declined_without_reason(answer.family_answer, answer.reason):
+            raise InvalidRequest("Skriv en begrundelse, når familien siger nej.")
         match = ctx.current_match()
+        if answer.family_answer == "nej":
+            ctx.audit("family-declined", self.step, {"attempt": ctx.attempt, "reason": answer.reason.strip()})
         match.family_answer = answer.family_answer
         match.family_answered_on = not_in_future(ctx, answer.family_answered_on or ctx.today)
         return "accepted" if answer.family_answer == "ja" else _decline(ctx, match)
@@ -134,8 +166,11 @@ class FamilyAnswerHandler(Handler[FamilyAnswerAnswer]):
 
 class MatchAnswersAnswer(Answer):
     parents_answer: YES_NO = Field(title="Forældrenes / kontaktpersonens svar")
-    parents_answered_on: date | None = Field(default=None, title="Forældrene svarede (dato)",
-                                             description="Som standard i dag.")
+    parents_answered_on: OptionalDate = optional_date("Forældrene svarede (dato)",
+                                                      "Forudfyldt med dagen, formularen blev åbnet: ret den, hvis "
+                                                      "svaret kom en anden dag.")
+    reason: str = Field(default="", title="Begrundelse ved nej", max_length=500,
+                        description=REASON_HELP + NO_SENSITIVE)
 
 
 class MatchAnswersHandler(Handler[MatchAnswersAnswer]):
@@ -155,8 +190,15 @@ class MatchAnswersHandler(Handler[MatchAnswersAnswer]):
                      ctx.attempt)
         return None
 
+    def initial(self, ctx: CaseContext) -> dict[str, Any]:
+        return {"parents_answered_on": ctx.today}
+
     def apply(self, ctx: CaseContext, answer: MatchAnswersAnswer) -> str | None:
+        if _declined_without_reason(answer.parents_answer, answer.reason):
+            raise InvalidRequest("Skriv en begrundelse, når forældrene/kontaktpersonen siger nej.")
         match = ctx.current_match()
+        if answer.parents_answer == "nej":
+            ctx.audit("parents-declined", self.step, {"attempt": ctx.attempt, "reason": answer.reason.strip()})
         match.parents_answer = answer.parents_answer
         match.parents_answered_on = not_in_future(ctx, answer.parents_answered_on or ctx.today)
         if answer.parents_answer != "ja":

@@ -11,7 +11,7 @@ from pydantic import Field
 from casework.clock import at_local, format_local, local_date
 from casework.steps import ApprovalKind, MatchStatus, Step
 from hjemtilos.cases.context import CaseContext, family_recipient
-from hjemtilos.cases.handler import Answer, Handler
+from hjemtilos.cases.handler import Answer, Handler, OptionalDate, optional_date
 from hjemtilos.mail import contexts as mc
 
 __all__ = ["FirstMeetingAnswer", "FirstMeetingHandler", "FirstMeetingPlanAnswer", "FirstMeetingPlanHandler"]
@@ -67,8 +67,7 @@ class FirstMeetingAnswer(Answer):
     weekday: WEEKDAYS = Field(title="Fast ugedag for besøgene")
     brings: TRANSPORT = Field(title="Hvem bringer barnet?")
     fetches: TRANSPORT = Field(title="Hvem henter barnet?")
-    start_date: date | None = Field(default=None, title="Første besøg (dato)",
-                                    description="Som standard ugen efter det første møde.")
+    start_date: OptionalDate = optional_date("Første besøg (dato)", "Forudfyldt med ugen efter det første møde.")
 
 
 class FirstMeetingHandler(Handler[FirstMeetingAnswer]):

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from casework.eligibility import FLAG_LABEL_DA
 from casework.steps import ApprovalKind, CaseStatus, Role, Step, VisitKind
 from hjemtilos.approvals import InvalidRequest
 from hjemtilos.cases.context import CaseContext
@@ -51,7 +52,8 @@ class ScreeningHandler(Handler[ScreeningAnswer]):
     def describe(self, ctx: CaseContext) -> list[str]:
         lines = ["Læs henvisningen i sagsdatabasen (`hjemtilos cases`) og vælg en beslutning."]
         if ctx.case.review_flags:
-            lines += ["", "**Markeret til koordinatorens vurdering:** " + ", ".join(ctx.case.review_flags)
+            lines += ["", "**Markeret til koordinatorens vurdering:** "
+                      + "; ".join(FLAG_LABEL_DA.get(flag, "kræver din vurdering") for flag in ctx.case.review_flags)
                       + " (detaljer står kun i sagsdatabasen)."]
         return lines
 

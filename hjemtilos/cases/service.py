@@ -15,6 +15,8 @@ from casework.steps import ApprovalKind, PlacementKind, Role
 from hjemtilos.app import App
 from hjemtilos.approvals import (
     CANCELLED,
+    FORM_PARTLY_RECORDED,
+    FORM_RETURNED,
     ApprovalState,
     SubmitResult,
     approval_state_of,
@@ -28,7 +30,7 @@ from hjemtilos.cases.context import CaseContext, load_case
 from hjemtilos.cases.ending import ending_not_begun, pending_ending
 from hjemtilos.cases.handler import Answer, FormSpec
 from hjemtilos.cases.steps import handler_for
-from hjemtilos.db.models import HumanTask, ReferralCase, Timer
+from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, Timer
 
 __all__ = ["ApprovalView", "CaseInfo", "attach_run", "case_info", "case_run_key", "prepare_approval",
            "record_run_started", "skip_round", "submit_approval"]
@@ -124,7 +126,11 @@ def prepare_approval(app: App, case_id: int, kind: ApprovalKind, scope: int | No
         ctx.task = task
         lines = [f"## {case.reference}: {handler.title}", ""]
         if task.last_error:
-            lines += [f"> **Formularen blev ikke godkendt:** {task.last_error}", ""]
+            last = session.scalar(select(AuditEvent.action).where(
+                AuditEvent.case_id == case.id, AuditEvent.step == task.step,
+                AuditEvent.action.in_((FORM_RETURNED, FORM_PARTLY_RECORDED))).order_by(AuditEvent.id.desc()).limit(1))
+            heading = "Dit svar er registreret" if last == FORM_PARTLY_RECORDED else "Formularen blev ikke godkendt"
+            lines += [f"> **{heading}:** {task.last_error}", ""]
         lines += handler.describe(ctx)
         lines += ["", f"Sagen: `hjemtilos cases` · Prefect: {ctx.ui_link()}"]
         return ApprovalView(kind, scope, approval_state_of(task), "\n".join(lines), ending, handler.spec(ctx),

@@ -55,7 +55,9 @@ def test_referral_to_farewell(production_app: App, smtp_server, synthetic_clock:
     # consent: one of two forms first, then the other
     assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
     assert case.answer({"coordinator": "KH", "parent_1_bbu": today}) == "approval-consent-r2"
-    assert "Mangler stadig: forælder 1 (Red Barnet)" in case.description()
+    partly = case.description()
+    assert "**Dit svar er registreret:** Registreret: forælder 1 (BBU)" in partly
+    assert "mangler stadig: forælder 1 (Red Barnet)" in partly and "ikke godkendt" not in partly
     assert case.answer({"coordinator": "KH", "parent_1_redbarnet": today}) == "approval-match-proposal-1-r1"
 
     # the proposal form offers the approved families, the local one first with its reasons

@@ -27,7 +27,7 @@ def test_residential_home_needs_no_consent_but_a_startup_meeting(app, smtp_serve
     add_family(app, local_area="Valby")
     _case_id, _reference, case = start_case(app, "referral-residential-home.json")
     assert case.run() == "approval-screening-r1"
-    assert "residential-home" in case.description()
+    assert "bor på børne- eller ungehjem" in case.description() and "residential-home" not in case.description()
     assert case.answer({"decision": "godkend", "coordinator": "PK"}) == "approval-startup-meeting-r1"
     assert "opstartsmøde" in case.description()
     # a date missing: the server refuses the answer against the form's schema; the run waits on the same form
@@ -73,7 +73,7 @@ def test_declined_proposal_then_rematch_with_another_family(app, smtp_server) ->
     _case_id, _, case = start_case(app, "referral-standard.json")
     approve_to_matching(case)
     assert case.answer({"coordinator": "KH", "family": "VF-%04d" % first}) == "approval-family-answer-1-r1"
-    assert case.answer({"coordinator": "KH", "family_answer": "nej"}) == "approval-match-proposal-2-r1"
+    assert case.answer({"coordinator": "KH", "family_answer": "nej", "reason": "Har ikke tid i år."}) == "approval-match-proposal-2-r1"
     description = case.description()
     assert "VF-%04d" % second in description and "VF-%04d" % first not in description
     agree_and_start(case, second, attempt=2)
@@ -109,8 +109,8 @@ def test_family_ends_early_extra_child_visit_then_rematch(app, smtp_server) -> N
     case_id, reference, case = start_case(app, "referral-standard.json")
     approve_to_matching(case)
     agree_and_start(case, first)
-    end_case(case_reference=reference, ended_by="venskabsfamilien", reason="familiens situation",
-             rematch="ja, find en ny familie", coordinator="KH")
+    end_case(sagsnummer=reference, afsluttet_af="venskabsfamilien", begrundelse="familiens situation",
+             ny_familie="ja, find en ny familie", initialer="KH")
     with app.session_factory() as session:
         ending_id = session.scalars(select(CaseEnding.id)).one()
     assert case.run() == f"approval-extra-child-visit-{ending_id}-r1"
@@ -142,7 +142,7 @@ def test_family_ends_early_and_child_wants_no_new_family(app, smtp_server) -> No
     case_id, reference, case = start_case(app, "referral-standard.json")
     approve_to_matching(case)
     agree_and_start(case, family)
-    end_case(case_reference=reference, ended_by="venskabsfamilien", reason="flytning", coordinator="KH")
+    end_case(sagsnummer=reference, afsluttet_af="venskabsfamilien", begrundelse="flytning", initialer="KH")
     key = case.run()
     assert key.startswith("approval-extra-child-visit-")
     assert case.answer({"coordinator": "KH", "visit_held_on": TODAY, "child_wants_rematch": "nej"}) == "done"
@@ -160,8 +160,8 @@ def test_parents_end_during_consent_closes_without_extra_visit(app, smtp_server)
     case_id, reference, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
     assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
-    end_case(case_reference=reference, ended_by="forældrene", reason="forældrene ønsker ikke at fortsætte",
-             coordinator="KH")
+    end_case(sagsnummer=reference, afsluttet_af="forældrene", begrundelse="forældrene ønsker ikke at fortsætte",
+             initialer="KH")
     assert case.run() == "done"
     with app.session_factory() as session:
         assert session.get(ReferralCase, case_id).status == "closed"
@@ -217,7 +217,7 @@ def test_change_of_circumstances_informs_family_and_coordinator(app, smtp_server
     _case_id, reference, case = start_case(app, "referral-standard.json")
     approve_to_matching(case)
     agree_and_start(case, family)
-    record_change(case_reference=reference, change="flytning", coordinator="KH")
+    record_change(sagsnummer=reference, forandring="flytning", initialer="KH")
     deliver(app)
     mails = templates_to(smtp_server)
     assert mails[("circumstances-changed", "holm@example.dk")] == 1

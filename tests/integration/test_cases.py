@@ -127,8 +127,13 @@ def test_partial_consent_is_kept_as_rows_and_the_rest_is_asked_for(rollback_app:
     case_id = new_case(rollback_app)
     assert answer(rollback_app, case_id, ApprovalKind.SCREENING, {"decision": "godkend"}).accepted
     result = answer(rollback_app, case_id, ApprovalKind.CONSENT, {"parent_1_bbu": TODAY})
-    assert not result.accepted and result.error == "Mangler stadig: forælder 1 (Red Barnet)."
-    assert "Allerede registreret: forælder 1 (BBU)" in view(rollback_app, case_id, ApprovalKind.CONSENT).description
+    day = local_date(NOW).strftime("%d.%m.%Y")
+    assert not result.accepted
+    assert result.error == f"Registreret: forælder 1 (BBU) {day} – mangler stadig: forælder 1 (Red Barnet)."
+    again = view(rollback_app, case_id, ApprovalKind.CONSENT)
+    assert "Allerede registreret: forælder 1 (BBU)" in again.description
+    fields = cases.handler_for(ApprovalKind.CONSENT).answer_model(again.form).model_fields
+    assert [name for name in fields if name.startswith("parent_")] == ["parent_1_redbarnet"]  # only what is missing
     assert answer(rollback_app, case_id, ApprovalKind.CONSENT, {"parent_1_redbarnet": TODAY}).outcome == "received"
     with rollback_app.session_factory() as session:
         rows = {(r.form.value, r.received_on) for r in session.scalars(select(ConsentReceipt))}
@@ -216,7 +221,10 @@ def test_declined_proposal_goes_to_the_next_attempt_without_that_family(rollback
     to_matching(rollback_app, case_id)
     cases.prepare_family_wait(rollback_app, case_id, 1, NOW)
     assert answer(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL, {"family": "VF-%04d" % holm}, 1).accepted
-    assert answer(rollback_app, case_id, ApprovalKind.FAMILY_ANSWER, {"family_answer": "nej"}, 1).outcome == "declined"
+    refused = answer(rollback_app, case_id, ApprovalKind.FAMILY_ANSWER, {"family_answer": "nej"}, 1)
+    assert not refused.accepted and "begrundelse" in (refused.error or "")  # a "nej" needs its reason
+    assert answer(rollback_app, case_id, ApprovalKind.FAMILY_ANSWER,
+                  {"family_answer": "nej", "reason": "Har ikke tid i år."}, 1).outcome == "declined"
     assert "match-proposal-parents" not in mails(rollback_app, case_id)  # the parents never heard of that family
     assert cases.case_info(rollback_app, case_id).match_attempt == 2
     assert view(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL, 2).form.choices == ("VF-%04d" % berg,)
@@ -416,3 +424,28 @@ def test_four_cases_choosing_one_family_at_once_fill_only_its_capacity(app: App)
                                                                         "proposed"]
     with app.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Match).where(Match.family_id == family)) == 3
+
+
+def test_none_of_the_candidates_fits_waits_for_a_family_not_passed_over(rollback_app: App) -> None:
+    from hjemtilos.cases.context import candidates_for
+    from hjemtilos.cases.matching import NONE_FITS
+
+    holm = add_family(rollback_app)
+    case_id = new_case(rollback_app)
+    to_matching(rollback_app, case_id)
+    assert cases.prepare_family_wait(rollback_app, case_id, 1, NOW).state.passed
+    offered = view(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL, 1)
+    assert offered.form.choices == ("VF-%04d" % holm,)
+    refused = answer(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL, {"family": NONE_FITS}, 1)
+    assert not refused.accepted and "hvorfor ingen" in (refused.error or "")
+    result = answer(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL,
+                    {"family": NONE_FITS, "reason": "Barnet ønsker en familie med hund."}, 1)
+    assert result.outcome == "none-fits"
+    with rollback_app.session_factory() as session:
+        case = session.get(ReferralCase, case_id)
+        assert case is not None and case.match_attempt == 2
+        assert candidates_for(session, case, NOW) == []  # the family passed over is not offered again ...
+    berg = add_family(rollback_app, "Familien Berg")
+    with rollback_app.session_factory() as session:
+        case = session.get(ReferralCase, case_id)
+        assert [c.family_id for c in candidates_for(session, case, NOW)] == [berg]  # ... a new one is
