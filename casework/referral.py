@@ -70,7 +70,8 @@ class Child(_Model):
     first_name: Line = Field(title="Fornavn / First name")
     last_name: Line = Field(title="Efternavn / Last name")
     birth_date: date = Field(title="Fødselsdato / Date of birth")
-    gender: Annotated[str, Field(max_length=30)] | None = Field(default=None, title="Køn / Gender")
+    gender: Annotated[str, Field(max_length=30), AfterValidator(_clean_line)] | None = Field(
+        default=None, title="Køn / Gender")
     languages: list[Annotated[str, Field(min_length=2, max_length=3, pattern=r"^[a-z]{2,3}$")]] = Field(
         default_factory=list,
         title="Sprog barnet taler (ISO-koder) / Languages the child speaks (ISO codes)",
@@ -137,7 +138,7 @@ class Referral(_Model):
         title="BBU-kontaktperson (modtager samtykkeerklæringerne) / BBU contact (receives the consent forms)",
     )
     eligibility: Eligibility = Field(default_factory=Eligibility)
-    wished_competences: list[Annotated[str, Field(max_length=60)]] = Field(
+    wished_competences: list[Annotated[str, Field(max_length=60), AfterValidator(_clean_line)]] = Field(
         default_factory=list, max_length=10,
         title="Ønskede kompetencer hos familien / Competences wished of the family",
         description="Beskriv behovet, ikke diagnoser / describe the need, not diagnoses")

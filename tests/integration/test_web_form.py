@@ -180,3 +180,12 @@ def test_a_parent_without_custody_does_not_count_as_the_custody_holder(client) -
     text = client.post("/", data=data).text
     assert "Name at least one custody holder." in text
     assert count(client) == 0
+
+
+def test_control_characters_are_refused_in_every_text_field(client) -> None:  # type: ignore[no-untyped-def]
+    for field in ("child.gender", "child.first_name", "wished_competences", "referrer.unit"):
+        bad = {**VALID, field: "pige\x00", "csrf": token(client), "lang": "da"}
+        response = client.post("/", data=bad)
+        assert response.status_code == 422, field  # a clear error, never a 500 with the child's data in a log
+        assert "uden linjeskift eller kontroltegn" in response.text, field
+    assert count(client) == 0
