@@ -38,6 +38,7 @@ class App:
             password=s.smtp_password.get_secret_value() if s.smtp_password else None,
             timeout=s.smtp_timeout,
             claim=timedelta(seconds=s.mail_claim_seconds),
+            ca_file=str(s.smtp_ca_file) if s.smtp_ca_file else None,
             mail_from=str(s.mail_from),
             mail_from_name=s.mail_from_name,
         )

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_ca_file: Path | None = Field(default=None, description="CA certificates (PEM) that vouch for the SMTP "
+                                                                "server under starttls/ssl; default: the system's")
     smtp_timeout: float = Field(default=10.0, gt=0, description="Seconds an SMTP command may take")
     mail_claim_seconds: float = Field(
         default=60.0, gt=0, description="How long a mail being sent is held for its sender: a sender that dies "

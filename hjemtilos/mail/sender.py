@@ -41,13 +41,20 @@ class SmtpConfig:
     mail_from: str = "hjemtilos@redbarnet.dk"
     mail_from_name: str = "Red Barnet – Hjem til Os"
     claim: timedelta = timedelta(seconds=60)  # one row at a time: a sender that dies holds back one mail this long
+    ca_file: str | None = None  # CAs that vouch for the server under starttls/ssl; default: the system's
 
     def backend(self) -> SMTPBackend:
+        """The ``emails`` backend; under starttls or ssl one that checks the server's certificate and name."""
         from emails.backend.smtp.backend import SMTPBackend
 
         login: dict[str, Any] = {"user": self.user, "password": self.password or ""} if self.user else {}
-        return SMTPBackend(ssl=self.security == "ssl", fail_silently=True, host=self.host, port=self.port,
-                           timeout=self.timeout, tls=self.security == "starttls", **login)
+        if self.security == "none":
+            return SMTPBackend(fail_silently=True, host=self.host, port=self.port, timeout=self.timeout, **login)
+        from hjemtilos.mail.tls import VerifyingSMTPBackend
+
+        return VerifyingSMTPBackend(ssl=self.security == "ssl", fail_silently=True, host=self.host, port=self.port,
+                                    timeout=self.timeout, tls=self.security == "starttls", ca_file=self.ca_file,
+                                    **login)
 
 
 @dataclass
