@@ -58,7 +58,7 @@ def test_delivered_mail_has_headers_both_bodies_and_utf8(session_factory, smtp_s
     assert received.rcpt_tos == ["jonas@bbu.kk.dk"]
     assert received.mail_from == "hjemtilos@redbarnet.dk"
     message = received.message
-    assert str(message["Subject"]) == "Påmindelse: samtykke mangler for Ærlige Øjvind (HTO-2026-0007)"
+    assert str(message["Subject"]) == "Påmindelse: samtykke mangler (HTO-2026-0007)"
     assert "Jonas Bæk" in str(message["To"]) and "jonas@bbu.kk.dk" in str(message["To"])
     assert "Red Barnet" in str(message["From"])
     text = message.get_body(preferencelist=("plain",)).get_content()
@@ -182,8 +182,8 @@ def test_mail_catcher_stores_and_lists(session_factory, tmp_path) -> None:  # ty
         controller.stop()
     caught = list_caught(tmp_path / "maildir")
     assert len(caught) == 2
-    assert {m.subject for m in caught} == {"Vi har modtaget henvisningen af Åse (HTO-2026-0001)",
-                                           "Vi har modtaget henvisningen af Åse (HTO-2026-0002)"}
+    assert {m.subject for m in caught} == {"Vi har modtaget henvisningen (HTO-2026-0001)",
+                                           "Vi har modtaget henvisningen (HTO-2026-0002)"}
     assert all("Kære Søren Ærø" in m.text and "<p>" in m.html for m in caught)
 
 

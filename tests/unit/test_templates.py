@@ -170,3 +170,12 @@ def test_html_mails_fit_a_phone() -> None:
                   "da", PROGRAMME).html
     assert 'name="viewport"' in html and 'width="600"' not in html and "max-width:600px" in html
     assert "width:100%;max-width:600px" in html
+
+
+def test_no_subject_names_a_child_or_a_family() -> None:
+    """Subjects are shown in every mailbox list and notification: they carry the case reference, never a name."""
+    from hjemtilos import PROJECT_ROOT
+
+    for subject in sorted((PROJECT_ROOT / "templates" / "email").glob("*/*/subject.txt")):
+        text = subject.read_text(encoding="utf-8")
+        assert "child_first_name" not in text and "family_name" not in text and "recipient_name" not in text, subject
