@@ -70,6 +70,21 @@ class Settings(BaseSettings):
     supervision_url: str = "https://redbarnet.dk/hjemtilos/supervision"
 
     form_port: int = Field(default=8040, description="Port of the online referral form (hjemtilos up)")
+    form_limit_per_client: str = Field(default="30/hour", description="Submissions of the referral form one client "
+                                                                      "(IP address) may make, in limits' notation")
+    form_limit_per_referrer: str = Field(default="10/hour", description="Submissions naming one referrer's e-mail "
+                                                                        "address")
+
+    @field_validator("form_limit_per_client", "form_limit_per_referrer")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate such as '30/hour': {value!r}") from exc
+        return value
 
     mail_catcher_host: str = "127.0.0.1"
     mail_catcher_port: int = 8025

@@ -13,6 +13,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 
 from casework.clock import local_date
@@ -23,19 +26,24 @@ from hjemtilos.web.fields import ALL_FIELDS, GROUPS, to_referral_data
 from hjemtilos.web.validation import check_referral, field_id
 
 CSRF_COOKIE = "hjemtilos_csrf"
+MAX_BODY = 64 * 1024  # a referral is a few kilobytes
 TEXT = {
     "da": {"title": "Tilmelding til Hjem til Os", "intro": "Henvisning af et barn til en frivillig venskabsfamilie. "
            "Felter med * skal udfyldes.", "submit": "Send henvisningen", "errors": "Henvisningen kan ikke sendes endnu. "
            "Ret felterne markeret nedenfor.", "switch": "English", "thanks": "Tak for henvisningen",
            "received": "Vi har modtaget henvisningen. Sagens nummer er", "receipt": "Du får en kvittering på mail. "
            "En koordinator fra Red Barnet gennemgår henvisningen.", "csrf": "Formularen er udløbet. Send den igen.",
-           "new": "Henvis endnu et barn"},
+           "new": "Henvis endnu et barn", "busy": "Der er sendt for mange henvisninger herfra på kort tid. Vent lidt, "
+           "og prøv igen; ring til Red Barnet, hvis det haster.", "too_big": "Henvisningen er for stor til at blive "
+           "sendt."},
     "en": {"title": "Referral to Hjem til Os", "intro": "Referral of a child to a volunteer friendship family. "
            "Fields marked * are required.", "submit": "Send the referral", "errors": "The referral cannot be sent yet. "
            "Please correct the fields marked below.", "switch": "Dansk", "thanks": "Thank you for the referral",
            "received": "We have received the referral. The case number is", "receipt": "You will get a receipt by "
            "e-mail. A coordinator at Red Barnet will review the referral.", "csrf": "The form expired. Please send "
-           "it again.", "new": "Refer another child"},
+           "it again.", "new": "Refer another child", "busy": "Too many referrals have been sent from here in a short "
+           "time. Please wait a little and try again; call Red Barnet if it is urgent.", "too_big": "The referral is "
+           "too large to be sent."},
 }
 
 
@@ -83,9 +91,23 @@ def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = 
         token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
         return form_page(request, _lang(request), {}, {}, [], token)
 
+    limiter = MovingWindowRateLimiter(MemoryStorage())
+    per_client = parse(app.settings.form_limit_per_client)
+    per_referrer = parse(app.settings.form_limit_per_referrer)
+
     @web.post("/", response_class=HTMLResponse)
     async def submit(request: Request) -> Response:
+        lang = _lang(request)
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            return HTMLResponse(TEXT[lang]["too_big"], status_code=413)
+        client = request.client.host if request.client else "unknown"
+        if not limiter.hit(per_client, "referral-form-client", client):  # every submission counts, also bad ones
+            return form_page(request, lang, {}, {}, [TEXT[lang]["busy"]], secrets.token_urlsafe(32), status=429)
         posted = {k: str(v) for k, v in (await request.form()).items()}
+        referrer = posted.get("referrer.email", "").strip().lower()
+        if referrer and not limiter.hit(per_referrer, "referral-form-referrer", referrer):
+            return form_page(request, _lang(request, posted), posted, {}, [TEXT[_lang(request, posted)]["busy"]],
+                             request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32), status=429)
         # database work and starting the run are blocking: keep them off the event loop
         return await run_in_threadpool(process, request, posted)
 

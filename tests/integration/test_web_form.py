@@ -189,3 +189,32 @@ def test_control_characters_are_refused_in_every_text_field(client) -> None:  # 
         assert response.status_code == 422, field  # a clear error, never a 500 with the child's data in a log
         assert "uden linjeskift eller kontroltegn" in response.text, field
     assert count(client) == 0
+
+
+def test_submissions_beyond_the_limits_are_refused_and_store_nothing(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(database_url=database_url, data_dir=tmp_path, form_limit_per_client="100/hour",
+                        form_limit_per_referrer="2/hour")
+    engine = make_engine(database_url)
+    application = App(settings=settings, profile=settings.load_profile(), engine=engine,
+                      session_factory=make_session_factory(engine))
+    with TestClient(create_app(application)) as client:
+        client.app_state = application  # type: ignore[attr-defined]
+        for _ in range(2):
+            assert client.post("/", data={**VALID, "csrf": token(client), "lang": "da"}).status_code == 200
+        third = client.post("/", data={**VALID, "csrf": token(client), "lang": "da"})
+        assert third.status_code == 429 and "for mange henvisninger" in third.text.lower()
+        assert count(client) == 2
+        other = {**VALID, "referrer.email": "anden@bbu.kk.dk", "csrf": token(client), "lang": "da"}
+        assert client.post("/", data=other).status_code == 200  # another caseworker is not held back
+        big = client.post("/", data={**VALID, "child.description": "x" * 70_000, "csrf": token(client)})
+        assert big.status_code == 413
+    engine.dispose()
+
+    tight = Settings(database_url=database_url, data_dir=tmp_path, form_limit_per_client="3/hour")
+    engine = make_engine(database_url)
+    application = App(settings=tight, profile=tight.load_profile(), engine=engine,
+                      session_factory=make_session_factory(engine))
+    with TestClient(create_app(application)) as client:
+        codes = [client.post("/", data={"csrf": "x"}).status_code for _ in range(4)]
+        assert codes == [403, 403, 403, 429]  # bad submissions count too: no guessing at speed
+    engine.dispose()
