@@ -119,6 +119,23 @@ STEP_PARTS = {"pickup": "the worker picks the run up (Scheduled → Pending)",
               "execution": "the step runs (Running → Suspended, Paused or Completed)"}
 
 
+def _comparison(results: dict[str, Any]) -> list[str]:
+    """The three databases side by side, when one run measured them at the same scale."""
+    names = {"office-embedded": "embedded PostgreSQL (default)", "office-pg": "external PostgreSQL",
+             "office": "SQLite"}
+    rows = [(label, results[key]) for key, label in names.items()
+            if isinstance(results.get(key), dict) and "latency" in results[key] and "burst" in results[key]]
+    if len(rows) < 2 or len({r["latency"]["count"] for _, r in rows}) != 1:
+        return []
+    lines = ["| database | intake /s | approval latency p50 / p95 | burst: all next steps | 503s in the burst | "
+             "failed or crashed |", "|---|---|---|---|---|---|"]
+    for label, r in rows:
+        lines.append(f"| {label} | {r['intake']['intake_per_s']:.1f} | {r['latency']['p50']:.2f} s / "
+                     f"{r['latency']['p95']:.2f} s | {r['burst']['all_next_steps_s']:.0f} s | "
+                     f"{r['burst']['server_503_lines']} | {r['burst']['failed_or_crashed_states']} |")
+    return [*lines, ""]
+
+
 def _mb(value: float) -> str:
     return f"{value:,.0f} MB"
 
@@ -196,7 +213,7 @@ def _office(results: dict[str, Any]) -> list[str]:
               + (" (each retried by the client)" if burst["server_503_lines"] else "") +
               ". Goal, no 503 left unretried: "
               f"**{'met' if burst['failed_or_crashed_states'] == 0 else 'not met'}**. The time is the machine: "
-              "each next step is a flow process of ~3 CPU seconds, 50 of them on 2 cores."]
+              f"each next step is a flow process of ~1.5-3 CPU seconds, {burst['count']} of them on 2 cores."]
     return lines
 
 
@@ -215,6 +232,7 @@ def write(results: dict[str, Any], day: date) -> None:
              "PostgreSQL 15 on 127.0.0.1, and SQLite. Prefect 3.9.1. "
              "Every ratio is against a baseline measured in the same run; the machine is shared and noisy.", ""]
     lines += ["## 1, 2, 3, 7: waiting, intake, approval latency, burst", ""]
+    lines += _comparison(results)
     for name, value in results.items():
         if isinstance(value, dict) and "error" in value:
             lines += [f"**{name} did not complete**: {value['error']}", ""]
