@@ -19,9 +19,7 @@ import pwd
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,22 +86,6 @@ def _open_path_for(paths: list[Path]) -> None:
                 parent.chmod(mode | 0o001)
 
 
-def _die_with_parent_hook() -> Callable[[], None] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def hook() -> None:  # runs after the change of user: a credential change clears PDEATHSIG
-        prctl(1, signal.SIGINT, 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    return hook
-
-
 @dataclass
 class EmbeddedPostgres:
     folder: Path
@@ -146,6 +128,8 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 60.0) -> subprocess.Popen[bytes]:
         """Start the server (initialising it the first time), wait until it answers, create the databases."""
+        from hjemtilos.system import die_with_parent
+
         self.initialise()
         log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self.process = subprocess.Popen(
@@ -153,7 +137,8 @@ class EmbeddedPostgres:
              "-c", f"unix_socket_directories={self.folder}", "-c", "unix_socket_permissions=0700",
              "-c", "max_connections=200", "-c", "shared_buffers=64MB"],
             stdout=log, stderr=subprocess.STDOUT, cwd="/", start_new_session=True,
-            preexec_fn=_die_with_parent_hook(), **self._user_kwargs())  # type: ignore[call-overload]
+            preexec_fn=die_with_parent(signal.SIGINT),  # PostgreSQL's fast shutdown
+            **self._user_kwargs())  # type: ignore[call-overload]
         log.close()
         self._wait_ready(timeout)
         self._create_databases()

@@ -107,7 +107,7 @@ def check_binding(host: str, env: dict[str, str]) -> None:
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
     """A preexec hook that makes Linux send the child SIGTERM when the process that started it dies, also by
     SIGKILL (the children run in sessions of their own, so a terminal's Ctrl-C reaches only `hjemtilos up`, which
     stops them in order; this covers the parent that cannot). The libc call is looked up before the fork."""
@@ -118,10 +118,10 @@ def _die_with_parent() -> Callable[[], None] | None:
     prctl = ctypes.CDLL(None, use_errno=True).prctl
     parent = os.getpid()
 
-    def hook() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    def hook() -> None:  # subprocess runs it after any change of user (which would clear the request)
+        prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
         if os.getppid() != parent:  # the parent died before the request took effect
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), sig)
 
     return hook
 
@@ -129,7 +129,7 @@ def _die_with_parent() -> Callable[[], None] | None:
 def start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([PREFECT_BIN, "server", "start", "--host",
                              env["PREFECT_SERVER_API_HOST"], "--port", env["PREFECT_SERVER_API_PORT"]],
-                            env=env, cwd=PROJECT_ROOT, start_new_session=True, preexec_fn=_die_with_parent())
+                            env=env, cwd=PROJECT_ROOT, start_new_session=True, preexec_fn=die_with_parent())
 
 
 def prefect_healthy(api_url: str, timeout: float = 3.0) -> bool:
@@ -180,7 +180,7 @@ def worker_command(limit: int = WORKER_LIMIT, pool: str = WORK_POOL) -> list[str
 
 def start_worker(env: dict[str, str], limit: int = WORKER_LIMIT, pool: str = WORK_POOL) -> subprocess.Popen[bytes]:
     return subprocess.Popen(worker_command(limit, pool), env=env, cwd=PROJECT_ROOT, start_new_session=True,
-                            preexec_fn=_die_with_parent())
+                            preexec_fn=die_with_parent())
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
