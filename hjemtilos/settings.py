@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     smtp_port: int = 8025
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_security: SmtpSecurity | None = Field(
+        default=None, description="none, starttls or ssl; default: none on loopback (the local catcher), starttls "
+                                  "for any other host")
     smtp_ca_file: Path | None = Field(default=None, description="CA certificates (PEM) that vouch for the SMTP "
                                                                 "server under starttls/ssl; default: the system's")
     smtp_timeout: float = Field(default=10.0, gt=0, description="Seconds an SMTP command may take")
@@ -100,6 +102,15 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @property
+    def effective_smtp_security(self) -> SmtpSecurity:
+        """What mail delivery uses: the setting, or STARTTLS for every host but loopback (mail and the SMTP password
+        never cross a network in the clear unless someone says so)."""
+        if self.smtp_security is not None:
+            return self.smtp_security
+        loopback = self.smtp_host in ("127.0.0.1", "localhost", "::1")
+        return SmtpSecurity.NONE if loopback else SmtpSecurity.STARTTLS
 
     @property
     def embedded_pg_folder(self) -> Path:

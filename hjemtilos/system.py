@@ -241,6 +241,8 @@ class System:
 
         settings = self.settings
         check_binding(self.endpoints.host, self.env)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.chmod(0o700)  # databases, Prefect's home, caught mail: the system's user only
         if settings.uses_embedded_postgres:
             from hjemtilos.embedded_pg import EmbeddedPostgres
 
@@ -304,7 +306,7 @@ class System:
         if to_catcher:
             mail = f"to the local mail catcher {catcher}, nobody receives it (read it with 'hjemtilos mail list')"
         else:
-            mail = (f"to smtp://{settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security.value}): "
+            mail = (f"to smtp://{settings.smtp_host}:{settings.smtp_port} ({settings.effective_smtp_security.value}): "
                     f"REAL recipients; the catcher at {catcher} receives nothing")
         database = (f"embedded PostgreSQL in {settings.embedded_pg_folder}" if self._postgres is not None
                     else "as configured (see above)")

@@ -123,3 +123,12 @@ def test_the_banner_says_where_mail_really_goes_and_times_in_copenhagen(tmp_path
     assert "type=span&seconds=-315100800&tag=waits%3Acoordinator" in local  # the inbox covers every open case
     real = banner(smtp_host="smtp.redbarnet.dk", smtp_port=587, smtp_security="starttls")
     assert "to smtp://smtp.redbarnet.dk:587 (starttls): REAL recipients" in real
+
+
+def test_smtp_is_starttls_by_default_off_loopback(tmp_path: Path) -> None:
+    from hjemtilos.settings import SmtpSecurity
+
+    assert Settings(data_dir=tmp_path).effective_smtp_security is SmtpSecurity.NONE  # the local catcher
+    assert Settings(data_dir=tmp_path, smtp_host="smtp.redbarnet.dk").effective_smtp_security is SmtpSecurity.STARTTLS
+    explicit = Settings(data_dir=tmp_path, smtp_host="smtp.redbarnet.dk", smtp_security="ssl")
+    assert explicit.effective_smtp_security is SmtpSecurity.SSL
