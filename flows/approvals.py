@@ -8,12 +8,14 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, cast
 
 from prefect import get_run_logger
+from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel
 
 from flows.forms import resume_form
 from flows.suspension import suspend_for_input
 from hjemtilos.approvals import ApprovalState, SubmitResult
+from tasks.case_tasks import forget_answer
 
 __all__ = ["OpenApproval", "await_answer"]
 
@@ -53,5 +55,8 @@ def await_answer(
             skip(current.state.round)
             continue
         result = record(current.state.round, answer)
+        # recorded (or refused with the reason): Prefect keeps nothing of it; a crash before this line leaves it
+        # to the timekeeper's sweep (hjemtilos/answer_sweep.py)
+        forget_answer(str(cast(Any, FlowRunContext.get()).flow_run.id), current.state.suspend_key)
         if result.accepted:
             return result

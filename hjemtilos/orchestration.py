@@ -58,3 +58,8 @@ class Orchestrator(Protocol):
     def form_status(self, flow_run_id: str, pause_key: str) -> FormStatus:
         """Whether the run waits on ``pause_key`` with its form's schema stored."""
         ...
+
+    def forget_answers(self, flow_run_id: str, pause_keys: list[str]) -> None:
+        """Delete what Prefect keeps of these answered suspensions (the answer, the form's schema and its
+        description): the case database has recorded them. Missing inputs are fine."""
+        ...

@@ -16,6 +16,7 @@ from casework.clock import local_date
 from casework.matching import family_reference
 from casework.profiles import Timings
 from casework.steps import FINISHED_CASE, FamilyStatus, Role, Step
+from hjemtilos.answer_sweep import sweep_answers
 from hjemtilos.app import App
 from hjemtilos.cases.context import candidates_for, coordinator_recipient, ui_link
 from hjemtilos.cases.records import consent_slots
@@ -45,6 +46,7 @@ class TickReport:
     escalations: int = 0
     supervision_invitations: int = 0
     forms_repaired: int = 0  # runs that waited without their form, made to suspend again
+    answers_swept: int = 0  # finished approvals whose answers were deleted from Prefect
     stuck: list[Stuck] = field(default_factory=list)
     new_stuck: int = 0
     mail: DeliveryReport = field(default_factory=DeliveryReport)
@@ -265,6 +267,7 @@ def tick(app: App, now: datetime, orchestrator: Orchestrator, deliver: bool = Tr
     report.reminders, report.escalations = send_reminders(app, now)
     report.supervision_invitations = send_supervision_invitations(app, now)
     report.forms_repaired = repair_missing_forms(app, now, orchestrator)
+    report.answers_swept = sweep_answers(app, orchestrator)
     report.stuck = check_stuck(app, now, orchestrator)
     report.new_stuck = record_stuck(app, report.stuck, now)
     if deliver:

@@ -63,3 +63,11 @@ def finish_early_ending(case_id: int, ending_id: int) -> str:
 def tag_waiting_run(flow_run_id: str, kind: str, waits_for: str, family: bool = False) -> None:
     """Tags for the coordinator's inbox: ``case`` (or ``family``), the step, and who the run waits for."""
     tag_run(flow_run_id, kind, waits_for, family)
+
+
+@side_effect_task
+def forget_answer(flow_run_id: str, pause_key: str) -> None:
+    """Delete the answer (and its form) from Prefect once the case database has recorded it."""
+    from hjemtilos.adapters.prefect import PrefectOrchestrator
+
+    PrefectOrchestrator().forget_answers(flow_run_id, [pause_key])

@@ -154,6 +154,22 @@ class PrefectOrchestrator:
         return FormStatus.STORED
 
 
+    def forget_answers(self, flow_run_id: str, pause_keys: list[str]) -> None:
+        from prefect.input import keyset_from_base_key
+
+        with get_client(sync_client=True) as client:
+            for pause_key in pause_keys:
+                # Prefect's keys for a suspension: "<state name>-<pause key>-response|schema|description"
+                for key in keyset_from_base_key(f"suspended-{pause_key}").values():
+                    try:
+                        client.delete_flow_run_input(UUID(flow_run_id), key)
+                    except ObjectNotFound:
+                        pass
+                    except PrefectHTTPStatusError as exc:
+                        if exc.response.status_code != 404:
+                            raise
+
+
 def recover_orphaned_runs(include_running: bool) -> list[str]:
     """Reschedule case runs a dead worker left behind (kill -9, power cut); the run re-executes from the top
     and the case database tells it what is already done.

@@ -281,6 +281,7 @@ class HumanTask(Base):
     reminder_role: Mapped[str] = mapped_column(String(30), default="coordinator")  # who gets the reminders
     round: Mapped[int] = mapped_column(Integer, default=0)  # suspensions so far; the Prefect key is f"{key}-r{round}"
     form_checked_round: Mapped[int | None] = mapped_column(Integer)  # the round whose form was seen stored in Prefect
+    answers_forgotten_round: Mapped[int | None] = mapped_column(Integer)  # rounds up to this one deleted from Prefect
     last_error: Mapped[str | None] = mapped_column(String(500))  # why the last form was not accepted
     created_at: Mapped[datetime]
     due_at: Mapped[datetime | None]

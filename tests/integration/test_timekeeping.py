@@ -191,3 +191,21 @@ def test_a_repair_cut_short_by_a_crash_is_finished_by_the_next_tick(app: App) ->
     assert orchestrator.rescheduled == [run_id]
     with app.session_factory() as session:
         assert session.scalars(select(HumanTask.round)).one() == 2  # no round skipped twice
+
+
+def test_answers_a_crash_left_in_prefect_are_swept_once_per_finished_approval(app: App) -> None:
+    from hjemtilos.answer_sweep import sweep_answers
+
+    run_id = str(uuid.uuid4())
+    case_id = new_case(app, run_id)
+    open_task(app, case_id, NOW)
+    orchestrator = FakeOrchestrator()
+    assert sweep_answers(app, orchestrator) == 0  # an open approval keeps its form
+    with app.session_factory.begin() as session:
+        task = session.scalars(select(HumanTask)).one()
+        task.round, task.completed_at, task.outcome = 2, NOW, "approved"  # answered in round 2, never forgotten
+    assert sweep_answers(app, orchestrator) == 1
+    assert orchestrator.forgotten == [(run_id, "approval-screening-r1"), (run_id, "approval-screening-r2")]
+    assert sweep_answers(app, orchestrator) == 0 and len(orchestrator.forgotten) == 2  # once
+    with app.session_factory() as session:
+        assert session.scalars(select(HumanTask.answers_forgotten_round)).one() == 2
