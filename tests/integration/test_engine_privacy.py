@@ -26,8 +26,8 @@ def test_exception_text_carries_no_parameters(database_url: str) -> None:
         assert "{'email'" not in message and "('maria.hansen" not in message  # no parameter list
         if database_url.startswith("sqlite"):
             assert "maria.hansen" not in message, message
-        # PostgreSQL's own DETAIL line still names the key ("Key (email)=(...) already exists"): exception text
-        # that reaches Prefect must be sanitised where it leaves our code (issue 18)
+        # PostgreSQL's own DETAIL line still names the key ("Key (email)=(...) already exists"): tasks replace
+        # such errors before Prefect sees them (tasks/runtime.py; tests/flows/test_prefect_keeps_no_answers.py)
     finally:
         engine.dispose()
 
