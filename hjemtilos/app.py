@@ -25,6 +25,7 @@ class App:
     @property
     def programme(self) -> Programme:
         return Programme(phone=self.settings.programme_phone, email=str(self.settings.programme_email),
+                         privacy_url=self.settings.effective_privacy_url,
                          coordinator=self.settings.coordinator_name)
 
     @property

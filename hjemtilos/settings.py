@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     prefect_db_max_overflow: int = Field(default=10, ge=0)
     prefect_ui_url: str | None = Field(default=None, description="Base of links to the Prefect UI in mails")
 
+    privacy_url: str | None = Field(default=None, description="The privacy notice linked from every mail and the "
+                                                              "form; default: the form's own /privatliv page")
     elearning_url: str = "https://redbarnet.dk/hjemtilos/e-laering"
     supervision_url: str = "https://redbarnet.dk/hjemtilos/supervision"
 
@@ -102,6 +104,10 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @property
+    def effective_privacy_url(self) -> str:
+        return self.privacy_url or f"http://{self.prefect_host}:{self.form_port}/privatliv"
 
     @property
     def effective_smtp_security(self) -> SmtpSecurity:

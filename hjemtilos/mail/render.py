@@ -34,6 +34,7 @@ class Programme:
     phone: str
     email: str
     coordinator: str = "Koordinator, Hjem til Os"  # who signs the mails (HJEMTILOS_COORDINATOR_NAME)
+    privacy_url: str = "https://redbarnet.dk/privatliv"  # how we handle personal data (HJEMTILOS_PRIVACY_URL)
 
 
 @dataclass(frozen=True)

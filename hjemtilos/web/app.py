@@ -27,13 +27,23 @@ from hjemtilos.web.validation import check_referral, field_id
 
 CSRF_COOKIE = "hjemtilos_csrf"
 MAX_BODY = 64 * 1024  # a referral is a few kilobytes
+ASSETS = {name: (PROJECT_ROOT / "templates" / "web" / name).read_bytes() for name in ("form.css", "form.js")}
+# Every response: no script or style but our own files, no framing, no sniffing, no referrer, and pages that may
+# hold what a caseworker typed about a child are never cached (the assets set their own Cache-Control).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 TEXT = {
     "da": {"title": "Tilmelding til Hjem til Os", "intro": "Henvisning af et barn til en frivillig venskabsfamilie. "
            "Felter med * skal udfyldes.", "submit": "Send henvisningen", "errors": "Henvisningen kan ikke sendes endnu. "
            "Ret felterne markeret nedenfor.", "switch": "English", "thanks": "Tak for henvisningen",
            "received": "Vi har modtaget henvisningen. Sagens nummer er", "receipt": "Du får en kvittering på mail. "
            "En koordinator fra Red Barnet gennemgår henvisningen.", "csrf": "Formularen er udløbet. Send den igen.",
-           "new": "Henvis endnu et barn", "busy": "Der er sendt for mange henvisninger herfra på kort tid. Vent lidt, "
+           "new": "Henvis endnu et barn", "privacy": "Sådan behandler vi personoplysninger", "busy": "Der er sendt for mange henvisninger herfra på kort tid. Vent lidt, "
            "og prøv igen; ring til Red Barnet, hvis det haster.", "too_big": "Henvisningen er for stor til at blive "
            "sendt."},
     "en": {"title": "Referral to Hjem til Os", "intro": "Referral of a child to a volunteer friendship family. "
@@ -41,7 +51,7 @@ TEXT = {
            "Please correct the fields marked below.", "switch": "Dansk", "thanks": "Thank you for the referral",
            "received": "We have received the referral. The case number is", "receipt": "You will get a receipt by "
            "e-mail. A coordinator at Red Barnet will review the referral.", "csrf": "The form expired. Please send "
-           "it again.", "new": "Refer another child", "busy": "Too many referrals have been sent from here in a short "
+           "it again.", "new": "Refer another child", "privacy": "How we handle personal data", "busy": "Too many referrals have been sent from here in a short "
            "time. Please wait a little and try again; call Red Barnet if it is urgent.", "too_big": "The referral is "
            "too large to be sent."},
 }
@@ -73,6 +83,21 @@ def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = 
     def render(name: str, **context: Any) -> str:
         return env.get_template(name).render(**context)
 
+    @web.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @web.get("/form.css")
+    def stylesheet() -> Response:
+        return Response(ASSETS["form.css"], media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+    @web.get("/form.js")
+    def script() -> Response:
+        return Response(ASSETS["form.js"], media_type="text/javascript", headers={"Cache-Control": "max-age=3600"})
+
     def form_page(request: Request, lang: str, values: dict[str, str], errors: dict[str, str],
                   general: list[str], token: str, status: int = 200) -> Response:
         # the summary lists every problem in the form's order, each a link to its field
@@ -83,7 +108,8 @@ def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = 
         html = render("form.html", t=TEXT[lang], lang=lang, groups=GROUPS, values=values, errors=errors,
                       general=general, summary=summary, csrf=token, field_id=field_id)
         response = HTMLResponse(html, status_code=status)
-        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
         return response
 
     @web.get("/", response_class=HTMLResponse)
@@ -134,6 +160,11 @@ def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = 
         if start_run is not None:
             start_run(stored)
         return RedirectResponse(f"/tak/{stored.reference}?lang={lang}", status_code=303)
+
+    @web.get("/privatliv", response_class=HTMLResponse)
+    def privacy(request: Request) -> Response:
+        lang = _lang(request)
+        return HTMLResponse(render("privacy.html", t=TEXT[lang], lang=lang))
 
     @web.get("/tak/{reference}", response_class=HTMLResponse)
     def thanks(request: Request, reference: str) -> Response:

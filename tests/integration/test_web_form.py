@@ -218,3 +218,21 @@ def test_submissions_beyond_the_limits_are_refused_and_store_nothing(database_ur
         codes = [client.post("/", data={"csrf": "x"}).status_code for _ in range(4)]
         assert codes == [403, 403, 403, 429]  # bad submissions count too: no guessing at speed
     engine.dispose()
+
+
+def test_pages_carry_security_headers_and_are_never_cached(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff" and page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["cache-control"] == "no-store"
+    assert "<script>" not in page.text and "<style>" not in page.text  # nothing inline for the policy to refuse
+    refused = client.post("/", data={**VALID, "child.first_name": "", "csrf": token(client), "lang": "da"})
+    assert refused.headers["cache-control"] == "no-store"  # what was typed about the child is not kept
+    assert client.get("/form.js").headers["content-type"].startswith("text/javascript")
+
+
+def test_the_privacy_notice_is_linked_from_the_form_in_both_languages(client) -> None:  # type: ignore[no-untyped-def]
+    assert 'href="/privatliv?lang=da">Sådan behandler vi personoplysninger' in client.get("/").text
+    assert "Dataansvarlig" in client.get("/privatliv").text
+    assert "Controller" in client.get("/privatliv?lang=en").text

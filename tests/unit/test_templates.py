@@ -179,3 +179,13 @@ def test_no_subject_names_a_child_or_a_family() -> None:
     for subject in sorted((PROJECT_ROOT / "templates" / "email").glob("*/*/subject.txt")):
         text = subject.read_text(encoding="utf-8")
         assert "child_first_name" not in text and "family_name" not in text and "recipient_name" not in text, subject
+
+
+@pytest.mark.parametrize("language", ["da", "en"])
+def test_every_mail_links_the_privacy_notice(language: str) -> None:
+    programme = Programme(phone="+45 35 36 55 55", email="hjemtilos@redbarnet.dk",
+                          privacy_url="https://redbarnet.dk/privatliv/hjem-til-os")
+    mail = render(ReferralReceipt(recipient_name="Jonas", case_reference="HTO-2026-0001", child_first_name="Sofie"),
+                  language, programme)
+    assert "https://redbarnet.dk/privatliv/hjem-til-os" in mail.text
+    assert 'href="https://redbarnet.dk/privatliv/hjem-til-os"' in (mail.html or "")
