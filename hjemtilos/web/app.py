@@ -43,7 +43,8 @@ TEXT = {
            "Ret felterne markeret nedenfor.", "switch": "English", "thanks": "Tak for henvisningen",
            "received": "Vi har modtaget henvisningen. Sagens nummer er", "receipt": "Du får en kvittering på mail. "
            "En koordinator fra Red Barnet gennemgår henvisningen.", "csrf": "Formularen er udløbet. Send den igen.",
-           "new": "Henvis endnu et barn", "privacy": "Sådan behandler vi personoplysninger", "busy": "Der er sendt for mange henvisninger herfra på kort tid. Vent lidt, "
+           "new": "Henvis endnu et barn", "privacy": "Sådan behandler vi personoplysninger",
+           "busy": "Der er sendt for mange henvisninger herfra på kort tid. Vent lidt, "
            "og prøv igen; ring til Red Barnet, hvis det haster.", "too_big": "Henvisningen er for stor til at blive "
            "sendt."},
     "en": {"title": "Referral to Hjem til Os", "intro": "Referral of a child to a volunteer friendship family. "
@@ -51,7 +52,8 @@ TEXT = {
            "Please correct the fields marked below.", "switch": "Dansk", "thanks": "Thank you for the referral",
            "received": "We have received the referral. The case number is", "receipt": "You will get a receipt by "
            "e-mail. A coordinator at Red Barnet will review the referral.", "csrf": "The form expired. Please send "
-           "it again.", "new": "Refer another child", "privacy": "How we handle personal data", "busy": "Too many referrals have been sent from here in a short "
+           "it again.", "new": "Refer another child", "privacy": "How we handle personal data",
+           "busy": "Too many referrals have been sent from here in a short "
            "time. Please wait a little and try again; call Red Barnet if it is urgent.", "too_big": "The referral is "
            "too large to be sent."},
 }
