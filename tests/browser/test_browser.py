@@ -83,7 +83,7 @@ def test_coordinator_resumes_a_case_in_the_prefect_ui(app, page, ui_server, smtp
     page.screenshot(path=str(app.settings.data_dir / "resume-dialog.png"))
     dialog.get_by_role("button", name="Submit").click()
     deadline_state = None
-    for _ in range(40):
+    for _ in range(120):  # up to 30 s: a loaded CI machine is slow to hand the answer over
         deadline_state = case.state()
         if not deadline_state.is_paused():
             break
