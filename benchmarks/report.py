@@ -249,6 +249,21 @@ def write(results: dict[str, Any], day: date) -> None:
                 entry["intake_after"] = {**results["intake-pg"]["intake"],
                                          "measured_on": results["intake-pg"].get("measured_on", "?")}
             lines += [*_office(entry), ""]
+    launch = results.get("launch")
+    if isinstance(launch, dict) and "prefect-default" in launch and "flow-process" in launch:
+        base, ours = launch["prefect-default"], launch["flow-process"]
+        lines += ["## 8. Starting a flow run: Prefect's default command and ours", "",
+                  f"The bare flow (it does nothing), {base['runs']} runs each, in alternating batches through one "
+                  "worker (`python -m benchmarks launch`, measured "
+                  f"{launch.get('measured_on', '?')}). CPU of the worker and its children per run.", "",
+                  "| command | CPU s a run | runs/min | process start, median |", "|---|---|---|---|",
+                  f"| Prefect's default (`_workspace_supervisor` → `prefect.engine`) | {base['cpu_per_run']:.2f} | "
+                  f"{base['per_minute']:.1f} | {base['process_start_median']:.2f} s |",
+                  f"| ours (`hjemtilos.flow_process` → `prefect.engine` in one interpreter) | "
+                  f"{ours['cpu_per_run']:.2f} | {ours['per_minute']:.1f} | {ours['process_start_median']:.2f} s |",
+                  "", f"Ours costs {ours['cpu_per_run'] / base['cpu_per_run']:.2f}× the default's CPU a run. The "
+                  "process start (Pending → Running) is long for both because each batch starts ten runs at once "
+                  "on 2 cores; it is the same for both.", ""]
     tick = results.get("tick", {})
     if tick:
         lines += ["## 4. Timekeeper tick over 10,000 open cases", "",

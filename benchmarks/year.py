@@ -42,13 +42,15 @@ def add_families(app: Any, count: int) -> None:
                                         capacity=1, status="approved", approved_at=now, created_at=now))
 
 
-def bare_rate(system: Any, count: int) -> dict[str, float]:
-    """Prefect's floor: `count` runs of a flow that does nothing, through the same worker."""
+def bare_rate(system: Any, count: int, name: str = "bare",
+              job_variables: dict[str, Any] | None = None) -> dict[str, float]:
+    """Prefect's floor: `count` runs of a flow that does nothing, through the same worker (``job_variables``: e.g.
+    the command the worker runs for each)."""
     from prefect import Flow
 
     flow: Flow[Any, Any] = Flow.from_source(str(PROJECT_ROOT), "benchmarks/bare.py:bare")  # type: ignore[assignment]
-    deployment_id = flow.deploy(name="bare", work_pool_name="hjemtilos", build=False, push=False,
-                                print_next_steps=False, ignore_warnings=True)
+    deployment_id = flow.deploy(name=name, work_pool_name="hjemtilos", build=False, push=False,
+                                job_variables=job_variables or {}, print_next_steps=False, ignore_warnings=True)
     worker = system.worker_pids()[0]
     cpu_before = cpu_seconds(worker)
     start = time.perf_counter()
