@@ -13,7 +13,6 @@ from benchmarks.harness import up_system
 from benchmarks.year import bare_rate
 
 
-
 def main(count: int = 20, rounds: int = 2) -> dict[str, Any]:
     from flows.deployments import flow_run_command
 
