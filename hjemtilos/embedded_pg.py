@@ -22,6 +22,10 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
 
 PG_MAJOR = 18
 PORT = 5432  # names the socket file only (.s.PGSQL.5432); no TCP listener
@@ -50,6 +54,13 @@ def url(folder: Path, database: str, driver: str = "psycopg") -> str:
     return f"postgresql+{driver}://postgres@/{database}?host={folder}&port={PORT}"
 
 
+def _connect(folder: Path, **options: Any) -> psycopg.Connection[Any]:
+    """A connection to the server's own ``postgres`` database, through the socket in ``folder``."""
+    import psycopg
+
+    return psycopg.connect(host=str(folder), port=PORT, user="postgres", dbname="postgres", **options)
+
+
 def answers(folder: Path, timeout: float = 2.0) -> bool:
     """Whether the embedded server in ``folder`` accepts connections."""
     import psycopg
@@ -57,8 +68,7 @@ def answers(folder: Path, timeout: float = 2.0) -> bool:
     if not (folder / f".s.PGSQL.{PORT}").exists():
         return False
     try:
-        with psycopg.connect(host=str(folder), port=PORT, user="postgres", dbname="postgres",
-                             connect_timeout=max(1, int(timeout))):
+        with _connect(folder, connect_timeout=max(1, int(timeout))):
             return True
     except psycopg.OperationalError:
         return False
@@ -126,7 +136,6 @@ class EmbeddedPostgres:
         self.folder.chmod(0o700)
         if _as_root():
             user = _system_user()
-            _grant_access(self.folder, user)
             os.chown(self.folder, user.pw_uid, user.pw_gid)
         result = subprocess.run(
             [str(binaries / "initdb"), "-D", str(self.folder), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
@@ -140,9 +149,10 @@ class EmbeddedPostgres:
         """Start the server (initialising it the first time), wait until it answers, create the databases."""
         from hjemtilos.system import die_with_parent
 
+        if _as_root():  # at every start: 'hjemtilos up' closes the data folder to everyone else each time
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            _grant_access(self.folder, _system_user())
         self.initialise()
-        if _as_root():
-            _grant_access(self.folder, _system_user())  # again: 'hjemtilos up' closes the data folder at each start
         log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self.process = subprocess.Popen(
             [str(bin_dir() / "postgres"), "-D", str(self.folder), "-p", str(PORT), "-c", "listen_addresses=",
@@ -169,8 +179,7 @@ class EmbeddedPostgres:
                 raise EmbeddedPostgresError(f"The embedded PostgreSQL stopped at start.{hint} Its log "
                                             f"({self.log_path}) ends:\n{tail}")
             try:
-                with psycopg.connect(host=str(self.folder), port=PORT, user="postgres", dbname="postgres",
-                                     connect_timeout=2):
+                with _connect(self.folder, connect_timeout=2):
                     return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
@@ -179,10 +188,7 @@ class EmbeddedPostgres:
                 time.sleep(0.1)
 
     def _create_databases(self) -> None:
-        import psycopg
-
-        with psycopg.connect(host=str(self.folder), port=PORT, user="postgres", dbname="postgres",
-                             autocommit=True) as connection:
+        with _connect(self.folder, autocommit=True) as connection:
             present = {row[0] for row in connection.execute("SELECT datname FROM pg_database")}
             for name in DATABASES:
                 if name not in present:

@@ -134,11 +134,7 @@ def start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def prefect_healthy(api_url: str, timeout: float = 3.0) -> bool:
     """Whether the Prefect API answers its health check within ``timeout`` seconds."""
-    try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+    return prefect_status(api_url, timeout) == "up"
 
 
 def prefect_status(api_url: str, timeout: float = 2.0) -> str:

@@ -55,13 +55,16 @@ def child_age(case: ReferralCase, now: datetime) -> int:
     return age_on(case.child.birth_date, local_date(now))
 
 
+PASSED_OVER = "match-proposal-none-fits"  # the audit action naming the families a coordinator passed over
+
+
 def candidates_for(session: Session, case: ReferralCase, now: datetime) -> list[Candidate]:
     """Approved families with free capacity the case has not been proposed to, best first."""
     used: dict[int, int] = dict(session.execute(
         select(Match.family_id, func.count()).where(Match.status.in_(LIVE_MATCH)).group_by(Match.family_id)).tuples().all())
     proposed_before = set(session.scalars(select(Match.family_id).where(Match.case_id == case.id)))
     for passed in session.scalars(select(AuditEvent.detail).where(  # "none of them fits" (matching.py)
-            AuditEvent.case_id == case.id, AuditEvent.action == "match-proposal-none-fits")):
+            AuditEvent.case_id == case.id, AuditEvent.action == PASSED_OVER)):
         proposed_before.update(int(family_id) for family_id in (passed or {}).get("families", ()))
     families = session.scalars(select(VolunteerFamily).where(VolunteerFamily.status == FamilyStatus.APPROVED)).all()
     profiles = [

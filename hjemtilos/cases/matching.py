@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from casework.matching import Candidate
 from casework.steps import LIVE_MATCH, ApprovalKind, FamilyStatus, MatchStatus, Step
 from hjemtilos.approvals import InvalidRequest
-from hjemtilos.cases.context import CaseContext, candidates_for, family_recipient
+from hjemtilos.cases.context import PASSED_OVER, CaseContext, candidates_for, family_recipient
 from hjemtilos.cases.handler import NO_SENSITIVE, Answer, FormSpec, Handler, OptionalDate, optional_date
 from hjemtilos.cases.records import not_in_future
 from hjemtilos.db.models import Match, VolunteerFamily
@@ -23,7 +23,6 @@ __all__ = ["FamilyAnswerAnswer", "FamilyAnswerHandler", "MatchAnswersAnswer", "M
            "MatchProposalAnswer", "MatchProposalHandler", "stored_candidates"]
 
 YES_NO = Literal["ja", "nej"]
-PASSED_OVER = "match-proposal-none-fits"  # the audit action that names the families a coordinator passed over
 
 
 def stored_candidates(data: dict[str, Any] | None) -> list[Candidate]:
