@@ -157,7 +157,9 @@ class EmbeddedPostgres:
         self.process = subprocess.Popen(
             [str(bin_dir() / "postgres"), "-D", str(self.folder), "-p", str(PORT), "-c", "listen_addresses=",
              "-c", f"unix_socket_directories={self.folder}", "-c", "unix_socket_permissions=0700",
-             "-c", "max_connections=200", "-c", "shared_buffers=64MB"],
+             "-c", "max_connections=200", "-c", "shared_buffers=64MB",
+             # its log names no one: errors without DETAIL (it quotes key values) and without the statement
+             "-c", "log_error_verbosity=terse", "-c", "log_min_error_statement=panic"],
             stdout=log, stderr=subprocess.STDOUT, cwd="/", start_new_session=True,
             preexec_fn=die_with_parent(signal.SIGINT),  # PostgreSQL's fast shutdown
             **self._user_kwargs())  # type: ignore[call-overload]

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from hjemtilos.embedded_pg import DATABASES, EmbeddedPostgres, answers
 
@@ -27,10 +28,16 @@ def test_embedded_server_lives_in_its_folder_and_listens_on_no_port(tmp_path: Pa
             assert set(DATABASES) <= names
             connection.execute("CREATE TABLE kept (n int)")
             connection.execute("INSERT INTO kept VALUES (42)")
+            connection.execute("CREATE TABLE person (email text PRIMARY KEY)")
+            connection.execute("INSERT INTO person VALUES ('maria.hansen@example.dk')")
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                connection.execute("INSERT INTO person VALUES ('maria.hansen@example.dk')")
             assert connection.execute("SELECT name FROM pg_available_extensions WHERE name = 'pg_trgm'"
                                       ).fetchone() is not None  # Prefect's migrations need it
     finally:
         server.stop()
+    log = server.log_path.read_text(errors="replace")
+    assert "duplicate key" in log and "maria" not in log  # the error is logged, the person is not
     assert not answers(folder)
     again = EmbeddedPostgres(folder)
     again.start()
