@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     elearning_url: str = "https://redbarnet.dk/hjemtilos/e-laering"
     supervision_url: str = "https://redbarnet.dk/hjemtilos/supervision"
 
-    form_port: int = Field(default=8040, description="Port of the online referral form (hjemtilos up)")
+    form_port: int = Field(default=8040, description="Loopback port of the referral form and the workspace behind "
+                                                     "the front door (hjemtilos up)")
     form_limit_per_client: str = Field(default="30/hour", description="Submissions of the referral form one client "
                                                                       "(IP address) may make, in limits' notation")
     form_limit_per_referrer: str = Field(default="10/hour", description="Submissions naming one referrer's e-mail "
@@ -89,6 +90,19 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"not a rate such as '30/hour': {value!r}") from exc
         return value
+
+    front_host: str = Field(default="127.0.0.1", description="Where the front door (Caddy) listens: the workspace, "
+                                                             "the referral form and the Prefect UI on one address")
+    front_port: int = Field(default=8080, description="The front door's port")
+    front_url: str | None = Field(default=None, description="The front door's address as people reach it (links in "
+                                                            "mails); default: http(s)://front_host:front_port")
+    front_tls_cert: Path | None = Field(default=None, description="TLS certificate (PEM) of the front door; "
+                                                                  "required off loopback unless front_tls_internal")
+    front_tls_key: Path | None = Field(default=None, description="Its private key (PEM)")
+    front_tls_internal: bool = Field(default=False, description="Let Caddy issue the front door's certificate from "
+                                                                "its own local CA (browsers must trust that CA)")
+    workspace_idle_minutes: int = Field(default=30, ge=1, description="A workspace session ends after this many "
+                                                                      "minutes without a request")
 
     mail_catcher_host: str = "127.0.0.1"
     mail_catcher_port: int = 8025
@@ -159,8 +173,19 @@ class Settings(BaseSettings):
         return f"http://{self.prefect_host}:{self.prefect_port}/api"
 
     @property
+    def front_tls(self) -> bool:
+        return self.front_tls_internal or self.front_tls_cert is not None
+
+    @property
+    def front_origin(self) -> str:
+        if self.front_url:
+            return self.front_url.rstrip("/")
+        return f"{'https' if self.front_tls else 'http'}://{self.front_host}:{self.front_port}"
+
+    @property
     def ui_base(self) -> str:
-        return (self.prefect_ui_url or f"http://{self.prefect_host}:{self.prefect_port}").rstrip("/")
+        """Where people open the Prefect UI: through the front door."""
+        return (self.prefect_ui_url or self.front_origin).rstrip("/")
 
     def inbox_url(self, tag: str | None = "waits:coordinator") -> str:
         """The Prefect UI's list of waiting runs over the last ten years (the UI's default window is the past 7

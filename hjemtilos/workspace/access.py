@@ -1,0 +1,100 @@
+"""The access log: who read or acted on which case, when, from where and why (C-579/21: a person may learn the
+dates and purposes of the reads of their data). Rows are only ever added; retention removes old ones.
+
+Prefect requests are seen by the front door (Caddy's forward_auth asks the workspace about each one): a request
+that names a flow run is mapped to the run's case or family. The UI polls a run's page every few seconds, so a
+view in Prefect is recorded once per user, run and ``VIEW_EVERY``; a resume is recorded every time, and it is
+what names the approver of the step (``resumer_of``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hjemtilos.db.models import AccessLogEntry, ReferralCase, VolunteerFamily
+from hjemtilos.workspace.accounts import SignedIn
+
+__all__ = ["EXPORTED", "RESUMED", "VIEWED", "VIEWED_IN_PREFECT", "VIEW_EVERY", "CaseAccess", "case_log",
+           "prefect_request", "record", "resumer_of"]
+
+VIEWED = "viewed"
+VIEWED_IN_PREFECT = "viewed-in-prefect"
+RESUMED = "resumed"
+EXPORTED = "exported"
+VIEW_EVERY = timedelta(minutes=10)
+PURPOSES = {VIEWED: "sagsbehandling / casework", VIEWED_IN_PREFECT: "sagsbehandling / casework",
+            RESUMED: "afgørelse af et trin / deciding a step", EXPORTED: "udlevering / export"}
+FLOW_RUN = re.compile(r"^/api/flow_runs/([0-9a-fA-F-]{36})(/[^?]*)?")
+ACTIONS_DA = {VIEWED: "åbnede sagen", VIEWED_IN_PREFECT: "åbnede sagens kørsel i Prefect",
+              RESUMED: "afgjorde et trin (Resume)", EXPORTED: "eksporterede"}
+
+
+@dataclass(frozen=True)
+class CaseAccess:
+    at: datetime
+    username: str
+    action: str
+    purpose: str | None
+    client: str | None
+    case_reference: str | None
+
+    @property
+    def action_da(self) -> str:
+        return ACTIONS_DA.get(self.action, self.action)
+
+
+def record(session: Session, who: SignedIn | str, action: str, now: datetime, *, case: ReferralCase | None = None,
+           family_id: int | None = None, flow_run_id: str | None = None, client: str | None = None,
+           purpose: str | None = None) -> AccessLogEntry:
+    user_id, username = (who.user.id, who.user.username) if isinstance(who, SignedIn) else (None, who)
+    entry = AccessLogEntry(at=now, user_id=user_id, username=username, case_id=case.id if case else None,
+                           case_reference=case.reference if case else None, family_id=family_id,
+                           flow_run_id=flow_run_id, action=action, purpose=purpose or PURPOSES.get(action),
+                           client=(client or "")[:64] or None)
+    session.add(entry)
+    return entry
+
+
+def prefect_request(session: Session, who: SignedIn, method: str, uri: str, now: datetime,
+                    client: str | None) -> AccessLogEntry | None:
+    """Record a Prefect request the front door admitted, if it concerns one of our runs."""
+    match = FLOW_RUN.match(uri)
+    if match is None:
+        return None
+    run_id, rest = match.group(1).lower(), match.group(2) or ""
+    case = session.scalar(select(ReferralCase).where(ReferralCase.flow_run_id == run_id))
+    family_id = None if case else session.scalar(select(VolunteerFamily.id)
+                                                 .where(VolunteerFamily.flow_run_id == run_id))
+    if case is None and family_id is None:
+        return None
+    if method.upper() == "POST" and rest.rstrip("/") == "/resume":
+        return record(session, who, RESUMED, now, case=case, family_id=family_id, flow_run_id=run_id, client=client)
+    recent = session.scalar(select(AccessLogEntry.id).where(
+        AccessLogEntry.flow_run_id == run_id, AccessLogEntry.user_id == who.user.id,
+        AccessLogEntry.action == VIEWED_IN_PREFECT, AccessLogEntry.at > now - VIEW_EVERY).limit(1))
+    if recent is not None:
+        return None
+    return record(session, who, VIEWED_IN_PREFECT, now, case=case, family_id=family_id, flow_run_id=run_id,
+                  client=client)
+
+
+def resumer_of(session: Session, flow_run_id: str | None, since: datetime | None = None) -> str | None:
+    """Who last pressed Resume on this run through the front door (since ``since``): the approver of the step."""
+    if not flow_run_id:
+        return None
+    query = select(AccessLogEntry.username).where(AccessLogEntry.flow_run_id == flow_run_id.lower(),
+                                                  AccessLogEntry.action == RESUMED)
+    if since is not None:
+        query = query.where(AccessLogEntry.at >= since)
+    return session.scalar(query.order_by(AccessLogEntry.id.desc()).limit(1))
+
+
+def case_log(session: Session, reference: str) -> list[CaseAccess]:
+    rows = session.scalars(select(AccessLogEntry).where(AccessLogEntry.case_reference == reference)
+                           .order_by(AccessLogEntry.at, AccessLogEntry.id))
+    return [CaseAccess(r.at, r.username, r.action, r.purpose, r.client, r.case_reference) for r in rows]

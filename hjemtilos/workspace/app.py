@@ -1,0 +1,405 @@
+"""The coordinators' workspace (FastAPI + Jinja, Danish with English words): sign-in with password and TOTP, the
+case list and page, families, the administrator's dashboard and access log, and the front door's questions
+(``/_auth``: may this browser reach Prefect?). Every page is under ``BASE``; the front door (Caddy) sends
+``/arbejde/*`` here, ``/henvisning/*`` to the referral form and the rest to Prefect after asking ``/_auth``.
+
+Sessions live in the case database (``user_session``); the cookie holds a random token, HttpOnly, SameSite=Lax,
+Secure under TLS. Every state-changing form carries the session's CSRF token (before sign-in: a double-submit
+cookie). Every case page view is written to the access log.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+import json
+import secrets
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from casework.clock import format_local
+from hjemtilos import PROJECT_ROOT
+from hjemtilos.app import App
+from hjemtilos.db.models import ReferralCase, UserAccount
+from hjemtilos.workspace import access, accounts, views
+from hjemtilos.workspace.accounts import AccountError, Role, SignedIn
+
+__all__ = ["BASE", "SESSION_COOKIE", "create_workspace"]
+
+BASE = "/arbejde"
+SESSION_COOKIE = "hjemtilos_session"
+PRE_CSRF_COOKIE = "hjemtilos_signin_csrf"
+ASSET = (PROJECT_ROOT / "templates" / "workspace" / "workspace.css").read_bytes()
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site (no scheme, no host, no //) is followed after sign-in."""
+    if not value or not value.startswith("/") or value.startswith("//") or urlsplit(value).netloc or "\\" in value:
+        return f"{BASE}/"
+    return value
+
+
+def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: str | None = None,
+                     health: Callable[[], dict[str, str]] | None = None,
+                     clock: Callable[[], datetime] = _now) -> FastAPI:
+    """``prefect_api``/``prefect_auth``: the Prefect server behind the front door (for its UI settings);
+    ``health``: the dashboard's liveness row (part → up/slow/down)."""
+    settings = app.settings
+    idle = timedelta(minutes=settings.workspace_idle_minutes)
+    lifetime = timedelta(hours=12)
+    web = FastAPI(title="Hjem til Os – arbejdsrum", docs_url=None, redoc_url=None, openapi_url=None)
+    env = Environment(loader=FileSystemLoader(str(PROJECT_ROOT / "templates" / "workspace")),
+                      undefined=StrictUndefined, autoescape=select_autoescape(["html"]))
+    env.filters["local"] = lambda value: format_local(value) if value else "–"
+    limiter = MovingWindowRateLimiter(MemoryStorage())
+    sign_in_limit = parse("30/minute")
+
+    def render(request: Request, name: str, signed: SignedIn | None, status: int = 200, **context: Any) -> Response:
+        html = env.get_template(name).render(base=BASE, me=signed.user if signed else None,
+                                             csrf=signed.session.csrf_token if signed else "",
+                                             ui=settings.ui_base, **context)
+        return HTMLResponse(html, status_code=status)
+
+    def set_cookie(request: Request, response: Response, name: str, value: str) -> None:
+        response.set_cookie(name, value, httponly=True, samesite="lax", path="/",
+                            secure=request.url.scheme == "https")
+
+    @web.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def who(request: Request, session: Session, verified: bool = True) -> SignedIn | None:
+        return accounts.signed_in(session, request.cookies.get(SESSION_COOKIE), clock(), idle, lifetime,
+                                  verified=verified)
+
+    def to_sign_in(request: Request) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"{BASE}/log-ind?next={quote(target)}", status_code=303)
+
+    def page(handler: Callable[..., Response], administrators_only: bool = False) -> Callable[..., Any]:
+        """A signed-in page: the session is checked (and kept alive) in the same transaction as the page's reads."""
+        async def endpoint(request: Request) -> Response:
+            form = dict((await request.form()).items()) if request.method == "POST" else {}
+            return await run_in_threadpool(run, request, {k: str(v) for k, v in form.items()})
+
+        def run(request: Request, form: dict[str, str]) -> Response:
+            with app.session_factory.begin() as session:
+                signed = who(request, session)
+                if signed is None:
+                    return to_sign_in(request)
+                if administrators_only and not signed.is_administrator:
+                    return render(request, "message.html", signed, 403, title="Ingen adgang / No access",
+                                  text="Siden er kun for administratorer. / This page is for administrators only.")
+                if request.method == "POST" and not hmac.compare_digest(form.get("csrf", ""),
+                                                                        signed.session.csrf_token):
+                    return render(request, "message.html", signed, 403, title="Formularen er udløbet / The form "
+                                  "expired", text="Gå tilbage, genindlæs siden og prøv igen. / Go back, reload the "
+                                  "page and try again.")
+                return handler(request, session, signed, form)
+        return endpoint
+
+    @web.get(f"{BASE}/workspace.css")
+    def stylesheet() -> Response:
+        return Response(ASSET, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+    # -- sign-in ---------------------------------------------------------------------------------------------------
+
+    def sign_in_page(request: Request, error: str | None = None, status: int = 200, username: str = "") -> Response:
+        token = request.cookies.get(PRE_CSRF_COOKIE) or secrets.token_urlsafe(32)
+        response = render(request, "sign_in.html", None, status, error=error, pre_csrf=token, username=username,
+                          next=_safe_next(request.query_params.get("next")))
+        set_cookie(request, response, PRE_CSRF_COOKIE, token)
+        return response
+
+    def pre_csrf_ok(request: Request, form: dict[str, str]) -> bool:
+        cookie = request.cookies.get(PRE_CSRF_COOKIE, "")
+        return bool(cookie) and hmac.compare_digest(cookie, form.get("csrf", ""))
+
+    @web.get(f"{BASE}/log-ind", response_class=HTMLResponse)
+    def sign_in_form(request: Request) -> Response:
+        return sign_in_page(request)
+
+    @web.post(f"{BASE}/log-ind", response_class=HTMLResponse)
+    async def sign_in(request: Request) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if not limiter.hit(sign_in_limit, "sign-in", _client(request) or "unknown"):
+            return sign_in_page(request, "For mange forsøg herfra. Vent et minut. / Too many attempts from here. "
+                                         "Wait a minute.", 429)
+        return await run_in_threadpool(check_sign_in, request, form)
+
+    def check_sign_in(request: Request, form: dict[str, str]) -> Response:
+        if not pre_csrf_ok(request, form):
+            return sign_in_page(request, "Formularen er udløbet. Prøv igen. / The form expired. Try again.", 403)
+        now = clock()
+        with app.session_factory.begin() as session:
+            result = accounts.check_password(session, form.get("username", ""), form.get("password", ""), now)
+            if result.user is None:
+                return sign_in_page(request, result.error, 401, username=form.get("username", ""))
+            token, _ = accounts.open_session(session, result.user, now, _client(request))
+        response = RedirectResponse(f"{BASE}/kode?next={quote(_safe_next(form.get('next')))}", status_code=303)
+        set_cookie(request, response, SESSION_COOKIE, token)
+        return response
+
+    def code_page(request: Request, signed: SignedIn, error: str | None = None, status: int = 200) -> Response:
+        secret = signed.session.pending_totp_secret
+        return render(request, "code.html", None, status, error=error, setup_secret=secret,
+                      setup_uri=accounts.totp_uri(secret, signed.user) if secret else None,
+                      pre_csrf=signed.session.csrf_token, next=_safe_next(request.query_params.get("next")))
+
+    @web.get(f"{BASE}/kode", response_class=HTMLResponse)
+    def code_form(request: Request) -> Response:
+        with app.session_factory.begin() as session:
+            signed = who(request, session, verified=False)
+            if signed is None:
+                return to_sign_in(request)
+            return code_page(request, signed)
+
+    @web.post(f"{BASE}/kode", response_class=HTMLResponse)
+    async def code(request: Request) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if not limiter.hit(sign_in_limit, "sign-in", _client(request) or "unknown"):
+            return HTMLResponse("For mange forsøg. / Too many attempts.", status_code=429)
+        return await run_in_threadpool(check_code, request, form)
+
+    def check_code(request: Request, form: dict[str, str]) -> Response:
+        with app.session_factory.begin() as session:
+            signed = who(request, session, verified=False)
+            if signed is None:
+                return to_sign_in(request)
+            if not hmac.compare_digest(form.get("csrf", ""), signed.session.csrf_token):
+                return code_page(request, signed, "Formularen er udløbet. / The form expired.", 403)
+            error = accounts.confirm_code(signed.user, signed.session, form.get("code", ""), clock())
+            if error is not None:
+                return code_page(request, signed, error, 401)
+        return RedirectResponse(_safe_next(form.get("next")), status_code=303)
+
+    @web.post(f"{BASE}/log-ud")
+    async def sign_out(request: Request) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        with app.session_factory.begin() as session:
+            signed = who(request, session, verified=False)
+            if signed is not None:
+                if not hmac.compare_digest(form.get("csrf", ""), signed.session.csrf_token):
+                    return render(request, "message.html", signed, 403, title="Formularen er udløbet / The form "
+                                  "expired", text="Du er stadig logget ind. / You are still signed in.")
+                accounts.end_session(signed.session, clock())
+        response = RedirectResponse(f"{BASE}/log-ind?ud=1", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # -- one-time links ------------------------------------------------------------------------------------------
+
+    @web.get(f"{BASE}/opret/{{token}}", response_class=HTMLResponse)
+    def link_form(request: Request, token: str) -> Response:
+        with app.session_factory() as session:
+            link = accounts.find_link(session, token, clock())
+            if link is None:
+                return render(request, "message.html", None, 410, title="Linket virker ikke / The link does not work",
+                              text="Linket er brugt eller udløbet. / The link has been used or has expired.")
+            user = session.get(UserAccount, link.user_id) if link.user_id else None
+            return link_page(request, token, user, None)
+
+    def link_page(request: Request, token: str, user: UserAccount | None, error: str | None,
+                  status: int = 200, values: dict[str, str] | None = None) -> Response:
+        pre = request.cookies.get(PRE_CSRF_COOKIE) or secrets.token_urlsafe(32)
+        response = render(request, "set_up.html", None, status, token=token, user=user, error=error, pre_csrf=pre,
+                          values=values or {})
+        set_cookie(request, response, PRE_CSRF_COOKIE, pre)
+        return response
+
+    @web.post(f"{BASE}/opret/{{token}}", response_class=HTMLResponse)
+    async def use_link(request: Request, token: str) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        return await run_in_threadpool(take_link, request, token, form)
+
+    def take_link(request: Request, token: str, form: dict[str, str]) -> Response:
+        now = clock()
+        with app.session_factory() as session, session.begin():
+            link = accounts.find_link(session, token, now)
+            user = session.get(UserAccount, link.user_id) if link and link.user_id else None
+            if not pre_csrf_ok(request, form):
+                return link_page(request, token, user, "Formularen er udløbet. / The form expired.", 403, form)
+            if form.get("password", "") != form.get("password2", ""):
+                return link_page(request, token, user, "De to adgangskoder er ikke ens. / The two passwords "
+                                                       "differ.", 422, form)
+            try:
+                link = accounts.take_link(session, token, now)
+                if link.purpose == accounts.FIRST_ADMINISTRATOR:
+                    accounts.add_user(session, form.get("username", "").strip().lower(),
+                                      form.get("display_name", ""), Role.ADMINISTRATOR, now,
+                                      email=form.get("email") or None, password=form.get("password", ""))
+                elif user is not None:
+                    accounts.set_password(user, form.get("password", ""))
+            except AccountError as exc:
+                session.rollback()
+                return link_page(request, token, user, str(exc), 422, form)
+        return RedirectResponse(f"{BASE}/log-ind?oprettet=1", status_code=303)
+
+    # -- cases -----------------------------------------------------------------------------------------------------
+
+    def case_list(request: Request, session: Session, signed: SignedIn, form: dict[str, str]) -> Response:
+        q = request.query_params
+        filters = views.CaseFilter(step=q.get("trin", ""), waits_for=q.get("venter", ""),
+                                   overdue=q.get("overskredet") == "1", mine=q.get("mine") == "1",
+                                   closed=q.get("lukkede") == "1", search=q.get("soeg", "")[:100])
+        rows = views.case_list(session, clock(), signed.user.id, filters)
+        return render(request, "cases.html", signed, rows=rows, filters=filters, steps=views.STEP_DA,
+                      waits=views.WAITS_DA)
+
+    web.add_api_route(f"{BASE}/", page(case_list), methods=["GET"], response_class=HTMLResponse)
+
+    def case_view(request: Request, session: Session, signed: SignedIn, form: dict[str, str]) -> Response:
+        reference = request.path_params["reference"]
+        data = views.case_page(session, reference, clock())
+        if data is None:
+            return render(request, "message.html", signed, 404, title="Ingen sag / No case",
+                          text=f"Der er ingen sag {reference}. / There is no case {reference}.")
+        access.record(session, signed, access.VIEWED, clock(), case=data.case, client=_client(request))
+        return render(request, "case.html", signed, c=data, resume_url=_resume_url(data.case))
+
+    def _resume_url(case: ReferralCase) -> str | None:
+        return f"{settings.ui_base}/runs/flow-run/{case.flow_run_id}" if case.flow_run_id else None
+
+    web.add_api_route(f"{BASE}/sager/{{reference}}", page(case_view), methods=["GET"], response_class=HTMLResponse)
+
+    def take_case(request: Request, session: Session, signed: SignedIn, form: dict[str, str]) -> Response:
+        from sqlalchemy import select
+
+        from hjemtilos.approvals import audit
+
+        reference = request.path_params["reference"]
+        case = session.scalar(select(ReferralCase).where(ReferralCase.reference == reference))
+        if case is None:
+            return render(request, "message.html", signed, 404, title="Ingen sag / No case", text=reference)
+        case.coordinator_id = signed.user.id
+        audit(session, case.id, clock(), signed.user.username, "coordinator-assigned", None,
+              {"user": signed.user.username})
+        return RedirectResponse(f"{BASE}/sager/{reference}", status_code=303)
+
+    web.add_api_route(f"{BASE}/sager/{{reference}}/overtag", page(take_case), methods=["POST"])
+
+    # -- families --------------------------------------------------------------------------------------------------
+
+    def family_list(request: Request, session: Session, signed: SignedIn, form: dict[str, str]) -> Response:
+        return render(request, "families.html", signed, rows=views.families(session))
+
+    def family_view(request: Request, session: Session, signed: SignedIn, form: dict[str, str]) -> Response:
+        try:
+            family_id = int(request.path_params["family_id"])
+        except ValueError:
+            family_id = 0
+        data = views.family_page(session, family_id, clock())
+        if data is None:
+            return render(request, "message.html", signed, 404, title="Ingen familie / No family", text="")
+        access.record(session, signed, access.VIEWED, clock(), family_id=family_id, client=_client(request))
+        return render(request, "family.html", signed, f=data)
+
+    web.add_api_route(f"{BASE}/familier", page(family_list), methods=["GET"], response_class=HTMLResponse)
+    web.add_api_route(f"{BASE}/familier/{{family_id}}", page(family_view), methods=["GET"],
+                      response_class=HTMLResponse)
+
+    # -- administrators --------------------------------------------------------------------------------------------
+
+    def dashboard(request: Request, session: Session, signed: SignedIn, form: dict[str, str]) -> Response:
+        alive = health() if health is not None else {}
+        return render(request, "dashboard.html", signed, d=views.dashboard(session), alive=alive)
+
+    def access_log(request: Request, session: Session, signed: SignedIn, form: dict[str, str]) -> Response:
+        reference = request.query_params.get("sag", "").strip().upper()
+        rows = access.case_log(session, reference) if reference else []
+        if reference and request.query_params.get("csv") == "1":
+            access.record(session, signed, access.EXPORTED, clock(),
+                          case=session.query(ReferralCase).filter_by(reference=reference).one_or_none(),
+                          client=_client(request), purpose="adgangslog / access log")
+            return Response(access_log_csv(rows), media_type="text/csv; charset=utf-8", headers={
+                "Content-Disposition": f'attachment; filename="adgangslog-{reference}.csv"'})
+        return render(request, "access_log.html", signed, reference=reference, rows=rows)
+
+    web.add_api_route(f"{BASE}/admin", page(dashboard, administrators_only=True), methods=["GET"],
+                      response_class=HTMLResponse)
+    web.add_api_route(f"{BASE}/admin/adgangslog", page(access_log, administrators_only=True), methods=["GET"])
+
+    # -- the front door's questions --------------------------------------------------------------------------------
+
+    @web.get(f"{BASE}/_auth")
+    def front_door(request: Request) -> Response:
+        """Caddy's forward_auth: 200 lets the request through to Prefect; otherwise this answer goes back to the
+        browser (401 for the API, a redirect to sign-in for the UI). Requests about a case's run are logged."""
+        method = request.headers.get("x-forwarded-method", "GET")
+        uri = request.headers.get("x-forwarded-uri", "/")
+        with app.session_factory.begin() as session:
+            signed = who(request, session)
+            if signed is not None and signed.user.role in (Role.COORDINATOR, Role.ADMINISTRATOR):
+                access.prefect_request(session, signed, method, uri, clock(), request.headers.get("x-forwarded-for")
+                                       or _client(request))
+                return Response(status_code=200)
+        if uri.startswith("/api/") or request.headers.get("upgrade", "").lower() == "websocket":
+            return JSONResponse({"detail": "Log ind i arbejdsrummet / sign in to the workspace"}, status_code=401)
+        return RedirectResponse(f"{BASE}/log-ind?next={quote(_safe_next(uri))}", status_code=303)
+
+    @web.get(f"{BASE}/_ui-settings")
+    def ui_settings(request: Request) -> Response:
+        """Prefect's UI settings as the browser should see them: no login page of Prefect's own (the front door
+        signs people in and adds Prefect's credentials upstream)."""
+        if prefect_api is None:
+            return JSONResponse({}, status_code=404)
+        origin = prefect_api.removesuffix("/api")
+        headers = {"Authorization": f"Basic {_basic(prefect_auth)}"} if prefect_auth else {}
+        with urllib.request.urlopen(urllib.request.Request(f"{origin}/ui-settings", headers=headers),
+                                    timeout=5) as answer:
+            data = json.loads(answer.read())
+        data["auth"] = None
+        return JSONResponse(data)
+
+    @web.get("/")
+    def root() -> Response:
+        return RedirectResponse(f"{BASE}/", status_code=303)
+
+    return web
+
+
+def _basic(secret: str | None) -> str:
+    import base64
+
+    return base64.b64encode((secret or "").encode()).decode()
+
+
+def access_log_csv(rows: list[access.CaseAccess]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["tidspunkt_utc", "bruger", "handling", "formaal", "fra", "sag"])
+    for row in rows:
+        writer.writerow([row.at.isoformat(), row.username, row.action, row.purpose or "", row.client or "",
+                         row.case_reference or ""])
+    return buffer.getvalue()

@@ -1,0 +1,239 @@
+"""The workspace over HTTP (FastAPI's test client, SQLite and PostgreSQL): the first administrator's link works
+once, sign-in with password and TOTP, lockout, idle timeout, CSRF on every state-changing form, roles, a disabled
+user refused at once, the case list and page, the access log, and the front door's question (``/_auth``)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from hjemtilos.app import App
+from hjemtilos.db.models import AccessLogEntry, ReferralCase, UserAccount
+from hjemtilos.workspace import access, accounts
+from hjemtilos.workspace.accounts import Role
+from hjemtilos.workspace.app import SESSION_COOKIE, create_workspace
+from tests.support import new_case
+
+PASSWORD = "et langt kodeord 42"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def web(app: App, clock: Clock) -> TestClient:
+    return TestClient(create_workspace(app, clock=clock), base_url="http://127.0.0.1")
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def add_user(app: App, username: str, role: Role = Role.COORDINATOR) -> None:
+    with app.session_factory.begin() as session:
+        accounts.add_user(session, username, username.title(), role, datetime.now(UTC), password=PASSWORD)
+
+
+def sign_in(web: TestClient, app: App, username: str, clock: Clock | None = None) -> str:
+    """Password, then the second factor (set up at the first sign-in); returns the TOTP secret."""
+    page = web.get("/arbejde/log-ind")
+    answer = web.post("/arbejde/log-ind", data={"csrf": _csrf(page.text), "username": username,
+                                                "password": PASSWORD}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    code_page = web.get("/arbejde/kode")
+    secret_match = re.search(r'id="totp-secret">([A-Z2-7]+)<', code_page.text)
+    with app.session_factory() as session:
+        user = session.scalar(select(UserAccount).where(UserAccount.username == username))
+        assert user is not None
+        secret = secret_match.group(1) if secret_match else user.totp_secret
+    assert secret
+    at = clock.now if clock else datetime.now(UTC)
+    done = web.post("/arbejde/kode", data={"csrf": _csrf(code_page.text), "code": pyotp.TOTP(secret).at(at)},
+                    follow_redirects=False)
+    assert done.status_code == 303, done.text
+    return secret
+
+
+def test_first_administrator_link_works_once_and_sign_in_needs_both_factors(app: App, web: TestClient) -> None:
+    with app.session_factory.begin() as session:
+        token = accounts.first_administrator_link(session, datetime.now(UTC))
+    assert token
+    form = web.get(f"/arbejde/opret/{token}")
+    assert form.status_code == 200 and "første administrator" in form.text
+    short = web.post(f"/arbejde/opret/{token}", data={"csrf": _csrf(form.text), "username": "anna",
+                                                      "display_name": "Anna Admin", "password": "kort",
+                                                      "password2": "kort"})
+    assert short.status_code == 422 and "mindst 12 tegn" in short.text  # refused, the link still works
+    made = web.post(f"/arbejde/opret/{token}", data={"csrf": _csrf(form.text), "username": "anna",
+                                                     "display_name": "Anna Admin", "password": PASSWORD,
+                                                     "password2": PASSWORD}, follow_redirects=False)
+    assert made.status_code == 303
+    assert web.get(f"/arbejde/opret/{token}").status_code == 410  # once only
+    with app.session_factory.begin() as session:
+        assert accounts.first_administrator_link(session, datetime.now(UTC)) is None  # someone has an account
+
+    # the password alone opens nothing
+    page = web.get("/arbejde/log-ind")
+    web.post("/arbejde/log-ind", data={"csrf": _csrf(page.text), "username": "anna", "password": PASSWORD})
+    assert web.get("/arbejde/", follow_redirects=False).status_code == 303
+    assert web.get("/arbejde/_auth", headers={"x-forwarded-uri": "/api/flow_runs/filter",
+                                              "x-forwarded-method": "POST"}).status_code == 401
+    code_page = web.get("/arbejde/kode")
+    wrong = web.post("/arbejde/kode", data={"csrf": _csrf(code_page.text), "code": "000000"})
+    assert wrong.status_code == 401 and "Koden passer ikke" in wrong.text
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', code_page.text).group(1)  # type: ignore[union-attr]
+    web.post("/arbejde/kode", data={"csrf": _csrf(code_page.text), "code": pyotp.TOTP(secret).now()})
+    assert web.get("/arbejde/", follow_redirects=False).status_code == 200
+    assert web.get("/arbejde/admin").status_code == 200
+    assert web.get("/arbejde/_auth", headers={"x-forwarded-uri": "/api/flow_runs/filter"}).status_code == 200
+
+
+def test_lockout_after_five_wrong_passwords(app: App, web: TestClient, clock: Clock) -> None:
+    add_user(app, "bo")
+    page = web.get("/arbejde/log-ind")
+    for _ in range(5):
+        answer = web.post("/arbejde/log-ind", data={"csrf": _csrf(page.text), "username": "bo", "password": "nej"})
+        assert answer.status_code == 401
+    locked = web.post("/arbejde/log-ind", data={"csrf": _csrf(page.text), "username": "bo", "password": PASSWORD})
+    assert locked.status_code == 401 and "låst" in locked.text  # the right password does not help while locked
+    clock.now += accounts.LOCK_FOR + timedelta(seconds=1)
+    sign_in(web, app, "bo", clock)
+    assert web.get("/arbejde/", follow_redirects=False).status_code == 200
+
+
+def test_idle_timeout_and_sign_out(app: App, web: TestClient, clock: Clock) -> None:
+    add_user(app, "cia")
+    sign_in(web, app, "cia", clock)
+    assert web.get("/arbejde/", follow_redirects=False).status_code == 200
+    clock.now += timedelta(minutes=app.settings.workspace_idle_minutes + 1)
+    answer = web.get("/arbejde/", follow_redirects=False)
+    assert answer.status_code == 303 and "/arbejde/log-ind" in answer.headers["location"]
+    clock.now += timedelta(seconds=1)
+    sign_in(web, app, "cia", clock)
+    page = web.get("/arbejde/")
+    web.post("/arbejde/log-ud", data={"csrf": _csrf(page.text)})
+    assert web.get("/arbejde/", follow_redirects=False).status_code == 303
+
+
+def test_csrf_is_checked_on_every_state_changing_form(app: App, web: TestClient, clock: Clock) -> None:
+    new_case(app)
+    add_user(app, "dan")
+    with app.session_factory() as session:
+        reference = session.scalars(select(ReferralCase.reference)).one()
+    page = web.get("/arbejde/log-ind")
+    assert web.post("/arbejde/log-ind", data={"csrf": "forged", "username": "dan",
+                                              "password": PASSWORD}).status_code == 403
+    assert _csrf(page.text)
+    sign_in(web, app, "dan", clock)
+    forged = web.post(f"/arbejde/sager/{reference}/overtag", data={"csrf": "forged"})
+    assert forged.status_code == 403
+    with app.session_factory() as session:
+        assert session.scalars(select(ReferralCase.coordinator_id)).one() is None
+    case_page = web.get(f"/arbejde/sager/{reference}")
+    taken = web.post(f"/arbejde/sager/{reference}/overtag", data={"csrf": _csrf(case_page.text)})
+    assert taken.status_code == 200 and "Koordinator: Dan" in taken.text
+    mine = web.get("/arbejde/?mine=1")
+    assert reference in mine.text
+    assert web.post("/arbejde/log-ud", data={"csrf": "forged"}).status_code == 403  # not signed out
+    assert web.get("/arbejde/", follow_redirects=False).status_code == 200
+
+
+def test_case_list_and_page_show_the_referral_and_the_view_is_logged(app: App, web: TestClient,
+                                                                    clock: Clock) -> None:
+    case_id = new_case(app, run_id="0b6c7a1e-1111-4222-8333-444455556666")
+    add_user(app, "eva")
+    sign_in(web, app, "eva", clock)
+    with app.session_factory() as session:
+        case = session.get(ReferralCase, case_id)
+        assert case is not None
+        reference, first_name = case.reference, case.child.first_name
+        holder = next(p for p in case.parties if p.role == "custody_holder")
+    listing = web.get("/arbejde/")
+    assert reference in listing.text and first_name in listing.text and "Visitation" in listing.text
+    assert reference in web.get(f"/arbejde/?soeg={first_name.lower()}").text
+    assert reference not in web.get("/arbejde/?soeg=zzzz").text
+    assert reference not in web.get("/arbejde/?trin=consent").text
+    page = web.get(f"/arbejde/sager/{reference}")
+    assert page.status_code == 200
+    assert holder.name in page.text and holder.email in page.text
+    assert "/runs/flow-run/0b6c7a1e-1111-4222-8333-444455556666" in page.text  # the button to the Resume dialog
+    with app.session_factory() as session:
+        log = access.case_log(session, reference)
+    assert [(row.username, row.action) for row in log] == [("eva", access.VIEWED)]
+    # the front door's record of Prefect requests about the case's run: a resume always, views once in a while
+    for _ in range(3):
+        assert web.get("/arbejde/_auth", headers={
+            "x-forwarded-method": "GET",
+            "x-forwarded-uri": "/api/flow_runs/0b6c7a1e-1111-4222-8333-444455556666"}).status_code == 200
+    web.get("/arbejde/_auth", headers={"x-forwarded-method": "POST",
+                                       "x-forwarded-uri": "/api/flow_runs/0b6c7a1e-1111-4222-8333-444455556666/resume"})
+    with app.session_factory() as session:
+        actions = [row.action for row in access.case_log(session, reference)]
+        assert access.resumer_of(session, "0b6c7a1e-1111-4222-8333-444455556666") == "eva"
+    assert actions == [access.VIEWED, access.VIEWED_IN_PREFECT, access.RESUMED]
+
+
+def test_roles_and_disabling(app: App, web: TestClient, clock: Clock) -> None:
+    add_user(app, "finn")
+    sign_in(web, app, "finn", clock)
+    assert web.get("/arbejde/admin").status_code == 403  # a coordinator is no administrator
+    assert web.get("/arbejde/admin/adgangslog?sag=HTO-2026-0001").status_code == 403
+    with app.session_factory.begin() as session:
+        accounts.disable_user(session, "finn", datetime.now(UTC))
+    assert web.get("/arbejde/", follow_redirects=False).status_code == 303  # refused at once
+    assert web.get("/arbejde/_auth", headers={"x-forwarded-uri": "/runs"}, follow_redirects=False).status_code == 303
+    page = web.get("/arbejde/log-ind")
+    refused = web.post("/arbejde/log-ind", data={"csrf": _csrf(page.text), "username": "finn", "password": PASSWORD})
+    assert refused.status_code == 401 and "lukket" in refused.text
+
+
+def test_administrator_reads_and_exports_a_case_access_log(app: App, web: TestClient, clock: Clock) -> None:
+    new_case(app)
+    with app.session_factory() as session:
+        reference = session.scalars(select(ReferralCase.reference)).one()
+    add_user(app, "gry", Role.ADMINISTRATOR)
+    sign_in(web, app, "gry", clock)
+    web.get(f"/arbejde/sager/{reference}")
+    page = web.get(f"/arbejde/admin/adgangslog?sag={reference}")
+    assert "gry" in page.text and "åbnede sagen" in page.text
+    exported = web.get(f"/arbejde/admin/adgangslog?sag={reference}&csv=1")
+    lines = exported.text.strip().splitlines()
+    assert lines[0] == "tidspunkt_utc,bruger,handling,formaal,fra,sag"
+    assert lines[1].split(",")[1:3] == ["gry", "viewed"]
+    with app.session_factory() as session:
+        assert session.scalars(select(AccessLogEntry.action)).all() == ["viewed", "exported"]
+
+
+def test_session_cookie_is_httponly_and_samesite(app: App, web: TestClient, clock: Clock) -> None:
+    add_user(app, "hans")
+    page = web.get("/arbejde/log-ind")
+    answer = web.post("/arbejde/log-ind", data={"csrf": _csrf(page.text), "username": "hans", "password": PASSWORD},
+                      follow_redirects=False)
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "Path=/" in cookie
+
+
+def test_next_after_sign_in_stays_on_this_site(app: App, web: TestClient, clock: Clock) -> None:
+    add_user(app, "ida")
+    page = web.get("/arbejde/log-ind?next=//evil.example/x")
+    assert 'name="next" value="/arbejde/"' in page.text
+    page = web.get("/arbejde/log-ind?next=/runs/flow-run/abc")
+    assert 'name="next" value="/runs/flow-run/abc"' in page.text
