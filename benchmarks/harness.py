@@ -26,6 +26,8 @@ import psutil
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.db.scratch import scratch_database
 
+BENCH_AUTH = "auth-string-of-the-benchmarks"  # Prefect's auth string for the `hjemtilos up` a benchmark starts
+
 PG_ADMIN = os.environ.get("HJEMTILOS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
 
@@ -138,6 +140,7 @@ class UpSystem:
     port: int = field(default_factory=free_port)
     smtp_port: int = field(default_factory=free_port)
     form_port: int = field(default_factory=free_port)
+    front_port: int = field(default_factory=free_port)
 
     @property
     def api_url(self) -> str:
@@ -148,7 +151,8 @@ class UpSystem:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HJEMTILOS_"))}
         env.update(HJEMTILOS_DATA_DIR=str(self.data_dir), HJEMTILOS_PROFILE=self.profile,
                    HJEMTILOS_PREFECT_PORT=str(self.port), HJEMTILOS_FORM_PORT=str(self.form_port),
-                   HJEMTILOS_MAIL_CATCHER_PORT=str(self.smtp_port), HJEMTILOS_SMTP_PORT=str(self.smtp_port))
+                   HJEMTILOS_MAIL_CATCHER_PORT=str(self.smtp_port), HJEMTILOS_SMTP_PORT=str(self.smtp_port),
+                   HJEMTILOS_FRONT_PORT=str(self.front_port), PREFECT_API_AUTH_STRING=BENCH_AUTH)
         if self.case_database_url:
             env["HJEMTILOS_DATABASE_URL"] = self.case_database_url
         if self.prefect_database_url:
@@ -219,13 +223,14 @@ class UpSystem:
 
 @contextmanager
 def up_system(name: str, **options: Any) -> Iterator[UpSystem]:
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
         system = UpSystem(Path(tmp) / "var", **options)
         try:
             system.start()
-            with temporary_settings(updates={PREFECT_API_URL: system.api_url}):  # this process talks to it too
+            # this process talks to it too
+            with temporary_settings(updates={PREFECT_API_URL: system.api_url, PREFECT_API_AUTH_STRING: BENCH_AUTH}):
                 yield system
         finally:
             system.stop()
@@ -304,6 +309,7 @@ def drive_many(system: UpSystem, run_ids: list[str], processes: int = 4) -> list
 
     system.use_settings()
     os.environ["PREFECT_API_URL"] = system.api_url  # read by the spawned drivers when they import prefect
+    os.environ["PREFECT_API_AUTH_STRING"] = BENCH_AUTH
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
     chunks = [run_ids[index::processes] for index in range(processes)]
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:

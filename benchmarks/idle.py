@@ -59,7 +59,7 @@ def _cpu_windows(pid: int, total: float, window: float) -> list[float]:
 
 
 def main(runs: int = 5000, seconds: float = 60.0, settle: float = 60.0, window: float = 20.0) -> dict[str, Any]:
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     results: dict[str, Any] = {"runs": runs, "seconds": seconds}
     with tempfile.TemporaryDirectory(prefix="bench-idle-") as tmp:
@@ -68,7 +68,8 @@ def main(runs: int = 5000, seconds: float = 60.0, settle: float = 60.0, window: 
         env = system.prefect_env(settings, endpoints)
         server = _server(env, endpoints.port)
         try:
-            with temporary_settings(updates={PREFECT_API_URL: endpoints.api_url}):
+            with temporary_settings(updates={PREFECT_API_URL: endpoints.api_url,
+                                             PREFECT_API_AUTH_STRING: env["PREFECT_API_AUTH_STRING"]}):
                 from flows.deployments import deploy_all
 
                 deployment_id = deploy_all()["referral-case"]

@@ -121,7 +121,7 @@ class Settings(BaseSettings):
 
     @property
     def effective_privacy_url(self) -> str:
-        return self.privacy_url or f"http://{self.prefect_host}:{self.form_port}/privatliv"
+        return self.privacy_url or f"{self.front_origin}/henvisning/privatliv"
 
     @property
     def effective_smtp_security(self) -> SmtpSecurity:
@@ -186,6 +186,14 @@ class Settings(BaseSettings):
     def ui_base(self) -> str:
         """Where people open the Prefect UI: through the front door."""
         return (self.prefect_ui_url or self.front_origin).rstrip("/")
+
+    def workspace_url(self, path: str = "/") -> str:
+        """A page of the workspace behind the front door, e.g. ``/sager/HTO-2026-0001``."""
+        return f"{self.front_origin}/arbejde{path}"
+
+    @property
+    def referral_form_url(self) -> str:
+        return f"{self.front_origin}/henvisning/"
 
     def inbox_url(self, tag: str | None = "waits:coordinator") -> str:
         """The Prefect UI's list of waiting runs over the last ten years (the UI's default window is the past 7

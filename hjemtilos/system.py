@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.flow_process import SUPERVISOR_PID
@@ -60,10 +60,18 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
     env = dict(os.environ)
     prefect_home = settings.data_dir / "prefect"
     prefect_home.mkdir(parents=True, exist_ok=True)
+    from hjemtilos.front_door import prefect_auth_string
+
+    auth = prefect_auth_string(settings)
     env.update({
         "PREFECT_HOME": str(prefect_home),
         "PREFECT_API_URL": endpoints.api_url,
-        "PREFECT_UI_API_URL": endpoints.api_url,
+        # the UI in the browser talks to the API through the front door, which signs people in and adds the auth
+        # string upstream; the worker, flow processes and the timekeeper hold the auth string themselves
+        "PREFECT_UI_API_URL": f"{settings.front_origin}/api",
+        "PREFECT_SERVER_API_AUTH_STRING": auth,
+        "PREFECT_API_AUTH_STRING": auth,
+        "PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS": settings.front_origin,
         "PREFECT_SERVER_API_HOST": endpoints.host,
         "PREFECT_SERVER_API_PORT": str(endpoints.port),
         # no suspension here has a timeout: the expiration loop only costs CPU (ARCHITECTURE.md)
@@ -82,7 +90,7 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
         "PREFECT_UI_ENABLED": "true",
         "HJEMTILOS_DATA_DIR": str(settings.data_dir),
         "HJEMTILOS_PROFILE": settings.profile,
-        "HJEMTILOS_PREFECT_UI_URL": endpoints.ui_url,
+        "HJEMTILOS_PREFECT_UI_URL": settings.ui_base,
     })
     env["HJEMTILOS_DATABASE_URL"] = settings.effective_database_url  # flow processes use the same database
     if settings.prefect_server_database_url:
@@ -194,12 +202,29 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
 
 
 @contextmanager
-def prefect_api(api_url: str) -> Iterator[None]:
-    """Prefect's client settings pointed at ``api_url`` for the calls inside."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+def prefect_api(api_url: str, auth: str | None = None) -> Iterator[None]:
+    """Prefect's client settings pointed at ``api_url`` for the calls inside, with the auth string (given, from
+    the environment, or the one `hjemtilos up` keeps in the data folder)."""
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+    auth = auth or known_auth_string()
+    updates: dict[Any, Any] = {PREFECT_API_URL: api_url}
+    if auth:
+        updates[PREFECT_API_AUTH_STRING] = auth
+    with temporary_settings(updates=updates):
         yield
+
+
+def known_auth_string() -> str | None:
+    from hjemtilos.front_door import AUTH_FILE
+
+    given = os.environ.get("PREFECT_API_AUTH_STRING")
+    if given:
+        return given
+    try:
+        return (Settings().data_dir / AUTH_FILE).read_text().strip() or None
+    except (OSError, ValueError):
+        return None
 
 
 def _utcnow() -> datetime:
@@ -222,7 +247,10 @@ class System:
         self.endpoints = Endpoints(self.settings.prefect_host, self.settings.prefect_port)
         self.env = prefect_env(self.settings, self.endpoints)
         self.env[SUPERVISOR_PID] = str(os.getpid())  # flow processes end with this process (hjemtilos/flow_process.py)
+        self.auth = self.env["PREFECT_API_AUTH_STRING"]
         self.processes: list[subprocess.Popen[bytes]] = []
+        self._caddy: subprocess.Popen[bytes] | None = None
+        self._workers: list[subprocess.Popen[bytes]] = []
         self.stopping = threading.Event()
         self._catcher: Controller | None = None
         self._form: uvicorn.Server | None = None
@@ -233,10 +261,12 @@ class System:
         from flows.deployments import deploy_all
         from hjemtilos.adapters.prefect import recover_orphaned_runs
         from hjemtilos.db.migrate import upgrade
+        from hjemtilos.front_door import check_front_tls
         from hjemtilos.mail.catcher import start_catcher
 
         settings = self.settings
         check_binding(self.endpoints.host, self.env)
+        check_front_tls(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.data_dir.chmod(0o700)  # databases, Prefect's home, caught mail: the system's user only
         if settings.uses_embedded_postgres:
@@ -253,39 +283,85 @@ class System:
         self.report("Starting the Prefect server ...")
         self.processes.append(start_server(self.env))
         wait_healthy(self.endpoints.api_url, server=self.processes[-1])
-        with prefect_api(self.endpoints.api_url):
+        with prefect_api(self.endpoints.api_url, self.auth):
             deploy_all(crash_silent_runs=settings.prefect_server_database_url is not None)
             recovered = recover_orphaned_runs(include_running=True)  # no worker of ours runs yet
         if recovered:
             self.report(f"Rescheduled {len(recovered)} case run(s) left behind when the system stopped.")
         for _ in range(self.workers):
-            self.processes.append(start_worker(self.env, limit=self.worker_limit))
+            self._workers.append(start_worker(self.env, limit=self.worker_limit))
+            self.processes.append(self._workers[-1])
         self._form = self._start_form()
+        self._caddy = self._start_front_door()
+        self._print_first_administrator_link()
         if self.demo:
             from hjemtilos.demo import load_demo
 
-            with prefect_api(self.endpoints.api_url):
+            with prefect_api(self.endpoints.api_url, self.auth):
                 load_demo(self.app)
 
+    def _start_front_door(self) -> subprocess.Popen[bytes]:
+        from hjemtilos.front_door import caddyfile, start_caddy
+
+        config = caddyfile(self.settings, self.auth, self.settings.prefect_port, self.settings.form_port)
+        caddy = start_caddy(self.settings, config, die_with_parent())
+        self.processes.append(caddy)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # up once it answers on its address
+            if caddy.poll() is not None:
+                raise SystemExit(f"The front door (Caddy) stopped at start (exit code {caddy.returncode}); its "
+                                 "output is above.")
+            try:
+                import socket
+
+                with socket.create_connection((self.settings.front_host, self.settings.front_port), timeout=1):
+                    return caddy
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit("The front door (Caddy) did not open its port in 20 s")
+
+    def _print_first_administrator_link(self) -> None:
+        from hjemtilos.workspace.accounts import first_administrator_link
+
+        with self.app.session_factory.begin() as session:
+            token = first_administrator_link(session, _utcnow())
+        if token:
+            self.report("")
+            self.report("No one has an account yet. Open this one-time link to create the first administrator:")
+            self.report(f"  {self.settings.workspace_url('/opret/' + token)}")
+
+    def health(self) -> dict[str, str]:
+        """The dashboard's row of parts: Prefect, each worker, the timekeeper (this process's loop)."""
+        parts = {"Prefect": prefect_status(self.endpoints.api_url)}
+        for number, process in enumerate(self._workers):
+            parts[f"Worker {number + 1}"] = "up" if process.poll() is None else "down"
+        parts["Timekeeper and mail"] = "up" if not self.stopping.is_set() else "down"
+        return parts
+
     def _start_form(self) -> uvicorn.Server:
-        """Serve the referral form in a thread; a submitted referral starts its case run."""
+        """Serve the workspace and the referral form (under /henvisning) in a thread, on loopback behind the front
+        door; a submitted referral starts its case run."""
         import uvicorn
 
         from hjemtilos.adapters.prefect import PrefectOrchestrator
         from hjemtilos.intake import StoredCase
         from hjemtilos.runs import start_case_run
         from hjemtilos.web.app import create_app
+        from hjemtilos.workspace.app import create_workspace
 
         def start_run(stored: StoredCase) -> str | None:
-            with prefect_api(self.endpoints.api_url):
+            with prefect_api(self.endpoints.api_url, self.auth):
                 try:
                     return start_case_run(self.app, PrefectOrchestrator(), stored.case_id, stored.reference,
                                           stored.created_at, _utcnow())
                 except Exception:  # noqa: BLE001 - the case is stored; the timekeeper starts runs for cases without one
                     return None
 
-        config = uvicorn.Config(create_app(self.app, start_run), host=self.settings.prefect_host,
-                                port=self.settings.form_port, log_level="warning")
+        web = create_workspace(self.app, prefect_api=self.endpoints.api_url, prefect_auth=self.auth,
+                               health=self.health)
+        web.mount("/henvisning", create_app(self.app, start_run, root="/henvisning"))
+        config = uvicorn.Config(web, host="127.0.0.1", port=self.settings.form_port, log_level="warning",
+                                proxy_headers=True, forwarded_allow_ips="127.0.0.1")
         server = uvicorn.Server(config)
         threading.Thread(target=server.run, name="referral-form", daemon=True).start()
         return server
@@ -295,7 +371,7 @@ class System:
         started (Copenhagen time)."""
         from casework.clock import format_local
 
-        ui, settings = self.endpoints.ui_url, self.settings
+        ui, settings = self.settings.ui_base, self.settings
         catcher = f"smtp://{settings.mail_catcher_host}:{settings.mail_catcher_port}"
         to_catcher = (settings.smtp_host, settings.smtp_port) in {
             (settings.mail_catcher_host, settings.mail_catcher_port), ("localhost", settings.mail_catcher_port)}
@@ -307,11 +383,12 @@ class System:
         database = (f"embedded PostgreSQL in {settings.embedded_pg_folder}" if self._postgres is not None
                     else "as configured (see above)")
         return [
+            f"Workspace (sign in):   {settings.workspace_url()}",
             f"Coordinators' inbox:   {settings.inbox_url()}",
             f"All waiting runs:      {settings.inbox_url(tag=None)}",
-            f"Prefect UI:            {ui}",
+            f"Prefect UI:            {ui}  (through the front door: sign in first)",
             f"Artifacts:             {ui}/artifacts  (stuck cases: stuck-cases)",
-            f"Referral form:         http://{settings.prefect_host}:{settings.form_port}/",
+            f"Referral form:         {settings.referral_form_url}",
             f"Mail goes:             {mail}",
             f"Databases:             {database}",
             f"Profile:               {settings.profile}",
@@ -336,7 +413,7 @@ class System:
         timekeeper ticks at the profile's pace (the scheduled deployment ticks hourly as well); mail goes out
         every 2 seconds."""
         housekeeper = self.housekeeper()
-        with prefect_api(self.endpoints.api_url):
+        with prefect_api(self.endpoints.api_url, self.auth):
             while not self.stopping.is_set():
                 if any(p.poll() is not None for p in self.processes):
                     self.warn("A Prefect process stopped; shutting down.")

@@ -77,6 +77,15 @@ def pg_database(prefix: str = "hjemtilos_test"):  # type: ignore[no-untyped-def]
     return scratch_database(PG_ADMIN_URL, prefix)
 
 
+UP_AUTH = "auth-string-of-the-tests"  # Prefect's auth string for the `hjemtilos up` the system tests start
+AUTH_HEADER = {"Authorization": "Basic " + __import__("base64").b64encode(UP_AUTH.encode()).decode()}
+
+
+def up_env() -> dict[str, str]:
+    """What every `hjemtilos up` of the tests needs besides its ports: a free front door and a known auth string."""
+    return {"HJEMTILOS_FRONT_PORT": str(free_port()), "PREFECT_API_AUTH_STRING": UP_AUTH}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -76,11 +76,13 @@ def _group_label(name: str, lang: str) -> str:
     return next((getattr(group, lang) for group in GROUPS if f"group-{group.key}" == anchor), "")
 
 
-def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = None) -> FastAPI:
-    """``start_run`` starts the case's run (None in tests that only check the form)."""
+def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = None, root: str = "") -> FastAPI:
+    """``start_run`` starts the case's run (None in tests that only check the form); ``root`` is the path the app
+    is mounted under (``/henvisning`` behind the front door)."""
     web = FastAPI(title="Hjem til Os – tilmelding", docs_url=None, redoc_url=None, openapi_url=None)
     env = Environment(loader=FileSystemLoader(str(PROJECT_ROOT / "templates" / "web")), undefined=StrictUndefined,
                       autoescape=select_autoescape(["html"]))
+    env.globals["root"] = root
 
     def render(name: str, **context: Any) -> str:
         return env.get_template(name).render(**context)
@@ -161,7 +163,7 @@ def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = 
             return form_page(request, lang, posted, errors, general, cookie, status=422)
         if start_run is not None:
             start_run(stored)
-        return RedirectResponse(f"/tak/{stored.reference}?lang={lang}", status_code=303)
+        return RedirectResponse(f"{root}/tak/{stored.reference}?lang={lang}", status_code=303)
 
     @web.get("/privatliv", response_class=HTMLResponse)
     def privacy(request: Request) -> Response:

@@ -364,7 +364,7 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
                 access.prefect_request(session, signed, method, uri, clock(), request.headers.get("x-forwarded-for")
                                        or _client(request))
                 return Response(status_code=200)
-        if uri.startswith("/api/") or request.headers.get("upgrade", "").lower() == "websocket":
+        if uri.startswith(("/api/", "/ui-settings")):
             return JSONResponse({"detail": "Log ind i arbejdsrummet / sign in to the workspace"}, status_code=401)
         return RedirectResponse(f"{BASE}/log-ind?next={quote(_safe_next(uri))}", status_code=303)
 

@@ -20,7 +20,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.flow_runs import resume_flow_run
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,7 @@ from flows.deployments import CRASH_SILENT_RUNS
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.db.models import AuditEvent
 from hjemtilos.mail.catcher import list_caught
-from tests.support import free_port, pg_database, require_pg
+from tests.support import AUTH_HEADER, UP_AUTH, free_port, pg_database, require_pg, up_env
 
 CASES = 6
 pytestmark = pytest.mark.postgres
@@ -60,13 +60,13 @@ def all_paused_on(references: list[str], key: str) -> Callable[[], bool]:
 
 def submissions(api_url: str) -> dict[str, list[str]]:
     """flow run id -> the workers that submitted it, from the workers' own events."""
-    response = httpx.post(f"{api_url}/events/filter", json={
+    response = httpx.post(f"{api_url}/events/filter", headers=AUTH_HEADER, json={
         "filter": {"event": {"name": ["prefect.worker.submitted-flow-run"]}}, "limit": 50}, timeout=30)
     response.raise_for_status()
     page = response.json()
     events = page["events"]
     while page.get("next_page"):  # 50 events a page
-        response = httpx.get(page["next_page"], timeout=30)
+        response = httpx.get(page["next_page"], headers=AUTH_HEADER, timeout=30)
         response.raise_for_status()
         page = response.json()
         events.extend(page["events"])
@@ -88,7 +88,7 @@ def system_on_postgresql(tmp_path: Path):  # type: ignore[no-untyped-def]
         env.update(HJEMTILOS_DATA_DIR=str(tmp_path / "var"), HJEMTILOS_PROFILE="production",
                    HJEMTILOS_DATABASE_URL=case_url, HJEMTILOS_PREFECT_DATABASE_URL=prefect_url,
                    HJEMTILOS_PREFECT_PORT=str(port), HJEMTILOS_FORM_PORT=str(form_port),
-                   HJEMTILOS_MAIL_CATCHER_PORT=str(smtp_port), HJEMTILOS_SMTP_PORT=str(smtp_port))
+                   HJEMTILOS_MAIL_CATCHER_PORT=str(smtp_port), HJEMTILOS_SMTP_PORT=str(smtp_port), **up_env())
         log_path = tmp_path / "up.log"
         # two workers that take at most two runs each, so neither can take every case
         up = subprocess.Popen([sys.executable, "-m", "hjemtilos.cli", "up", "--workers", "2", "--worker-limit", "2"],
@@ -119,7 +119,7 @@ def test_two_workers_on_postgresql_run_every_step_once(system_on_postgresql) -> 
         references.append(done.stdout.strip().splitlines()[-1])
     assert len(set(references)) == CASES
 
-    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+    with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: UP_AUTH}):
         # orphans of a dead worker are found by heartbeat: the automation that marks them Crashed is deployed
         automation = Automation.read(name=CRASH_SILENT_RUNS)
         assert automation.enabled and automation.actions[0].type == "change-flow-run-state"

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, select
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.db.models import OutboxMail
 from hjemtilos.settings import Settings
-from tests.support import RecordingHandler, SmtpServer, descendants, free_port
+from tests.support import RecordingHandler, SmtpServer, descendants, free_port, up_env
 
 
 def alive(pid: int) -> bool:
@@ -67,7 +67,7 @@ def test_up_killed_mid_smtp_conversation_stops_whole_and_sends_each_mail_once(tm
     env.update(HJEMTILOS_DATA_DIR=str(tmp_path / "var"), HJEMTILOS_PREFECT_PORT=str(free_port()),
                HJEMTILOS_FORM_PORT=str(free_port()), HJEMTILOS_MAIL_CATCHER_PORT=str(free_port()),
                HJEMTILOS_SMTP_PORT=str(smtp.port), HJEMTILOS_SMTP_TIMEOUT="5", HJEMTILOS_MAIL_CLAIM_SECONDS="15",
-               HJEMTILOS_PROFILE="fast")
+               HJEMTILOS_PROFILE="fast", **up_env())
     started: list[int] = []
     up = start_up(env, tmp_path / "up.log")
     try:
