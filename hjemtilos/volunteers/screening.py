@@ -186,7 +186,10 @@ def submit_family_approval(app: App, family_id: int, kind: FamilyStep, round_: i
         task = get_family_task(session, family.id, _key(kind))
         if task is None:
             raise LookupError(f"no approval {kind} for family {family_id}")
-        return submit(session, task, round_, answer.coordinator, now,
+        from hjemtilos.workspace.access import resumer_of
+
+        actor = resumer_of(session, family.flow_run_id, since=task.created_at) or answer.coordinator
+        return submit(session, task, round_, actor, now,
                       lambda: _apply(session, family, task, answer, now), answer.model_dump(mode="json"))
 
 
