@@ -337,10 +337,10 @@ def robot_answer(pause_key: str, schema: dict[str, Any] | None) -> dict[str, Any
     if pause_key.startswith("approval-match-proposal"):
         family = (schema or {}).get("properties", {}).get("family", {})
         choices = family.get("enum") or [family.get("const")]
-        return {"coordinator": "KH", "family": choices[0]}
+        return {"family": choices[0]}
     for prefix in sorted(answers, key=len, reverse=True):
         if pause_key.startswith(prefix):
-            return {"coordinator": "KH", **answers[prefix]}
+            return {**answers[prefix]}
     raise KeyError(f"the robot has no answer for {pause_key}")
 
 

@@ -141,7 +141,7 @@ def latency(app: Any, cases: list[tuple[int, str, str]]) -> list[float]:
     seconds = []
     for case_id, _reference, run_id in cases:
         resumed_at = datetime.now(UTC)
-        resume_flow_run(UUID(run_id), run_input={"decision": "godkend", "coordinator": "KH"})
+        resume_flow_run(UUID(run_id), run_input={"decision": "godkend"})
 
         def decided(case_id: int = case_id) -> bool:
             with app.session_factory() as session:
@@ -164,7 +164,7 @@ def burst(app: Any, cases: list[tuple[int, str, str]], server_log: Path) -> dict
     log_before = server_log.read_bytes().count(b'" 503')
     start = time.perf_counter()
     for _case_id, _reference, run_id in cases:
-        resume_flow_run(UUID(run_id), run_input={"decision": "godkend", "coordinator": "KH"})
+        resume_flow_run(UUID(run_id), run_input={"decision": "godkend"})
     resumed = time.perf_counter() - start
 
     def all_decided() -> bool:

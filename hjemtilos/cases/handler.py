@@ -34,12 +34,10 @@ def optional_date(title: str, description: str = "") -> Any:
 
 
 class Answer(BaseModel):
-    """The fields every coordinator's answer has. Labels and help texts are Danish: they are the form."""
+    """The base of every coordinator's answer. Labels and help texts are Danish: they are the form. Who answered
+    is not a field: it is the signed-in user whose Resume the front door recorded (hjemtilos/workspace/access.py)."""
 
     model_config = ConfigDict(extra="forbid")
-
-    coordinator: str = Field(title="Dine initialer", description="Hvem registrerer dette?", min_length=2,
-                             max_length=20)
 
 
 A = TypeVar("A", bound=Answer)

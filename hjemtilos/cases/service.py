@@ -31,7 +31,7 @@ from hjemtilos.cases.ending import ending_not_begun, pending_ending
 from hjemtilos.cases.handler import Answer, FormSpec
 from hjemtilos.cases.steps import handler_for
 from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, Timer
-from hjemtilos.workspace.access import resumer_of
+from hjemtilos.workspace.access import UNATTRIBUTED, resumer_of
 
 __all__ = ["ApprovalView", "CaseInfo", "attach_run", "case_info", "case_run_key", "prepare_approval",
            "record_run_started", "skip_round", "submit_approval"]
@@ -147,8 +147,8 @@ def submit_approval(app: App, case_id: int, kind: ApprovalKind, scope: int | Non
         task = get_task(session, case.id, handler.key(scope))
         if task is None:
             raise LookupError(f"no approval {kind} on case {case_id}")
-        # the approver is who pressed Resume through the front door (the access log), else the typed initials
-        actor = resumer_of(session, case.flow_run_id, since=task.created_at) or answer.coordinator
+        # the approver is who pressed Resume through the front door (the access log)
+        actor = resumer_of(session, case.flow_run_id, since=task.created_at) or UNATTRIBUTED
         ctx = CaseContext(session, app, case, now, scope=scope, task=task, actor=actor)
         return submit(session, task, round_, ctx.actor, now, lambda: handler.apply(ctx, answer),
                       answer.model_dump(mode="json"))

@@ -77,8 +77,6 @@ class FamilyApprovalView:
 class FamilyAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    coordinator: str = Field(title="Dine initialer", description="Hvem registrerer dette?", min_length=2,
-                             max_length=20)
     reason: str = Field(default="", max_length=500, title="Begrundelse ved afvisning",
                         description=NO_CERTIFICATE_TEXT)
 
@@ -186,11 +184,11 @@ def submit_family_approval(app: App, family_id: int, kind: FamilyStep, round_: i
         task = get_family_task(session, family.id, _key(kind))
         if task is None:
             raise LookupError(f"no approval {kind} for family {family_id}")
-        from hjemtilos.workspace.access import resumer_of
+        from hjemtilos.workspace.access import UNATTRIBUTED, resumer_of
 
-        actor = resumer_of(session, family.flow_run_id, since=task.created_at) or answer.coordinator
+        actor = resumer_of(session, family.flow_run_id, since=task.created_at) or UNATTRIBUTED
         return submit(session, task, round_, actor, now,
-                      lambda: _apply(session, family, task, answer, now), answer.model_dump(mode="json"))
+                      lambda: _apply(session, family, task, answer, now, actor), answer.model_dump(mode="json"))
 
 
 def _reject(family: VolunteerFamily, answer: FamilyAnswer) -> str:
@@ -202,7 +200,7 @@ def _reject(family: VolunteerFamily, answer: FamilyAnswer) -> str:
 
 
 def _apply(session: Session, family: VolunteerFamily, task: HumanTask, answer: FamilyAnswer,
-           now: datetime) -> str | None:
+           now: datetime, actor: str) -> str | None:
     today = local_date(now)
     if isinstance(answer, HomeVisitAnswer):
         if answer.choice is FamilyDecision.REJECT:
@@ -230,7 +228,7 @@ def _apply(session: Session, family: VolunteerFamily, task: HumanTask, answer: F
             setattr(member, f"{certificate.value}_clear", entry.clear)
     if answer.elearning_completed_on is not None:
         family.elearning_completed_on = answer.elearning_completed_on
-    session.add(AuditEvent(family_id=family.id, at=now, actor=answer.coordinator, action="screening-recorded",
+    session.add(AuditEvent(family_id=family.id, at=now, actor=actor, action="screening-recorded",
                            step="volunteer-family-approval", detail=None))
     session.flush()
     status = status_of(family, today)

@@ -19,14 +19,27 @@ from sqlalchemy.orm import Session
 from hjemtilos.db.models import AccessLogEntry, ReferralCase, VolunteerFamily
 from hjemtilos.workspace.accounts import SignedIn
 
-__all__ = ["EXPORTED", "RESUMED", "VIEWED", "VIEWED_IN_PREFECT", "VIEW_EVERY", "CaseAccess", "case_log",
-           "prefect_request", "record", "resumer_of"]
+__all__ = [
+    "EXPORTED",
+    "RESUMED",
+    "UNATTRIBUTED",
+    "VIEWED",
+    "VIEWED_IN_PREFECT",
+    "VIEW_EVERY",
+    "CaseAccess",
+    "case_log",
+    "prefect_request",
+    "record",
+    "resumer_of",
+]
 
 VIEWED = "viewed"
 VIEWED_IN_PREFECT = "viewed-in-prefect"
 RESUMED = "resumed"
 EXPORTED = "exported"
 VIEW_EVERY = timedelta(minutes=10)
+# the actor of an answer given with Prefect's own credentials, not through the front door (a script, the CLI, a test)
+UNATTRIBUTED = "prefect-api"
 PURPOSES = {VIEWED: "sagsbehandling / casework", VIEWED_IN_PREFECT: "sagsbehandling / casework",
             RESUMED: "afgørelse af et trin / deciding a step", EXPORTED: "udlevering / export"}
 FLOW_RUN = re.compile(r"^/api/flow_runs/([0-9a-fA-F-]{36})(/[^?]*)?")

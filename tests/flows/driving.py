@@ -175,17 +175,17 @@ def templates_to(smtp_server) -> Counter:  # type: ignore[no-untyped-def]
 
 def approve_to_matching(case: CaseDriver) -> None:
     assert case.run() == "approval-screening-r1"
-    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
-    assert case.answer({"coordinator": "KH", "parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) \
+    assert case.answer({"decision": "godkend"}) == "approval-consent-r1"
+    assert case.answer({"parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) \
         == "approval-match-proposal-1-r1"
 
 
 def agree_and_start(case: CaseDriver, family_id: int, attempt: int = 1) -> None:
-    assert case.answer({"coordinator": "KH", "family": "VF-%04d" % family_id}) \
+    assert case.answer({"family": "VF-%04d" % family_id}) \
         == f"approval-family-answer-{attempt}-r1"
-    assert case.answer({"coordinator": "KH", "family_answer": "ja"}) == f"approval-match-answers-{attempt}-r1"
-    assert case.answer({"coordinator": "KH", "parents_answer": "ja"}) == f"approval-first-meeting-plan-{attempt}-r1"
-    assert case.answer({"coordinator": "KH", "meeting_on": TODAY, "meeting_clock": "16:00"}) \
+    assert case.answer({"family_answer": "ja"}) == f"approval-match-answers-{attempt}-r1"
+    assert case.answer({"parents_answer": "ja"}) == f"approval-first-meeting-plan-{attempt}-r1"
+    assert case.answer({"meeting_on": TODAY, "meeting_clock": "16:00"}) \
         == f"approval-first-meeting-{attempt}-r1"
-    assert case.answer({"coordinator": "KH", "weekday": "tirsdag", "brings": "venskabsfamilien",
+    assert case.answer({"weekday": "tirsdag", "brings": "venskabsfamilien",
                         "fetches": "venskabsfamilien"}) == f"timer-first-visit-followup-{attempt}-r1"

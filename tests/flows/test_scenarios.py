@@ -28,16 +28,16 @@ def test_residential_home_needs_no_consent_but_a_startup_meeting(app, smtp_serve
     _case_id, _reference, case = start_case(app, "referral-residential-home.json")
     assert case.run() == "approval-screening-r1"
     assert "bor på børne- eller ungehjem" in case.description() and "residential-home" not in case.description()
-    assert case.answer({"decision": "godkend", "coordinator": "PK"}) == "approval-startup-meeting-r1"
+    assert case.answer({"decision": "godkend"}) == "approval-startup-meeting-r1"
     assert "opstartsmøde" in case.description()
     # a date missing: the server refuses the answer against the form's schema; the run waits on the same form
     from prefect.flow_runs import resume_flow_run
 
     with pytest.raises(RuntimeError, match="Cannot resume this run"):
-        resume_flow_run(case.run_id, run_input={"coordinator": "PK", "startup_meeting_on": TODAY,
+        resume_flow_run(case.run_id, run_input={"startup_meeting_on": TODAY,
                                                 "parents": "forældrene er orienteret"})
     assert case.state().is_paused() and case.state().state_details.pause_key == "approval-startup-meeting-r1"
-    key = case.answer({"coordinator": "PK", "child_visit_on": TODAY, "startup_meeting_on": TODAY,
+    key = case.answer({"child_visit_on": TODAY, "startup_meeting_on": TODAY,
                        "parents": "forældrene er orienteret"})
     assert key == "approval-match-proposal-1-r1"
     mails = templates_to(smtp_server)
@@ -58,10 +58,9 @@ def test_rejected_at_screening_tells_the_referrer(app, smtp_server) -> None:  # 
     case_id, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
     # rejecting without a reason is returned to the coordinator
-    assert case.answer({"decision": "afvis", "coordinator": "KH"}) == "approval-screening-r2"
+    assert case.answer({"decision": "afvis"}) == "approval-screening-r2"
     assert "Skriv en begrundelse" in case.description()
-    assert case.answer({"decision": "afvis", "reason": "Barnet er allerede i et andet tilbud.",
-                        "coordinator": "KH"}) == "done"
+    assert case.answer({"decision": "afvis", "reason": "Barnet er allerede i et andet tilbud."}) == "done"
     with app.session_factory() as session:
         assert session.get(ReferralCase, case_id).status == "rejected"
     assert templates_to(smtp_server)[("referral-rejected", "jonas.berg@bbu.kk.dk")] == 1
@@ -72,8 +71,8 @@ def test_declined_proposal_then_rematch_with_another_family(app, smtp_server) ->
     second = add_family(app, name="Familien Berg", local_area="Valby")
     _case_id, _, case = start_case(app, "referral-standard.json")
     approve_to_matching(case)
-    assert case.answer({"coordinator": "KH", "family": "VF-%04d" % first}) == "approval-family-answer-1-r1"
-    assert case.answer({"coordinator": "KH", "family_answer": "nej", "reason": "Har ikke tid i år."}) == "approval-match-proposal-2-r1"
+    assert case.answer({"family": "VF-%04d" % first}) == "approval-family-answer-1-r1"
+    assert case.answer({"family_answer": "nej", "reason": "Har ikke tid i år."}) == "approval-match-proposal-2-r1"
     description = case.description()
     assert "VF-%04d" % second in description and "VF-%04d" % first not in description
     agree_and_start(case, second, attempt=2)
@@ -94,8 +93,8 @@ def test_declined_proposal_then_rematch_with_another_family(app, smtp_server) ->
 def test_case_waits_for_an_approved_family(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
     _case_id, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
-    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
-    assert case.answer({"coordinator": "KH", "parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) \
+    assert case.answer({"decision": "godkend"}) == "approval-consent-r1"
+    assert case.answer({"parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) \
         == "wait-family-1-r1"
     report = tick(app, now(), PrefectOrchestrator())
     assert report.runs_resumed == 0 and case.state().is_paused()
@@ -114,7 +113,7 @@ def test_family_ends_early_extra_child_visit_then_rematch(app, smtp_server) -> N
     with app.session_factory() as session:
         ending_id = session.scalars(select(CaseEnding.id)).one()
     assert case.run() == f"approval-extra-child-visit-{ending_id}-r1"
-    assert case.answer({"coordinator": "KH", "visit_held_on": TODAY, "child_wants_rematch": "ja"}) \
+    assert case.answer({"visit_held_on": TODAY, "child_wants_rematch": "ja"}) \
         == "approval-match-proposal-2-r1"
     assert "VF-%04d" % second in case.description()
     with app.session_factory() as session:
@@ -145,7 +144,7 @@ def test_family_ends_early_and_child_wants_no_new_family(app, smtp_server) -> No
     end_case(sagsnummer=reference, afsluttet_af="venskabsfamilien", begrundelse="flytning", initialer="KH")
     key = case.run()
     assert key.startswith("approval-extra-child-visit-")
-    assert case.answer({"coordinator": "KH", "visit_held_on": TODAY, "child_wants_rematch": "nej"}) == "done"
+    assert case.answer({"visit_held_on": TODAY, "child_wants_rematch": "nej"}) == "done"
     with app.session_factory() as session:
         stored = session.get(ReferralCase, case_id)
         assert (stored.status, stored.close_reason) == ("closed", "ended early by family")
@@ -159,7 +158,7 @@ def test_family_ends_early_and_child_wants_no_new_family(app, smtp_server) -> No
 def test_parents_end_during_consent_closes_without_extra_visit(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
     case_id, reference, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
-    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert case.answer({"decision": "godkend"}) == "approval-consent-r1"
     end_case(sagsnummer=reference, afsluttet_af="forældrene", begrundelse="forældrene ønsker ikke at fortsætte",
              initialer="KH")
     assert case.run() == "done"
@@ -176,7 +175,7 @@ def test_parents_end_during_consent_closes_without_extra_visit(app, smtp_server)
 def test_overdue_consent_reminds_the_referrer_then_escalates_once(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
     _case_id, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
-    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert case.answer({"decision": "godkend"}) == "approval-consent-r1"
     orchestrator = PrefectOrchestrator()
     with app.session_factory() as session:
         start = session.scalars(select(HumanTask.created_at).where(HumanTask.key == "approval-consent")).one()
@@ -276,7 +275,7 @@ def test_waiting_runs_are_tagged_with_step_and_who_they_wait_for(app, smtp_serve
     assert case.run() == "approval-screening-r1"
     with get_client(sync_client=True) as client:
         assert set(client.read_flow_run(case.run_id).tags) == {"case", "step:screening", "waits:coordinator"}
-    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert case.answer({"decision": "godkend"}) == "approval-consent-r1"
     with get_client(sync_client=True) as client:
         assert set(client.read_flow_run(case.run_id).tags) == {"case", "step:consent", "waits:coordinator"}
 
@@ -300,7 +299,7 @@ def test_form_schema_stored_once_although_the_server_answered_an_error(app, smtp
     _case_id, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
     assert lost == ["suspended-approval-screening-r1-schema"]
-    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert case.answer({"decision": "godkend"}) == "approval-consent-r1"
     assert templates_to(smtp_server)[("consent-request", "maria.hansen@example.dk")] == 1
 
 
@@ -324,7 +323,7 @@ def test_suspension_whose_answer_was_lost_still_stores_the_form(app, smtp_server
     _case_id, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
     assert lost == ["approval-screening-r1"]
-    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert case.answer({"decision": "godkend"}) == "approval-consent-r1"
     assert templates_to(smtp_server)[("consent-request", "maria.hansen@example.dk")] == 1
 
 
@@ -334,7 +333,7 @@ def test_a_flow_process_sends_no_mail_itself(app, smtp_server) -> None:  # type:
     _case_id, _, case = start_case(app, "referral-standard.json")
     case.deliver = False  # nothing stands in for `hjemtilos up`'s sender
     assert case.run() == "approval-screening-r1"
-    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert case.answer({"decision": "godkend"}) == "approval-consent-r1"
     assert smtp_server.received == []
     with app.session_factory() as session:
         assert set(session.scalars(select(OutboxMail.status))) == {"pending"}  # no claim a killed process could leave

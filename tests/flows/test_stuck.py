@@ -52,7 +52,7 @@ def test_each_stuck_reason_is_found_and_reported_once(app, smtp_server) -> None:
             task.escalation_at = start - timedelta(seconds=1) if task.case_id == 1 else start + timedelta(days=1)
     from prefect.flow_runs import resume_flow_run
 
-    resume_flow_run(resuming.run_id, run_input={"decision": "godkend", "coordinator": "KH"})
+    resume_flow_run(resuming.run_id, run_input={"decision": "godkend"})
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(failed.run_id, Failed(message="boom"), force=True)
 
@@ -108,9 +108,9 @@ def test_a_case_waiting_without_its_form_is_repaired_by_the_next_tick(app, smtp_
     with get_client(sync_client=True) as client:  # as if the process died between Suspended and the schema's store
         client.delete_flow_run_input(case.run_id, keyset["schema"])
     with pytest.raises(Exception, match=r"(?i)schema"):
-        resume_flow_run(case.run_id, run_input={"decision": "godkend", "coordinator": "KH"})
+        resume_flow_run(case.run_id, run_input={"decision": "godkend"})
     assert tick(app, now(), PrefectOrchestrator()).forms_repaired == 1
     assert case.run() == "approval-screening-r2"
     assert ASKED_AGAIN.split(" / ")[0] in case.description()
-    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
+    assert case.answer({"decision": "godkend"}) == "approval-consent-r1"
     assert tick(app, now(), PrefectOrchestrator()).forms_repaired == 0

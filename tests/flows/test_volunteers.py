@@ -25,14 +25,14 @@ def test_family_screening_blocks_approval_until_everything_is_in(app, smtp_serve
     # a case is waiting for a family before any family exists
     _case_id, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
-    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
-    assert case.answer({"coordinator": "KH", "parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) == "wait-family-1-r1"
+    assert case.answer({"decision": "godkend"}) == "approval-consent-r1"
+    assert case.answer({"parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) == "wait-family-1-r1"
 
     family_id, family = register_family(app)  # two adults, Ida (16) and Oskar (13)
     assert family.run() == "approval-home-visit-r1"
     assert "VF-%04d" % family_id in family.description()
     assert "Holm" not in family.description()
-    assert family.answer({"coordinator": "KH", "decision": "fortsæt screeningen", "home_visit_on": TODAY,
+    assert family.answer({"decision": "fortsæt screeningen", "home_visit_on": TODAY,
                           "interview_on": TODAY}) == "approval-family-approval-r1"
     description = family.description()
     assert "| 3 (husstand) | 16 | ja |" in description and "| 4 (husstand) | 13 | nej |" in description
@@ -46,7 +46,7 @@ def test_family_screening_blocks_approval_until_everything_is_in(app, smtp_serve
 
     # approving with the 16-year-old's straffeattest and the e-learning missing is refused, with the reason
     partial = {k: v for k, v in ADULT_CERTS.items() if not k.startswith("member_3_criminal_record_received")}
-    assert family.answer({"coordinator": "KH", "decision": "godkend", **partial, **OUTCOMES}) \
+    assert family.answer({"decision": "godkend", **partial, **OUTCOMES}) \
         == "approval-family-approval-r2"
     description = family.description()
     assert "Kan ikke godkendes endnu" in description
@@ -62,7 +62,7 @@ def test_family_screening_blocks_approval_until_everything_is_in(app, smtp_serve
     assert mails[("volunteer-certificates-reminder", "koordinator@redbarnet.dk")] == 1
     assert case.state().is_paused()  # no approved family yet: the case goes on waiting
 
-    assert family.answer({"coordinator": "KH", "decision": "godkend", "member_3_criminal_record_received_on": TODAY,
+    assert family.answer({"decision": "godkend", "member_3_criminal_record_received_on": TODAY,
                           "elearning_completed_on": TODAY}) == "done"
     with app.session_factory() as session:
         stored = session.get(VolunteerFamily, family_id)
@@ -85,12 +85,12 @@ def test_rejected_family_is_never_offered(app, smtp_server) -> None:  # type: ig
     from prefect.flow_runs import resume_flow_run
 
     with pytest.raises(RuntimeError, match="Cannot resume this run"):
-        resume_flow_run(family.run_id, run_input={"coordinator": "KH", "decision": "afvis"})
+        resume_flow_run(family.run_id, run_input={"decision": "afvis"})
     assert family.state().state_details.pause_key == "approval-home-visit-r1"
-    assert family.answer({"coordinator": "KH", "decision": "afvis", "home_visit_on": TODAY, "interview_on": TODAY}) \
+    assert family.answer({"decision": "afvis", "home_visit_on": TODAY, "interview_on": TODAY}) \
         == "approval-home-visit-r2"
     assert "begrundelse" in family.description()
-    assert family.answer({"coordinator": "KH", "decision": "afvis", "reason": "Ikke overskud lige nu.",
+    assert family.answer({"decision": "afvis", "reason": "Ikke overskud lige nu.",
                           "home_visit_on": TODAY, "interview_on": TODAY}) == "done"
     with app.session_factory() as session:
         assert session.get(VolunteerFamily, family_id).status == "rejected"
@@ -101,8 +101,8 @@ def test_supervision_invitations_once_per_round_to_active_families_only(app, smt
     add_family(app, name="Familien Idle", local_area="Valby")  # approved, no match: not invited
     _case_id, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
-    assert case.answer({"decision": "godkend", "coordinator": "KH"}) == "approval-consent-r1"
-    assert case.answer({"coordinator": "KH", "parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) \
+    assert case.answer({"decision": "godkend"}) == "approval-consent-r1"
+    assert case.answer({"parent_1_bbu": TODAY, "parent_1_redbarnet": TODAY}) \
         == "approval-match-proposal-1-r1"
     agree_and_start(case, active)
     with app.session_factory() as session:

@@ -62,7 +62,7 @@ def test_worker_killed_mid_case_then_restarted(app, smtp_server, tmp_path, kill_
             return check
 
         wait_until(paused_on("approval-screening-r1"), 120, "the worker to reach screening")
-        resume_flow_run(case.run_id, run_input={"decision": "godkend", "coordinator": "KH"})
+        resume_flow_run(case.run_id, run_input={"decision": "godkend"})
         wait_until(lambda: case.state().is_running(), 60, "the resumed run to start")
         time.sleep(kill_after)
         if kill_after == 0.0:  # the run's process is Prefect's engine in one interpreter (hjemtilos/flow_process.py)

@@ -57,7 +57,7 @@ def answer(app: App, case_id: int, kind: ApprovalKind, data: dict[str, Any], sco
     """Open the step (if needed), build its answer model as the Resume form would, and submit."""
     current = view(app, case_id, kind, scope, now)
     model = cases.handler_for(kind).answer_model(current.form)
-    typed = model.model_validate({"coordinator": "KH", **data})
+    typed = model.model_validate({**data})
     return cases.submit_approval(app, case_id, kind, scope, round_ or current.state.round, typed, now)
 
 
@@ -149,11 +149,11 @@ def test_match_choice_not_offered_is_refused(rollback_app: App) -> None:
     assert set(current.form.choices) == {"VF-%04d" % family, "VF-%04d" % other}
     handler = cases.handler_for(ApprovalKind.MATCH_PROPOSAL)
     with pytest.raises(ValidationError):  # the form itself offers only the candidates
-        handler.answer_model(current.form).model_validate({"coordinator": "KH", "family": "VF-9999"})
+        handler.answer_model(current.form).model_validate({"family": "VF-9999"})
     # an answer built for other choices (a stale form) is refused by the handler
     stale = handler.answer_model(FormSpec(ApprovalKind.MATCH_PROPOSAL, choices=("VF-9999",)))
     result = cases.submit_approval(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL, 1, current.state.round,
-                                   stale.model_validate({"coordinator": "KH", "family": "VF-9999"}), NOW)
+                                   stale.model_validate({"family": "VF-9999"}), NOW)
     assert not result.accepted and result.error == "Vælg en af de foreslåede familier."
 
 
@@ -168,7 +168,7 @@ def test_required_fields_are_required_by_the_form(kind: ApprovalKind, data: dict
     model = cases.handler_for(kind).answer_model(FormSpec(kind))
     assert missing in model.model_json_schema()["required"]
     with pytest.raises(ValidationError) as error:
-        model.model_validate({"coordinator": "KH", **data})
+        model.model_validate({**data})
     assert error.value.errors()[0]["loc"] == (missing,)
 
 
@@ -176,18 +176,18 @@ def test_stale_round_and_repeated_submit_change_nothing(rollback_app: App) -> No
     case_id = new_case(rollback_app)
     current = view(rollback_app, case_id, ApprovalKind.SCREENING)
     model = cases.handler_for(ApprovalKind.SCREENING).answer_model(current.form)
-    approve = model.model_validate({"coordinator": "KH", "decision": "godkend"})
+    approve = model.model_validate({"decision": "godkend"})
     stale = cases.submit_approval(rollback_app, case_id, ApprovalKind.SCREENING, None, current.state.round + 1,
                                   approve, NOW)
     assert not stale.accepted and task_of(rollback_app, case_id, "approval-screening").completed_at is None
     first = cases.submit_approval(rollback_app, case_id, ApprovalKind.SCREENING, None, current.state.round, approve, NOW)
     again = cases.submit_approval(rollback_app, case_id, ApprovalKind.SCREENING, None, current.state.round,
-                                  model.model_validate({"coordinator": "XY", "decision": "afvis", "reason": "x"}),
+                                  model.model_validate({"decision": "afvis", "reason": "x"}),
                                   NOW + timedelta(hours=1))
     assert first == again == cases.SubmitResult(True, "approved", None)
     with rollback_app.session_factory() as session:
         completed = session.scalars(select(AuditEvent.actor).where(AuditEvent.action == "task-completed")).all()
-    assert completed == ["KH"]
+    assert completed == ["prefect-api"]  # no one resumed through the front door
 
 
 def test_resumed_without_input_asks_again_under_the_next_round(rollback_app: App) -> None:
@@ -234,14 +234,14 @@ def test_declined_proposal_goes_to_the_next_attempt_without_that_family(rollback
 def test_a_meeting_clock_that_is_no_time_is_refused_by_the_form(clock: str) -> None:
     model = cases.handler_for(ApprovalKind.FIRST_MEETING_PLAN).answer_model(FormSpec(ApprovalKind.FIRST_MEETING_PLAN))
     with pytest.raises(ValidationError):
-        model.model_validate({"coordinator": "KH", "meeting_on": "2026-12-01", "meeting_clock": clock})
+        model.model_validate({"meeting_on": "2026-12-01", "meeting_clock": clock})
 
 
 @pytest.mark.parametrize(("day", "clock", "utc"), [("2026-12-01", "16:00", "15:00"), ("2027-06-01", "16.30", "14:30")])
 def test_the_meeting_clock_is_copenhagen_time_in_winter_and_summer(day: str, clock: str, utc: str) -> None:
     from hjemtilos.cases.meeting import FirstMeetingPlanAnswer
 
-    answer = FirstMeetingPlanAnswer.model_validate({"coordinator": "KH", "meeting_on": day, "meeting_clock": clock})
+    answer = FirstMeetingPlanAnswer.model_validate({"meeting_on": day, "meeting_clock": clock})
     assert answer.meeting_time.astimezone(NOW.tzinfo) == datetime.fromisoformat(f"{day}T{utc}:00+00:00")
 
 
@@ -361,7 +361,7 @@ def test_the_home_visit_form_requires_its_dates() -> None:
 
     assert {"home_visit_on", "interview_on", "decision"} <= set(HomeVisitAnswer.model_json_schema()["required"])
     with pytest.raises(ValidationError):
-        HomeVisitAnswer.model_validate({"coordinator": "KH", "decision": "fortsæt screeningen"})
+        HomeVisitAnswer.model_validate({"decision": "fortsæt screeningen"})
 
 
 def test_a_family_taken_since_the_form_opened_is_refused_and_the_choices_are_renewed(rollback_app: App) -> None:
@@ -406,8 +406,7 @@ def test_four_cases_choosing_one_family_at_once_fill_only_its_capacity(app: App)
         assert cases.prepare_family_wait(app, case_id, 1, NOW).state.passed
         current = view(app, case_id, ApprovalKind.MATCH_PROPOSAL, 1)
         model = cases.handler_for(ApprovalKind.MATCH_PROPOSAL).answer_model(current.form)
-        forms.append((case_id, current.state.round, model.model_validate({"coordinator": "KH",
-                                                                           "family": "VF-%04d" % family})))
+        forms.append((case_id, current.state.round, model.model_validate({"family": "VF-%04d" % family})))
     start = threading.Barrier(len(forms))
     results: dict[int, cases.SubmitResult] = {}
 

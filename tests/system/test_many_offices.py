@@ -125,7 +125,7 @@ def test_two_workers_on_postgresql_run_every_step_once(system_on_postgresql) -> 
         assert automation.enabled and automation.actions[0].type == "change-flow-run-state"
         wait_until(all_paused_on(references, "approval-screening-r1"), 300, "every case to wait on screening")
         for run in case_runs().values():
-            resume_flow_run(run.id, run_input={"decision": "godkend", "coordinator": "KH"})
+            resume_flow_run(run.id, run_input={"decision": "godkend"})
         wait_until(all_paused_on(references, "approval-consent-r1"), 300, "every case to wait on consent")
         runs = case_runs()
         with get_client(sync_client=True) as client:

@@ -31,7 +31,14 @@ def test_worker_command_is_the_process_worker_on_the_pool_with_its_limit() -> No
 
 def test_prefect_env_points_every_process_at_one_server(tmp_path: Path) -> None:
     env = prefect_env(Settings(data_dir=tmp_path, profile="fast"), Endpoints("127.0.0.1", 4321))
-    assert env["PREFECT_API_URL"] == env["PREFECT_UI_API_URL"] == "http://127.0.0.1:4321/api"
+    assert env["PREFECT_API_URL"] == "http://127.0.0.1:4321/api"  # the worker, flow runs and timekeeper: directly
+    assert env["PREFECT_UI_API_URL"] == "http://127.0.0.1:8080/api"  # the browser: through the front door
+    assert env["PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS"] == "http://127.0.0.1:8080"
+    auth = env["PREFECT_SERVER_API_AUTH_STRING"]
+    assert len(auth) >= 40 and env["PREFECT_API_AUTH_STRING"] == auth
+    assert (tmp_path / "prefect-auth").read_text() == auth and (tmp_path / "prefect-auth").stat().st_mode & 0o777 == 0o600
+    again = prefect_env(Settings(data_dir=tmp_path, profile="fast"), Endpoints("127.0.0.1", 4321))
+    assert again["PREFECT_SERVER_API_AUTH_STRING"] == auth  # made once, kept
     assert env["PREFECT_HOME"] == str(tmp_path / "prefect") and (tmp_path / "prefect").is_dir()
     assert env["PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS"] == "3600"
     assert env["HJEMTILOS_PROFILE"] == "fast"
@@ -132,3 +139,22 @@ def test_smtp_is_starttls_by_default_off_loopback(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path, smtp_host="smtp.redbarnet.dk").effective_smtp_security is SmtpSecurity.STARTTLS
     explicit = Settings(data_dir=tmp_path, smtp_host="smtp.redbarnet.dk", smtp_security="ssl")
     assert explicit.effective_smtp_security is SmtpSecurity.SSL
+
+
+def test_the_front_door_needs_tls_off_loopback(tmp_path: Path) -> None:
+    from hjemtilos.front_door import caddyfile, check_front_tls
+
+    check_front_tls(Settings(data_dir=tmp_path))  # loopback: plain HTTP is fine
+    with pytest.raises(SystemExit, match="without TLS"):
+        check_front_tls(Settings(data_dir=tmp_path, front_host="0.0.0.0"))
+    with pytest.raises(SystemExit, match="go together"):
+        check_front_tls(Settings(data_dir=tmp_path, front_host="0.0.0.0", front_tls_cert=tmp_path / "c.pem"))
+    served = Settings(data_dir=tmp_path, front_host="0.0.0.0", front_tls_cert=tmp_path / "c.pem",
+                      front_tls_key=tmp_path / "k.pem")
+    check_front_tls(served)
+    config = caddyfile(served, "secret", 4200, 8040)
+    assert served.front_origin == "https://0.0.0.0:8080" and "https://0.0.0.0:8080 {" in config
+    assert f'tls "{tmp_path / "c.pem"}" "{tmp_path / "k.pem"}"' in config
+    plain = caddyfile(Settings(data_dir=tmp_path), "secret", 4200, 8040)
+    assert "http://127.0.0.1:8080 {" in plain and "auto_https off" in plain
+    assert 'header_up Authorization "Basic c2VjcmV0"' in plain  # Prefect's auth string, added upstream only
