@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from casework.clock import local_date
@@ -29,15 +29,14 @@ from hjemtilos.approvals import (
     skip,
     submit,
 )
-from hjemtilos.db.models import AuditEvent, HumanTask, VolunteerFamily
+from hjemtilos.db.models import AuditEvent, FamilyMember, HumanTask, VolunteerFamily
 from hjemtilos.volunteers.registry import load_family, members_of, status_of
 
-__all__ = ["FamilyApprovalAnswer", "FamilyApprovalView", "FamilyStep", "HomeVisitAnswer", "answer_model",
-           "prepare_family_approval", "skip_family_round", "submit_family_approval"]
+__all__ = ["Certificate", "CertificateError", "FamilyApprovalAnswer", "FamilyApprovalView", "FamilyStep",
+           "HomeVisitAnswer", "answer_model", "prepare_family_approval", "record_certificate", "skip_family_round",
+           "submit_family_approval"]
 
 NO_CERTIFICATE_TEXT = "Skriv ikke oplysninger fra straffeattester her."
-CLEAR = "uden anmærkning"
-OUTCOME = Literal["uden anmærkning", "med anmærkning"]
 
 
 class FamilyDecision(StrEnum):
@@ -91,54 +90,59 @@ class HomeVisitAnswer(FamilyAnswer):
         return DECISION_CHOICE[self.decision]
 
 
-@dataclass(frozen=True)
-class CertificateEntry:
-    requested_on: date | None
-    received_on: date | None
-    clear: bool | None
-
-
 class FamilyApprovalAnswer(FamilyAnswer):
-    """What arrived: per member and certificate ``member_<n>_<certificate>_{requested_on,received_on,outcome}``
-    (built per family), the e-learning date and the decision."""
+    """The e-learning date and the decision. Certificates are recorded on the family's page in the workspace
+    (``record_certificate``), never in a Prefect form: Prefect keeps what is typed into its forms."""
 
     decision: Literal["gem og vent", "godkend", "afvis"] = Field(
-        title="Beslutning", description="Gem det modtagne og vent, godkend (kræver at alt er modtaget), eller afvis.")
+        title="Beslutning", description="Gem og vent, godkend (kræver at alle attester er registreret på familiens "
+                                        "side og e-læringen gennemført), eller afvis.")
     elearning_completed_on: date | None = Field(default=None, title="E-læringskursus gennemført (dato)")
 
     @property
     def choice(self) -> FamilyDecision:
         return DECISION_CHOICE[self.decision]
 
-    def certificates(self) -> dict[tuple[int, Certificate], CertificateEntry]:
-        values = dict(self)
-        out: dict[tuple[int, Certificate], CertificateEntry] = {}
-        for name in values:
-            if name.startswith("member_") and name.endswith("_outcome"):
-                number, certificate = name.removeprefix("member_").removesuffix("_outcome").split("_", 1)
-                prefix = f"member_{number}_{certificate}"
-                outcome = values[f"{prefix}_outcome"]
-                out[int(number), Certificate(certificate)] = CertificateEntry(
-                    values[f"{prefix}_requested_on"], values[f"{prefix}_received_on"],
-                    None if outcome is None else outcome == CLEAR)
-        return out
-
 
 def answer_model(view: FamilyApprovalView) -> type[FamilyAnswer]:
-    if view.kind is FamilyStep.HOME_VISIT:
-        return HomeVisitAnswer
-    fields: dict[str, Any] = {}
-    for number in view.members_needing_certificates:
-        for certificate in Certificate:
-            label, prefix = CERTIFICATE_LABEL[certificate], f"member_{number}_{certificate.value}"
-            fields[f"{prefix}_requested_on"] = (date | None, Field(default=None,
-                                                                   title=f"Medlem {number}: {label} bestilt (dato)"))
-            fields[f"{prefix}_received_on"] = (date | None, Field(default=None,
-                                                                  title=f"Medlem {number}: {label} modtaget (dato)"))
-            fields[f"{prefix}_outcome"] = (OUTCOME | None, Field(default=None,
-                                                                 title=f"Medlem {number}: {label} udfald"))
-    model: type[FamilyAnswer] = create_model("FamilyApprovalAnswer", __base__=FamilyApprovalAnswer, **fields)
-    return model
+    return HomeVisitAnswer if view.kind is FamilyStep.HOME_VISIT else FamilyApprovalAnswer
+
+
+class CertificateError(ValueError):
+    """A certificate entry that cannot be recorded: ``field`` and a message in Danish / English."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def record_certificate(session: Session, family_id: int, member_id: int, certificate: Certificate,
+                       requested_on: date | None, received_on: date | None, clear: bool | None, actor: str,
+                       now: datetime) -> FamilyMember:
+    """Record one member's børneattest or straffeattest: dates and outcome only, never a copy (the workspace's
+    family page; audited without the outcome)."""
+    family = load_family(session, family_id)
+    member = next((m for m in family.members if m.id == member_id), None)
+    if member is None:
+        raise CertificateError("member", "Ukendt medlem af familien. / Not a member of this family.")
+    today = local_date(now)
+    for name, value in (("requested_on", requested_on), ("received_on", received_on)):
+        if value is not None and value > today:
+            raise CertificateError(name, "Datoen ligger i fremtiden. / The date is in the future.")
+    if requested_on and received_on and received_on < requested_on:
+        raise CertificateError("received_on", "Modtaget før bestilt? / Received before it was requested?")
+    if clear is not None and received_on is None and getattr(member, f"{certificate.value}_received_on") is None:
+        raise CertificateError("outcome", "Et udfald kræver en modtagelsesdato. / An outcome needs the date it "
+                                          "was received.")
+    for suffix, value in (("requested_on", requested_on), ("received_on", received_on)):
+        if value is not None:
+            setattr(member, f"{certificate.value}_{suffix}", value)
+    if clear is not None:
+        setattr(member, f"{certificate.value}_clear", clear)
+    session.add(AuditEvent(family_id=family.id, at=now, actor=actor, action="certificate-recorded",
+                           step="volunteer-family-approval",
+                           detail={"member_id": member.id, "certificate": certificate.value}))
+    return member
 
 
 def _key(kind: FamilyStep) -> str:
@@ -154,10 +158,12 @@ def prepare_family_approval(app: App, family_id: int, kind: FamilyStep, now: dat
                             reminder_after=timings.screening_reminder_after)
         today = local_date(now)
         needing = tuple(i for i, m in enumerate(members_of(family), start=1) if needs_certificates(m.birth_date, today))
-        return FamilyApprovalView(kind, approval_state_of(task), _describe(family, kind, task, today), needing)
+        return FamilyApprovalView(kind, approval_state_of(task), _describe(family, kind, task, today,
+                                                                     app.settings.workspace_url(f"/familier/{family.id}")),
+                                  needing)
 
 
-def _describe(family: VolunteerFamily, kind: FamilyStep, task: HumanTask, today: date) -> str:
+def _describe(family: VolunteerFamily, kind: FamilyStep, task: HumanTask, today: date, family_page: str) -> str:
     lines = [f"## {family_reference(family.id)}: {TITLES[kind]}", ""]
     if task.last_error:
         lines += [f"> **{task.last_error}**", ""]
@@ -165,15 +171,16 @@ def _describe(family: VolunteerFamily, kind: FamilyStep, task: HumanTask, today:
         lines.append("Besøg familien hjemme og hold samtalen. Registrér datoerne og om screeningen fortsætter.")
     else:
         status = status_of(family, today)
-        lines += ["Registrér attester (dato for bestilling og modtagelse; kun udfald, aldrig kopier) for hvert "
-                  "medlem på 15 år eller derover i dag, og datoen for e-læringskurset. Godkendelse kræver, at "
-                  "alt er modtaget.", "", "| Medlem | Alder | Attester krævet |", "|---|---|---|"]
+        lines += ["Registrér attesterne (datoer og udfald) for hvert medlem på 15 år eller derover på familiens "
+                  f"side i arbejdsrummet: {family_page}", "",
+                  "Her: datoen for e-læringskurset og beslutningen. Godkendelse kræver, at alt er registreret.",
+                  "", "| Medlem | Alder | Attester krævet |", "|---|---|---|"]
         for number, member in enumerate(members_of(family), start=1):
             lines.append(f"| {number} ({'frivillig' if member.is_volunteer else 'husstand'}) | "
                          f"{age_on(member.birth_date, today)} | "
                          f"{'ja' if needs_certificates(member.birth_date, today) else 'nej'} |")
         lines += ["", "**Mangler:** " + (", ".join(status.missing) if status.missing else "intet")]
-    lines += ["", "Familien: `hjemtilos family list`"]
+    lines += ["", f"Familien i arbejdsrummet: {family_page}"]
     return "\n".join(lines)
 
 
@@ -214,19 +221,9 @@ def _apply(session: Session, family: VolunteerFamily, task: HumanTask, answer: F
         raise InvalidRequest("Ukendt formular / unknown form")
     if answer.choice is FamilyDecision.REJECT:
         return _reject(family, answer)
-    members = members_of(family)
-    for (number, certificate), entry in sorted(answer.certificates().items()):
-        if not 1 <= number <= len(members):
-            continue
-        member = members[number - 1]
-        for suffix, value in (("requested_on", entry.requested_on), ("received_on", entry.received_on)):
-            if value is not None:
-                if value > today:
-                    raise InvalidRequest(f"Medlem {number}: datoen ligger i fremtiden.")
-                setattr(member, f"{certificate.value}_{suffix}", value)
-        if entry.clear is not None:
-            setattr(member, f"{certificate.value}_clear", entry.clear)
     if answer.elearning_completed_on is not None:
+        if answer.elearning_completed_on > today:
+            raise InvalidRequest("Datoen for e-læringen ligger i fremtiden.")
         family.elearning_completed_on = answer.elearning_completed_on
     session.add(AuditEvent(family_id=family.id, at=now, actor=actor, action="screening-recorded",
                            step="volunteer-family-approval", detail=None))
@@ -234,7 +231,9 @@ def _apply(session: Session, family: VolunteerFamily, task: HumanTask, answer: F
     status = status_of(family, today)
     if answer.choice is FamilyDecision.APPROVE:
         if not status.complete:
-            problems = list(status.missing) + list(status.unclear_certificates)
+            # which member's certificate has a remark stays on the family page: Prefect keeps this text
+            problems = list(status.missing) + (["en attest med anmærkning (se familiens side)"]
+                                               if status.unclear_certificates else [])
             reject_input(session, task, "Kan ikke godkendes endnu. Mangler: " + ", ".join(problems) + ".", now)
             return None
         family.status, family.approved_at = FamilyStatus.APPROVED, now

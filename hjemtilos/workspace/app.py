@@ -323,11 +323,51 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
         if data is None:
             return render(request, "message.html", signed, 404, title="Ingen familie / No family", text="")
         access.record(session, signed, access.VIEWED, clock(), family_id=family_id, client=_client(request))
-        return render(request, "family.html", signed, f=data)
+        return render(request, "family.html", signed, f=data, error=None, values={})
+
+    def record_certificate(request: Request, session: Session, signed: SignedIn, form: dict[str, str]) -> Response:
+        """A member's børneattest or straffeattest: dates and outcome, recorded here and never in Prefect."""
+        from datetime import date
+
+        from hjemtilos.volunteers.screening import Certificate, CertificateError
+        from hjemtilos.volunteers.screening import record_certificate as record
+
+        try:
+            family_id = int(request.path_params["family_id"])
+        except ValueError:
+            family_id = 0
+
+        def parsed(name: str) -> date | None:
+            value = form.get(name, "").strip()
+            if not value:
+                return None
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                raise CertificateError(name, "Skriv en dato som ÅÅÅÅ-MM-DD. / Give a date as YYYY-MM-DD.") from None
+
+        try:
+            try:
+                member_id, certificate = int(form.get("member", "")), Certificate(form.get("certificate", ""))
+            except ValueError:
+                raise CertificateError("member", "Vælg medlem og attest. / Choose a member and a certificate.") \
+                    from None
+            outcome = {"": None, "clear": True, "remark": False}.get(form.get("outcome", ""))
+            with session.begin_nested():
+                record(session, family_id, member_id, certificate, parsed("requested_on"), parsed("received_on"),
+                       outcome, signed.user.username, clock())
+        except (CertificateError, LookupError) as exc:
+            data = views.family_page(session, family_id, clock())
+            if data is None:
+                return render(request, "message.html", signed, 404, title="Ingen familie / No family", text="")
+            return render(request, "family.html", signed, 422, f=data, values=form,
+                          error=(getattr(exc, "field", "member"), str(exc)))
+        return RedirectResponse(f"{BASE}/familier/{family_id}#attester", status_code=303)
 
     web.add_api_route(f"{BASE}/familier", page(family_list), methods=["GET"], response_class=HTMLResponse)
     web.add_api_route(f"{BASE}/familier/{{family_id}}", page(family_view), methods=["GET"],
                       response_class=HTMLResponse)
+    web.add_api_route(f"{BASE}/familier/{{family_id}}/attest", page(record_certificate), methods=["POST"])
 
     # -- administrators --------------------------------------------------------------------------------------------
 

@@ -237,3 +237,47 @@ def test_next_after_sign_in_stays_on_this_site(app: App, web: TestClient, clock:
     assert 'name="next" value="/arbejde/"' in page.text
     page = web.get("/arbejde/log-ind?next=/runs/flow-run/abc")
     assert 'name="next" value="/runs/flow-run/abc"' in page.text
+
+
+def test_certificates_are_recorded_on_the_family_page_with_field_errors(app: App, web: TestClient,
+                                                                        clock: Clock) -> None:
+    import json
+
+    from casework.families import FamilyRegistration
+    from hjemtilos.db.models import AuditEvent, FamilyMember
+    from hjemtilos.paths import EXAMPLES
+    from hjemtilos.volunteers import register_family
+
+    registration = FamilyRegistration.model_validate(json.loads((EXAMPLES / "family-holm.json").read_text()))
+    with app.session_factory.begin() as session:
+        family_id = register_family(session, registration, clock.now, actor="cli").family_id
+        member = session.scalars(select(FamilyMember).where(FamilyMember.family_id == family_id)).first()
+        assert member is not None
+        member_id = member.id
+    add_user(app, "jens")
+    sign_in(web, app, "jens", clock)
+    page = web.get(f"/arbejde/familier/{family_id}")
+    assert page.status_code == 200 and "Registrér en attest" in page.text
+    today = clock.now.date()
+    future = web.post(f"/arbejde/familier/{family_id}/attest", data={
+        "csrf": _csrf(page.text), "member": str(member_id), "certificate": "criminal_record",
+        "requested_on": (today + timedelta(days=3)).isoformat(), "received_on": "", "outcome": ""})
+    assert future.status_code == 422 and "fremtiden" in future.text and 'aria-invalid="true"' in future.text
+    not_a_date = web.post(f"/arbejde/familier/{family_id}/attest", data={
+        "csrf": _csrf(page.text), "member": str(member_id), "certificate": "criminal_record",
+        "requested_on": "i går", "received_on": "", "outcome": ""})
+    assert not_a_date.status_code == 422 and "ÅÅÅÅ-MM-DD" in not_a_date.text
+    forged = web.post(f"/arbejde/familier/{family_id}/attest", data={
+        "csrf": "forged", "member": str(member_id), "certificate": "criminal_record",
+        "requested_on": today.isoformat(), "received_on": today.isoformat(), "outcome": "clear"})
+    assert forged.status_code == 403
+    done = web.post(f"/arbejde/familier/{family_id}/attest", data={
+        "csrf": _csrf(page.text), "member": str(member_id), "certificate": "criminal_record",
+        "requested_on": today.isoformat(), "received_on": today.isoformat(), "outcome": "remark"})
+    assert done.status_code == 200 and "med anmærkning" in done.text
+    with app.session_factory() as session:
+        stored = session.get(FamilyMember, member_id)
+        assert stored is not None
+        assert (stored.criminal_record_received_on, stored.criminal_record_clear) == (today, False)
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "certificate-recorded")).one()
+        assert event.actor == "jens" and event.detail == {"member_id": member_id, "certificate": "criminal_record"}
