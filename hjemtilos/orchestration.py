@@ -59,6 +59,10 @@ class Orchestrator(Protocol):
         """Whether the run waits on ``pause_key`` with its form's schema stored."""
         ...
 
+    def delete_run(self, flow_run_id: str) -> None:
+        """Delete a finished run with its inputs (retention); an unknown run is fine."""
+        ...
+
     def forget_answers(self, flow_run_id: str, pause_keys: list[str]) -> None:
         """Delete what Prefect keeps of these answered suspensions (the answer, the form's schema and its
         description): the case database has recorded them. Missing inputs are fine."""

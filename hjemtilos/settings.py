@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     workspace_idle_minutes: int = Field(default=30, ge=1, description="A workspace session ends after this many "
                                                                       "minutes without a request")
 
+    retention_file: Path = Field(default=PROJECT_ROOT / "config" / "retention.toml",
+                                 description="How long each kind of record is kept (periods for the DPO to confirm)")
+    retention_daily: bool = Field(default=True, description="The timekeeper applies the retention file once a day")
+
     mail_catcher_host: str = "127.0.0.1"
     mail_catcher_port: int = 8025
 

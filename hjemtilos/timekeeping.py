@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -47,6 +47,7 @@ class TickReport:
     supervision_invitations: int = 0
     forms_repaired: int = 0  # runs that waited without their form, made to suspend again
     answers_swept: int = 0  # finished approvals whose answers were deleted from Prefect
+    retention_done: int = 0  # retention actions carried out (once a day)
     stuck: list[Stuck] = field(default_factory=list)
     new_stuck: int = 0
     mail: DeliveryReport = field(default_factory=DeliveryReport)
@@ -257,6 +258,26 @@ def restart_crashed_runs(app: App, now: datetime, orchestrator: Orchestrator) ->
     return restarted
 
 
+RETENTION_RAN = "retention-ran"
+
+
+def apply_retention_daily(app: App, now: datetime, orchestrator: Orchestrator) -> int:
+    """Apply the retention file once a day (the day's run is an audit row, so a restart does not repeat it)."""
+    from hjemtilos.retention import apply, load_policy, plan
+
+    with app.session_factory() as session:
+        last = session.scalar(select(func.max(AuditEvent.at)).where(AuditEvent.action == RETENTION_RAN))
+    if last is not None and now - last < timedelta(days=1):
+        return 0
+    policy = load_policy(app.settings.retention_file)  # a broken file stops here, reported by the loop
+    with app.session_factory() as session:
+        due = plan(session, policy, now, app.settings.maildir)
+    done = apply(app, due, now, actor="timekeeper", delete_run=orchestrator.delete_run)
+    with app.session_factory.begin() as session:
+        session.add(AuditEvent(at=now, actor="timekeeper", action=RETENTION_RAN, detail={"done": done}))
+    return done
+
+
 def tick(app: App, now: datetime, orchestrator: Orchestrator, deliver: bool = True) -> TickReport:
     report = TickReport()
     start_missing_runs(app, orchestrator, now)
@@ -268,6 +289,8 @@ def tick(app: App, now: datetime, orchestrator: Orchestrator, deliver: bool = Tr
     report.supervision_invitations = send_supervision_invitations(app, now)
     report.forms_repaired = repair_missing_forms(app, now, orchestrator)
     report.answers_swept = sweep_answers(app, orchestrator)
+    if app.settings.retention_daily:
+        report.retention_done = apply_retention_daily(app, now, orchestrator)
     report.stuck = check_stuck(app, now, orchestrator)
     report.new_stuck = record_stuck(app, report.stuck, now)
     if deliver:

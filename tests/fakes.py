@@ -24,6 +24,7 @@ class FakeOrchestrator:
     started: dict[str, str] = field(default_factory=dict)  # run key -> run id
     forms: dict[tuple[str, str], FormStatus] = field(default_factory=dict)  # (run id, pause key) -> status
     form_checks: list[tuple[str, str]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)  # runs deleted by retention
     forgotten: list[tuple[str, str]] = field(default_factory=list)  # (run, pause key) whose answers were deleted
 
     def run_state(self, flow_run_id: str) -> RunState | None:
@@ -61,6 +62,10 @@ class FakeOrchestrator:
     def form_status(self, flow_run_id: str, pause_key: str) -> FormStatus:
         self.form_checks.append((flow_run_id, pause_key))
         return self.forms.get((flow_run_id, pause_key), FormStatus.NOT_WAITING)
+
+    def delete_run(self, flow_run_id: str) -> None:
+        self.deleted.append(flow_run_id)
+        self.states.pop(flow_run_id, None)
 
     def forget_answers(self, flow_run_id: str, pause_keys: list[str]) -> None:
         self.forgotten.extend((flow_run_id, key) for key in pause_keys)

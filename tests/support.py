@@ -33,7 +33,7 @@ def example_referral(name: str = "referral-standard.json") -> Referral:
 
 
 def make_app(database_url: str, data_dir: object, profile: str = "production") -> App:
-    settings = Settings(database_url=database_url, data_dir=data_dir, profile=profile)
+    settings = Settings(database_url=database_url, data_dir=data_dir, profile=profile, retention_daily=False)
     engine = make_engine(database_url)
     return App(settings=settings, profile=settings.load_profile(), engine=engine,
                session_factory=make_session_factory(engine))
@@ -148,7 +148,8 @@ def case_app(tmp_path, monkeypatch: pytest.MonkeyPatch, smtp_port: int, **extra_
 
     url = f"sqlite:///{tmp_path / 'cases.db'}"
     env = {"HJEMTILOS_DATABASE_URL": url, "HJEMTILOS_PROFILE": "fast", "HJEMTILOS_DATA_DIR": str(tmp_path / "data"),
-           "HJEMTILOS_SMTP_HOST": "127.0.0.1", "HJEMTILOS_SMTP_PORT": str(smtp_port), **extra_env}
+           "HJEMTILOS_SMTP_HOST": "127.0.0.1", "HJEMTILOS_SMTP_PORT": str(smtp_port),
+           "HJEMTILOS_RETENTION_DAILY": "false", **extra_env}  # synthetic clocks would skip years
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     upgrade(url)

@@ -154,6 +154,13 @@ class PrefectOrchestrator:
         return FormStatus.STORED
 
 
+    def delete_run(self, flow_run_id: str) -> None:
+        with get_client(sync_client=True) as client:
+            try:
+                client.delete_flow_run(UUID(flow_run_id))
+            except ObjectNotFound:
+                pass
+
     def forget_answers(self, flow_run_id: str, pause_keys: list[str]) -> None:
         from prefect.input import keyset_from_base_key
 

@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from casework.eligibility import FLAG_LABEL_DA
 from casework.steps import ApprovalKind, CaseStatus, Role, Step, VisitKind
 from hjemtilos.approvals import InvalidRequest
 from hjemtilos.cases.context import CaseContext
@@ -50,11 +49,10 @@ class ScreeningHandler(Handler[ScreeningAnswer]):
     scoped = False
 
     def describe(self, ctx: CaseContext) -> list[str]:
-        lines = ["Læs henvisningen i sagsdatabasen (`hjemtilos cases`) og vælg en beslutning."]
-        if ctx.case.review_flags:
-            lines += ["", "**Markeret til koordinatorens vurdering:** "
-                      + "; ".join(FLAG_LABEL_DA.get(flag, "kræver din vurdering") for flag in ctx.case.review_flags)
-                      + " (detaljer står kun i sagsdatabasen)."]
+        page = ctx.app.settings.workspace_url(f"/sager/{ctx.case.reference}")
+        lines = [f"Læs henvisningen på sagens side i arbejdsrummet ({page}) og vælg en beslutning."]
+        if ctx.case.review_flags:  # which flags, and why, stays on the case page: Prefect keeps this text
+            lines += ["", f"**Markeret til din vurdering:** se sagens side ({page})."]
         return lines
 
     def apply(self, ctx: CaseContext, answer: ScreeningAnswer) -> str | None:

@@ -60,6 +60,7 @@ class ReferralCase(Base):
     closed_at: Mapped[datetime | None]
     close_reason: Mapped[str | None] = mapped_column(String(200))
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    anonymised_at: Mapped[datetime | None]  # retention removed names, contact data and free text
 
     child: Mapped[Child] = relationship(back_populates="case", uselist=False, cascade="all, delete-orphan")
     placement: Mapped[Placement] = relationship(back_populates="case", uselist=False, cascade="all, delete-orphan")

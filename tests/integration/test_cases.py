@@ -448,3 +448,17 @@ def test_none_of_the_candidates_fits_waits_for_a_family_not_passed_over(rollback
     with rollback_app.session_factory() as session:
         case = session.get(ReferralCase, case_id)
         assert [c.family_id for c in candidates_for(session, case, NOW)] == [berg]  # ... a new one is
+
+
+def test_the_screening_description_names_no_flag_and_links_to_the_case_page(rollback_app: App) -> None:
+    case_id = new_case(rollback_app, example="referral-youth-14.json")
+    with rollback_app.session_factory.begin() as session:
+        case = session.get(ReferralCase, case_id)
+        assert case is not None and case.review_flags  # flagged for the coordinator
+        case.child.concern_suicide_risk_or_self_harm = True
+        case.review_flags = [*case.review_flags, "outside-target-group"]
+        reference = case.reference
+    description = view(rollback_app, case_id, ApprovalKind.SCREENING).description
+    assert f"/arbejde/sager/{reference}" in description and "Markeret til din vurdering" in description
+    for word in ("outside", "målgruppe", "ung på", "selvskade", "selvmord", "14-17", "vurdering (se henvisningen)"):
+        assert word not in description, word

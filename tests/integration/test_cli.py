@@ -125,3 +125,36 @@ def test_without_the_system_running_the_embedded_database_is_reported_not_a_trac
         assert result.returncode == 3, (args, result.stderr)
         assert "the case database is not running" in result.stderr and "hjemtilos up" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_user_commands_and_the_access_log(env: dict[str, str]) -> None:
+    code, stdout, stderr = run("user", "add", "tina", "--name", "Tina Holm")
+    assert code == 0, stderr
+    assert "/arbejde/opret/" in stdout
+    assert run("user", "add", "tina", "--name", "Tina Igen")[0] == 1  # taken
+    assert run("user", "add", "Tina!", "--name", "X")[0] == 1  # not a user name
+    assert run("user", "add", "ole", "--name", "Ole", "--role", "boss")[0] == 1
+    code, stdout, _ = run("user", "list")
+    assert code == 0 and "tina" in stdout and "coordinator" in stdout and "aktiv" in stdout
+    assert run("user", "disable", "tina")[0] == 0
+    assert "lukket" in run("user", "list")[1]
+    assert run("user", "reset-2fa", "tina")[0] == 0
+    assert run("user", "disable", "nobody")[0] == 1
+
+    code, stdout, _ = run("refer", str(EXAMPLES / "referral-standard.json"))
+    reference = next(word for word in stdout.split() if word.startswith("HTO-"))
+    assert run("access-log", "--case", reference)[0] == 1  # nobody has read it yet
+    code, stdout, _ = run("access-log", "--case", reference, "--csv")  # the first reading is itself logged
+    code, stdout, _ = run("access-log", "--case", reference, "--csv")
+    assert code == 0
+    assert stdout.splitlines()[0] == "tidspunkt_utc,bruger,handling,formaal,fra,sag"
+    assert stdout.splitlines()[1].split(",")[1:3] == ["cli", "exported"]
+
+
+def test_retention_dry_run_lists_and_run_does(env: dict[str, str]) -> None:
+    code, stdout, stderr = run("retention", "--dry-run")
+    assert code == 0, stderr
+    assert "nothing is due" in stdout and "not yet confirmed by the DPO" in stdout
+    code, stdout, stderr = run("retention", "run")
+    assert code == 0, stderr
+    assert "Udført / done: 0" in stdout and "Prefect not reachable" in stdout
