@@ -36,7 +36,7 @@ from hjemtilos.db.models import (
     VolunteerFamily,
 )
 
-__all__ = ["DEFAULT_POLICY", "Due", "Policy", "apply", "load_policy", "plan"]
+__all__ = ["ANONYMOUS", "DEFAULT_POLICY", "Due", "Policy", "anonymise_case", "apply", "load_policy", "plan"]
 
 DEFAULT_POLICY = PROJECT_ROOT / "config" / "retention.toml"
 ANONYMOUS = "–"
@@ -157,7 +157,7 @@ def plan(session: Session, policy: Policy, now: datetime, maildir: Path | None =
     return due
 
 
-def _anonymise(session: Session, case: ReferralCase, now: datetime) -> None:
+def anonymise_case(session: Session, case: ReferralCase, now: datetime) -> None:
     child = case.child
     child.first_name = child.last_name = ANONYMOUS
     child.birth_date = date(child.birth_date.year, 1, 1)
@@ -201,7 +201,7 @@ def apply(app: App, due: list[Due], now: datetime, actor: str = "retention",
             elif item.kind == "closed_cases":
                 case = session.get(ReferralCase, item.ids[0])
                 if case is not None:
-                    _anonymise(session, case, now)
+                    anonymise_case(session, case, now)
                     case_id = case.id
             elif item.kind == "mail_bodies":
                 session.execute(update(OutboxMail).where(OutboxMail.id.in_(item.ids)).values(body_text="",

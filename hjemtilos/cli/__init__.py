@@ -8,6 +8,7 @@ from hjemtilos.cli.case_commands import cases, refer
 from hjemtilos.cli.db_commands import db_app
 from hjemtilos.cli.family_commands import family_app
 from hjemtilos.cli.mail_commands import mail_app
+from hjemtilos.cli.person_commands import person_app
 from hjemtilos.cli.retention_commands import retention_app
 from hjemtilos.cli.system_commands import deploy, up, worker
 from hjemtilos.cli.user_commands import access_log, user_app
@@ -25,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(mail_app, name="mail")
 app.add_typer(user_app, name="user")
 app.add_typer(retention_app, name="retention")
+app.add_typer(person_app, name="person")
 app.command("access-log")(access_log)
 for command in (refer, cases, deploy, worker, up):
     app.command()(command)

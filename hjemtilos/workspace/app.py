@@ -384,8 +384,24 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
                           client=_client(request), purpose="adgangslog / access log")
             return Response(access_log_csv(rows), media_type="text/csv; charset=utf-8", headers={
                 "Content-Disposition": f'attachment; filename="adgangslog-{reference}.csv"'})
-        return render(request, "access_log.html", signed, reference=reference, rows=rows)
+        return render(request, "access_log.html", signed, reference=reference, rows=rows, error=None)
 
+    def person_export(request: Request, session: Session, signed: SignedIn, form: dict[str, str]) -> Response:
+        """Everything held about one person, as a JSON download (logged as an export of each case in it)."""
+        from hjemtilos.person import export_person, log_export
+
+        email = request.query_params.get("email", "").strip().lower()
+        reference = request.query_params.get("sag", "").strip().upper()
+        if not email and not reference:
+            return render(request, "access_log.html", signed, 422, reference="", rows=[],
+                          error="Giv en e-mailadresse eller et sagsnummer. / Give an e-mail address or a reference.")
+        data = export_person(session, email=email or None, reference=None if email else reference)
+        log_export(session, data, signed, clock(), _client(request))
+        name = (reference or "person") if not email else "person"
+        return Response(json.dumps(data, ensure_ascii=False, indent=2), media_type="application/json",
+                        headers={"Content-Disposition": f'attachment; filename="indsigt-{name}.json"'})
+
+    web.add_api_route(f"{BASE}/admin/person", page(person_export, administrators_only=True), methods=["GET"])
     web.add_api_route(f"{BASE}/admin", page(dashboard, administrators_only=True), methods=["GET"],
                       response_class=HTMLResponse)
     web.add_api_route(f"{BASE}/admin/adgangslog", page(access_log, administrators_only=True), methods=["GET"])

@@ -158,3 +158,19 @@ def test_retention_dry_run_lists_and_run_does(env: dict[str, str]) -> None:
     code, stdout, stderr = run("retention", "run")
     assert code == 0, stderr
     assert "Udført / done: 0" in stdout and "Prefect not reachable" in stdout
+
+
+def test_person_export_and_erase(env: dict[str, str], tmp_path: Path) -> None:
+    import json
+
+    code, stdout, _ = run("refer", str(EXAMPLES / "referral-standard.json"))
+    reference = next(word for word in stdout.split() if word.startswith("HTO-"))
+    email = json.loads((EXAMPLES / "referral-standard.json").read_text())["custody_holders"][0]["email"]
+    target = tmp_path / "export.json"
+    code, _, stderr = run("person", "export", "--email", email, "--out", str(target))
+    assert code == 0, stderr
+    assert json.loads(target.read_text())["as_party"][0]["case_reference"] == reference
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert run("person", "export")[0] == 2  # neither --email nor --case
+    code, _, stderr = run("person", "erase", "--case", reference)
+    assert code == 1 and "open" in stderr

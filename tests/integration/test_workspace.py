@@ -281,3 +281,19 @@ def test_certificates_are_recorded_on_the_family_page_with_field_errors(app: App
         assert (stored.criminal_record_received_on, stored.criminal_record_clear) == (today, False)
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "certificate-recorded")).one()
         assert event.actor == "jens" and event.detail == {"member_id": member_id, "certificate": "criminal_record"}
+
+
+def test_an_administrator_downloads_everything_about_a_person(app: App, web: TestClient, clock: Clock) -> None:
+    case_id = new_case(app)
+    with app.session_factory() as session:
+        case = session.get(ReferralCase, case_id)
+        assert case is not None
+        reference, email = case.reference, next(p.email for p in case.parties if p.role == "custody_holder")
+    add_user(app, "kim", Role.ADMINISTRATOR)
+    sign_in(web, app, "kim", clock)
+    answer = web.get(f"/arbejde/admin/person?email={email}")
+    assert answer.status_code == 200 and "attachment" in answer.headers["content-disposition"]
+    assert answer.json()["as_party"][0]["case_reference"] == reference
+    assert web.get("/arbejde/admin/person").status_code == 422
+    with app.session_factory() as session:
+        assert [(e.username, e.action) for e in access.case_log(session, reference)] == [("kim", "exported")]
