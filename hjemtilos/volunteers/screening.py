@@ -232,7 +232,7 @@ def _apply(session: Session, family: VolunteerFamily, task: HumanTask, answer: F
     if answer.choice is FamilyDecision.APPROVE:
         if not status.complete:
             # which member's certificate has a remark stays on the family page: Prefect keeps this text
-            problems = list(status.missing) + (["en attest med anmærkning (se familiens side)"]
+            problems = list(status.missing) + (["en attest kræver din vurdering (se familiens side)"]
                                                if status.unclear_certificates else [])
             reject_input(session, task, "Kan ikke godkendes endnu. Mangler: " + ", ".join(problems) + ".", now)
             return None
