@@ -2,8 +2,9 @@
 
 Run them from the deployment's "Run" → "Custom run" form in the Prefect UI. The parameters have Danish names and
 help (Prefect titles a parameter by its name and takes its help from the docstring); they are the case reference,
-choices and initials only: no free text, so no personal data reaches Prefect. The reference's format is checked by
-Prefect before a run is made.
+choices only: no free text, so no personal data reaches Prefect. The reference's format is checked by Prefect
+before a run is made. Who ran it is the signed-in user whose request the front door recorded (the workspace's case
+page offers the same two forms).
 """
 
 from __future__ import annotations
@@ -17,14 +18,22 @@ from pydantic import Field
 from casework.steps import ChangeKind, EndedBy
 from hjemtilos import cases
 from hjemtilos.adapters.prefect import PrefectOrchestrator
+from hjemtilos.cases.ending import CHANGES, ENDED_BY, REASONS
 from tasks.runtime import get_app, utcnow
 
-ENDED_BY = {"venskabsfamilien": EndedBy.FAMILY, "forældrene": EndedBy.PARENTS, "barnet": EndedBy.CHILD,
-            "Red Barnet": EndedBy.RED_BARNET, "BBU": EndedBy.BBU}
-REASONS = Literal["familiens situation", "barnet ønsker ikke at fortsætte", "forældrene ønsker ikke at fortsætte",
-                  "flytning", "samarbejdet fungerer ikke", "andet"]
-CHANGES = {"flytning": ChangeKind.MOVING, "sygdom": ChangeKind.ILLNESS, "skilsmisse": ChangeKind.DIVORCE,
-           "anbringelse": ChangeKind.PLACEMENT, "andet": ChangeKind.OTHER}
+
+def started_by() -> str:
+    """The signed-in coordinator who started this run through the front door, else ``prefect-api``."""
+    from prefect.context import FlowRunContext
+
+    from hjemtilos.workspace.access import UNATTRIBUTED, starter_of
+
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    if run is None or run.deployment_id is None or run.created is None:
+        return UNATTRIBUTED
+    with get_app().session_factory() as session:
+        return starter_of(session, str(run.deployment_id), run.created) or UNATTRIBUTED
 
 
 @task(name="record_ending", cache_policy=NO_CACHE, persist_result=False)
@@ -42,7 +51,6 @@ def wake_case_run(flow_run_id: str) -> bool:
 
 # The case reference as the Prefect UI validates it before it makes a run (a typo never starts one).
 Reference = Annotated[str, Field(pattern=r"^HTO-\d{4}-\d{4}$")]
-Initials = Annotated[str, Field(min_length=2, max_length=20, pattern=r"^[A-Za-zÆØÅæøå. -]+$")]
 
 
 @flow(name="end-case", persist_result=False)
@@ -51,7 +59,6 @@ def end_case(
     afsluttet_af: Literal["venskabsfamilien", "forældrene", "barnet", "Red Barnet", "BBU"],
     begrundelse: REASONS,
     ny_familie: Literal["ja, find en ny familie", "nej, afslut sagen"] = "nej, afslut sagen",
-    initialer: Initials = "KO",
 ) -> str:
     """Afslut et forløb før tid (end a case early). Hvis familien afslutter, holdes et ekstra børnebesøg.
 
@@ -61,9 +68,9 @@ def end_case(
         begrundelse: Hvorfor slutter forløbet? Vælg den nærmeste (why; no free text reaches Prefect).
         ny_familie: Skal barnet have en ny venskabsfamilie? Afslutter familien, spørges barnet først ved et ekstra
             børnebesøg (should the child get a new family).
-        initialer: Dine initialer (your initials).
     """
-    run_id = record_ending(sagsnummer, ENDED_BY[afsluttet_af], begrundelse, ny_familie.startswith("ja"), initialer)
+    run_id = record_ending(sagsnummer, ENDED_BY[afsluttet_af], begrundelse, ny_familie.startswith("ja"),
+                           started_by())
     woke = wake_case_run(run_id) if run_id else False
     get_run_logger().info("ending recorded for %s; case run woken: %s", sagsnummer, woke)
     return "recorded"
@@ -78,14 +85,12 @@ def record_circumstance_change(case_reference: str, kind: ChangeKind, coordinato
 def record_change(
     sagsnummer: Reference,
     forandring: Literal["flytning", "sygdom", "skilsmisse", "anbringelse", "andet"],
-    initialer: Initials = "KO",
 ) -> str:
     """Registrér ændrede forhold (change of circumstances): familien og Red Barnet orienteres.
 
     Args:
         sagsnummer: Sagens nummer, fx HTO-2026-0001 (the case reference).
         forandring: Hvad har ændret sig hos barnet eller familien? (what changed)
-        initialer: Dine initialer (your initials).
     """
-    record_circumstance_change(sagsnummer, CHANGES[forandring], initialer)
+    record_circumstance_change(sagsnummer, CHANGES[forandring], started_by())
     return "recorded"

@@ -44,6 +44,16 @@ CHANGE_TEXT: dict[ChangeKind, tuple[str, str]] = {
     ChangeKind.OTHER: ("andre ændrede forhold", "other changed circumstances"),
 }
 
+# The coordinator's choices (Danish) for an early ending and a change of circumstances: the end-case and
+# record-change deployments and the workspace's case page offer the same.
+ENDED_BY = {"venskabsfamilien": EndedBy.FAMILY, "forældrene": EndedBy.PARENTS, "barnet": EndedBy.CHILD,
+            "Red Barnet": EndedBy.RED_BARNET, "BBU": EndedBy.BBU}
+REASONS = Literal["familiens situation", "barnet ønsker ikke at fortsætte", "forældrene ønsker ikke at fortsætte",
+                  "flytning", "samarbejdet fungerer ikke", "andet"]
+CHANGES = {"flytning": ChangeKind.MOVING, "sygdom": ChangeKind.ILLNESS, "skilsmisse": ChangeKind.DIVORCE,
+           "anbringelse": ChangeKind.PLACEMENT, "andet": ChangeKind.OTHER}
+
+
 
 @dataclass(frozen=True)
 class EndingPlan:

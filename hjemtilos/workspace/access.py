@@ -22,6 +22,7 @@ from hjemtilos.workspace.accounts import SignedIn
 __all__ = [
     "EXPORTED",
     "RESUMED",
+    "STARTED_RUN",
     "UNATTRIBUTED",
     "VIEWED",
     "VIEWED_IN_PREFECT",
@@ -31,6 +32,7 @@ __all__ = [
     "prefect_request",
     "record",
     "resumer_of",
+    "starter_of",
 ]
 
 VIEWED = "viewed"
@@ -43,6 +45,8 @@ UNATTRIBUTED = "prefect-api"
 PURPOSES = {VIEWED: "sagsbehandling / casework", VIEWED_IN_PREFECT: "sagsbehandling / casework",
             RESUMED: "afgørelse af et trin / deciding a step", EXPORTED: "udlevering / export"}
 FLOW_RUN = re.compile(r"^/api/flow_runs/([0-9a-fA-F-]{36})(/[^?]*)?")
+DEPLOYMENT_RUN = re.compile(r"^/api/deployments/([0-9a-fA-F-]{36})/create_flow_run/?$")
+STARTED_RUN = "started-run"  # a deployment run created through the front door (end-case, record-change)
 ACTIONS_DA = {VIEWED: "åbnede sagen", VIEWED_IN_PREFECT: "åbnede sagens kørsel i Prefect",
               RESUMED: "afgjorde et trin (Resume)", EXPORTED: "eksporterede"}
 
@@ -76,6 +80,10 @@ def record(session: Session, who: SignedIn | str, action: str, now: datetime, *,
 def prefect_request(session: Session, who: SignedIn, method: str, uri: str, now: datetime,
                     client: str | None) -> AccessLogEntry | None:
     """Record a Prefect request the front door admitted, if it concerns one of our runs."""
+    started = DEPLOYMENT_RUN.match(uri)
+    if started is not None and method.upper() == "POST":
+        return record(session, who, STARTED_RUN, now, client=client,
+                      purpose=f"deployment:{started.group(1).lower()}")
     match = FLOW_RUN.match(uri)
     if match is None:
         return None
@@ -105,6 +113,16 @@ def resumer_of(session: Session, flow_run_id: str | None, since: datetime | None
     if since is not None:
         query = query.where(AccessLogEntry.at >= since)
     return session.scalar(query.order_by(AccessLogEntry.id.desc()).limit(1))
+
+
+def starter_of(session: Session, deployment_id: str, created: datetime, within: timedelta = timedelta(minutes=2)) \
+        -> str | None:
+    """Who created a run of this deployment through the front door just before ``created`` (the run's own creation
+    time): the coordinator who ran end-case or record-change from the Prefect UI."""
+    return session.scalar(select(AccessLogEntry.username).where(
+        AccessLogEntry.action == STARTED_RUN, AccessLogEntry.purpose == f"deployment:{deployment_id.lower()}",
+        AccessLogEntry.at <= created + timedelta(seconds=5), AccessLogEntry.at >= created - within)
+        .order_by(AccessLogEntry.id.desc()).limit(1))
 
 
 def case_log(session: Session, reference: str) -> list[CaseAccess]:

@@ -15,6 +15,7 @@ import hmac
 import io
 import json
 import secrets
+import typing
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from casework.clock import format_local
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
+from hjemtilos.cases.ending import CHANGES, ENDED_BY, REASONS
 from hjemtilos.db.models import ReferralCase, UserAccount
 from hjemtilos.workspace import access, accounts, views
 from hjemtilos.workspace.accounts import AccountError, Role, SignedIn
@@ -69,9 +71,11 @@ def _safe_next(value: str | None) -> str:
 
 def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: str | None = None,
                      health: Callable[[], dict[str, str]] | None = None,
+                     wake: Callable[[str], object] | None = None,
                      clock: Callable[[], datetime] = _now) -> FastAPI:
     """``prefect_api``/``prefect_auth``: the Prefect server behind the front door (for its UI settings);
-    ``health``: the dashboard's liveness row (part → up/slow/down)."""
+    ``health``: the dashboard's liveness row (part → up/slow/down); ``wake``: reschedule a case run (an early
+    ending is handled by the run at once; the timekeeper wakes it otherwise)."""
     settings = app.settings
     idle = timedelta(minutes=settings.workspace_idle_minutes)
     lifetime = timedelta(hours=12)
@@ -107,13 +111,20 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"{BASE}/log-ind?next={quote(target)}", status_code=303)
 
-    def page(handler: Callable[..., Response], administrators_only: bool = False) -> Callable[..., Any]:
+    def page(handler: Callable[..., Response | Callable[[], Response]],
+             administrators_only: bool = False) -> Callable[..., Any]:
         """A signed-in page: the session is checked (and kept alive) in the same transaction as the page's reads."""
         async def endpoint(request: Request) -> Response:
             form = dict((await request.form()).items()) if request.method == "POST" else {}
             return await run_in_threadpool(run, request, {k: str(v) for k, v in form.items()})
 
         def run(request: Request, form: dict[str, str]) -> Response:
+            result = checked(request, form)
+            # a handler that writes through the case services returns what to do once the page's own
+            # transaction (the session's last-seen time) is committed: SQLite has one writer at a time
+            return result if isinstance(result, Response) else result()
+
+        def checked(request: Request, form: dict[str, str]) -> Response | Callable[[], Response]:
             with app.session_factory.begin() as session:
                 signed = who(request, session)
                 if signed is None:
@@ -286,7 +297,8 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
             return render(request, "message.html", signed, 404, title="Ingen sag / No case",
                           text=f"Der er ingen sag {reference}. / There is no case {reference}.")
         access.record(session, signed, access.VIEWED, clock(), case=data.case, client=_client(request))
-        return render(request, "case.html", signed, c=data, resume_url=_resume_url(data.case))
+        return render(request, "case.html", signed, c=data, resume_url=_resume_url(data.case), error=None,
+                      ended_by=ENDED_BY, reasons=END_REASONS, changes=CHANGES)
 
     def _resume_url(case: ReferralCase) -> str | None:
         return f"{settings.ui_base}/runs/flow-run/{case.flow_run_id}" if case.flow_run_id else None
@@ -308,6 +320,62 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
         return RedirectResponse(f"{BASE}/sager/{reference}", status_code=303)
 
     web.add_api_route(f"{BASE}/sager/{{reference}}/overtag", page(take_case), methods=["POST"])
+
+    def end_case(request: Request, session: Session, signed: SignedIn,
+                 form: dict[str, str]) -> Response | Callable[[], Response]:
+        """An early ending, decided here by the signed-in coordinator (the case run carries it out)."""
+        from hjemtilos import cases
+        from hjemtilos.approvals import InvalidRequest
+
+        reference, username = request.path_params["reference"], signed.user.username
+        ended_by, reason = ENDED_BY.get(form.get("ended_by", "")), form.get("reason", "")
+        if ended_by is None or reason not in END_REASONS:
+            return lambda: case_error(request, signed, reference, "Vælg hvem der afslutter og hvorfor. / Choose "
+                                      "who ends it and why.")
+
+        def carry_out() -> Response:
+            try:
+                _, run_id = cases.request_ending(app, reference, ended_by=ended_by, reason=reason,
+                                                 rematch=form.get("rematch") == "ja", actor=username, now=clock())
+            except (InvalidRequest, LookupError) as exc:
+                return case_error(request, signed, reference, str(exc))
+            if run_id and wake is not None:
+                try:
+                    wake(run_id)
+                except Exception:  # noqa: BLE001 - recorded; the timekeeper wakes the run on its next tick
+                    pass
+            return RedirectResponse(f"{BASE}/sager/{reference}", status_code=303)
+        return carry_out
+
+    def record_change(request: Request, session: Session, signed: SignedIn,
+                      form: dict[str, str]) -> Response | Callable[[], Response]:
+        from hjemtilos import cases
+
+        reference, username = request.path_params["reference"], signed.user.username
+        kind = CHANGES.get(form.get("kind", ""))
+        if kind is None:
+            return lambda: case_error(request, signed, reference, "Vælg hvad der har ændret sig. / Choose what "
+                                      "changed.")
+
+        def carry_out() -> Response:
+            try:
+                cases.record_change(app, reference, kind, username, clock())
+            except LookupError as exc:
+                return case_error(request, signed, reference, str(exc))
+            return RedirectResponse(f"{BASE}/sager/{reference}", status_code=303)
+        return carry_out
+
+    def case_error(request: Request, signed: SignedIn, reference: str, error: str) -> Response:
+        """The case page with ``error`` at the top (after the page's transaction: it reads in a session of its own)."""
+        with app.session_factory() as session:
+            data = views.case_page(session, reference, clock())
+            if data is None:
+                return render(request, "message.html", signed, 404, title="Ingen sag / No case", text=reference)
+            return render(request, "case.html", signed, 422, c=data, resume_url=_resume_url(data.case),
+                          error=error, ended_by=ENDED_BY, reasons=END_REASONS, changes=CHANGES)
+
+    web.add_api_route(f"{BASE}/sager/{{reference}}/afslut", page(end_case), methods=["POST"])
+    web.add_api_route(f"{BASE}/sager/{{reference}}/forhold", page(record_change), methods=["POST"])
 
     # -- families --------------------------------------------------------------------------------------------------
 
@@ -443,6 +511,9 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
         return RedirectResponse(f"{BASE}/", status_code=303)
 
     return web
+
+
+END_REASONS: tuple[str, ...] = typing.get_args(REASONS)  # the same choices as the end-case deployment
 
 
 def _basic(secret: str | None) -> str:

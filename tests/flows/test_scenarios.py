@@ -25,9 +25,11 @@ from tests.flows.driving import (
 
 def test_residential_home_needs_no_consent_but_a_startup_meeting(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
     add_family(app, local_area="Valby")
-    _case_id, _reference, case = start_case(app, "referral-residential-home.json")
+    _case_id, reference, case = start_case(app, "referral-residential-home.json")
     assert case.run() == "approval-screening-r1"
-    assert "bor på børne- eller ungehjem" in case.description() and "residential-home" not in case.description()
+    description = case.description()  # flagged: the flag itself is read on the case page, not in Prefect
+    assert "Markeret til din vurdering" in description and f"/arbejde/sager/{reference}" in description
+    assert "residential-home" not in description and "ungehjem" not in description
     assert case.answer({"decision": "godkend"}) == "approval-startup-meeting-r1"
     assert "opstartsmøde" in case.description()
     # a date missing: the server refuses the answer against the form's schema; the run waits on the same form
@@ -109,7 +111,7 @@ def test_family_ends_early_extra_child_visit_then_rematch(app, smtp_server) -> N
     approve_to_matching(case)
     agree_and_start(case, first)
     end_case(sagsnummer=reference, afsluttet_af="venskabsfamilien", begrundelse="familiens situation",
-             ny_familie="ja, find en ny familie", initialer="KH")
+             ny_familie="ja, find en ny familie")
     with app.session_factory() as session:
         ending_id = session.scalars(select(CaseEnding.id)).one()
     assert case.run() == f"approval-extra-child-visit-{ending_id}-r1"
@@ -141,7 +143,7 @@ def test_family_ends_early_and_child_wants_no_new_family(app, smtp_server) -> No
     case_id, reference, case = start_case(app, "referral-standard.json")
     approve_to_matching(case)
     agree_and_start(case, family)
-    end_case(sagsnummer=reference, afsluttet_af="venskabsfamilien", begrundelse="flytning", initialer="KH")
+    end_case(sagsnummer=reference, afsluttet_af="venskabsfamilien", begrundelse="flytning")
     key = case.run()
     assert key.startswith("approval-extra-child-visit-")
     assert case.answer({"visit_held_on": TODAY, "child_wants_rematch": "nej"}) == "done"
@@ -159,8 +161,7 @@ def test_parents_end_during_consent_closes_without_extra_visit(app, smtp_server)
     case_id, reference, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"
     assert case.answer({"decision": "godkend"}) == "approval-consent-r1"
-    end_case(sagsnummer=reference, afsluttet_af="forældrene", begrundelse="forældrene ønsker ikke at fortsætte",
-             initialer="KH")
+    end_case(sagsnummer=reference, afsluttet_af="forældrene", begrundelse="forældrene ønsker ikke at fortsætte")
     assert case.run() == "done"
     with app.session_factory() as session:
         assert session.get(ReferralCase, case_id).status == "closed"
@@ -216,7 +217,7 @@ def test_change_of_circumstances_informs_family_and_coordinator(app, smtp_server
     _case_id, reference, case = start_case(app, "referral-standard.json")
     approve_to_matching(case)
     agree_and_start(case, family)
-    record_change(sagsnummer=reference, forandring="flytning", initialer="KH")
+    record_change(sagsnummer=reference, forandring="flytning")
     deliver(app)
     mails = templates_to(smtp_server)
     assert mails[("circumstances-changed", "holm@example.dk")] == 1

@@ -297,3 +297,45 @@ def test_an_administrator_downloads_everything_about_a_person(app: App, web: Tes
     assert web.get("/arbejde/admin/person").status_code == 422
     with app.session_factory() as session:
         assert [(e.username, e.action) for e in access.case_log(session, reference)] == [("kim", "exported")]
+
+
+def test_an_early_ending_and_a_change_are_recorded_as_the_signed_in_user(app: App, web: TestClient,
+                                                                       clock: Clock) -> None:
+    from hjemtilos.db.models import CaseEnding, CircumstanceChange
+
+    woken: list[str] = []
+    web = TestClient(create_workspace(app, clock=clock, wake=woken.append), base_url="http://127.0.0.1")
+    case_id = new_case(app, run_id="0b6c7a1e-2222-4222-8333-444455556666")
+    with app.session_factory() as session:
+        reference = session.get(ReferralCase, case_id).reference  # type: ignore[union-attr]
+    add_user(app, "liv")
+    sign_in(web, app, "liv", clock)
+    page = web.get(f"/arbejde/sager/{reference}")
+    bad = web.post(f"/arbejde/sager/{reference}/afslut", data={"csrf": _csrf(page.text), "ended_by": "naboen",
+                                                               "reason": "flytning"})
+    assert bad.status_code == 422 and "Vælg hvem" in bad.text
+    done = web.post(f"/arbejde/sager/{reference}/afslut", data={
+        "csrf": _csrf(page.text), "ended_by": "forældrene", "reason": "flytning", "rematch": "nej"})
+    assert done.status_code == 200
+    again = web.post(f"/arbejde/sager/{reference}/afslut", data={
+        "csrf": _csrf(page.text), "ended_by": "forældrene", "reason": "flytning", "rematch": "nej"})
+    assert again.status_code == 422 and "allerede" in again.text  # one ending at a time
+    web.post(f"/arbejde/sager/{reference}/forhold", data={"csrf": _csrf(page.text), "kind": "sygdom"})
+    with app.session_factory() as session:
+        ending = session.scalars(select(CaseEnding)).one()
+        change = session.scalars(select(CircumstanceChange)).one()
+    assert (ending.requested_by, ending.ended_by, ending.reason) == ("liv", "parents", "flytning")
+    assert (change.recorded_by, change.kind) == ("liv", "illness")
+    assert woken == ["0b6c7a1e-2222-4222-8333-444455556666"]  # the run handles the ending at once
+
+
+def test_the_front_door_names_who_started_a_deployment_run(app: App, web: TestClient, clock: Clock) -> None:
+    add_user(app, "mia")
+    sign_in(web, app, "mia", clock)
+    deployment = "5f0c7a1e-3333-4222-8333-444455556666"
+    assert web.get("/arbejde/_auth", headers={"x-forwarded-method": "POST", "x-forwarded-uri":
+                                              f"/api/deployments/{deployment}/create_flow_run"}).status_code == 200
+    with app.session_factory() as session:
+        assert access.starter_of(session, deployment, clock.now + timedelta(seconds=1)) == "mia"
+        assert access.starter_of(session, deployment, clock.now + timedelta(minutes=5)) is None  # too long ago
+        assert access.starter_of(session, "6f0c7a1e-3333-4222-8333-444455556666", clock.now) is None
