@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     form_limit_per_referrer: str = Field(default="10/hour", description="Submissions naming one referrer's e-mail "
                                                                         "address")
 
-    @field_validator("form_limit_per_client", "form_limit_per_referrer")
+    @field_validator("form_limit_per_client", "form_limit_per_referrer", "referrer_link_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse
@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     retention_file: Path = Field(default=PROJECT_ROOT / "config" / "retention.toml",
                                  description="How long each kind of record is kept (periods for the DPO to confirm)")
     retention_daily: bool = Field(default=True, description="The timekeeper applies the retention file once a day")
+
+    referrer_verification: bool = Field(default=True, description="The referral form opens only through a one-time "
+                                                                  "link sent to an address in referrer_domains")
+    referrer_domains: list[str] = Field(default=["kk.dk"], description="Mail domains whose caseworkers may refer "
+                                                                       "(subdomains included), as a JSON list")
+    referrer_link_hours: int = Field(default=24, ge=1, description="How long a link to the referral form works")
+    referrer_link_limit: str = Field(default="5/hour", description="Links one address may ask for, in limits' "
+                                                                   "notation")
 
     mail_catcher_host: str = "127.0.0.1"
     mail_catcher_port: int = 8025

@@ -149,7 +149,8 @@ def case_app(tmp_path, monkeypatch: pytest.MonkeyPatch, smtp_port: int, **extra_
     url = f"sqlite:///{tmp_path / 'cases.db'}"
     env = {"HJEMTILOS_DATABASE_URL": url, "HJEMTILOS_PROFILE": "fast", "HJEMTILOS_DATA_DIR": str(tmp_path / "data"),
            "HJEMTILOS_SMTP_HOST": "127.0.0.1", "HJEMTILOS_SMTP_PORT": str(smtp_port),
-           "HJEMTILOS_RETENTION_DAILY": "false", **extra_env}  # synthetic clocks would skip years
+           "HJEMTILOS_RETENTION_DAILY": "false",  # synthetic clocks would skip years
+           "HJEMTILOS_REFERRER_VERIFICATION": "false", **extra_env}  # the form's own tests verify referrers
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     upgrade(url)

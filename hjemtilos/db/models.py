@@ -448,3 +448,18 @@ class AccessLogEntry(Base):
     action: Mapped[str] = mapped_column(String(30))  # viewed, viewed-in-prefect, resumed, exported, ...
     purpose: Mapped[str | None] = mapped_column(String(200))
     client: Mapped[str | None] = mapped_column(String(64))
+
+
+class ReferrerLink(Base):
+    """A one-time link to the referral form, sent to a caseworker's address in an allowed domain: the referral
+    made through it is the verified address's, and its receipt goes only there. Only the token's SHA-256 is kept."""
+
+    __tablename__ = "referrer_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("referral_case.id", ondelete="SET NULL"))

@@ -21,6 +21,13 @@ class ReferralReceipt(MailContext):
 
 
 @dataclass(frozen=True)
+class ReferrerLink(MailContext):
+    """To a caseworker who asked for the referral form: the one-time link, nothing typed by anyone."""
+    link: str
+    valid_hours: int
+
+
+@dataclass(frozen=True)
 class NewReferral(MailContext):
     """To the coordinator: only the reference and a link (the referral itself is read where people sign in)."""
     case_reference: str
@@ -187,6 +194,7 @@ class StuckCaseAlert(MailContext):
 TEMPLATES: dict[str, type[MailContext]] = {
     "referral-receipt": ReferralReceipt,
     "new-referral": NewReferral,
+    "referrer-link": ReferrerLink,
     "consent-request": ConsentRequest,
     "consent-reminder": ConsentReminder,
     "parents-informed": ParentsInformed,

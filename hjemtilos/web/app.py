@@ -23,6 +23,7 @@ from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
 from hjemtilos.intake import IntakeRejected, StoredCase, receive_referral
 from hjemtilos.web.fields import ALL_FIELDS, GROUPS, to_referral_data
+from hjemtilos.web.referrers import LinkRefused, find_link, request_link, use_link
 from hjemtilos.web.validation import check_referral, field_id
 
 CSRF_COOKIE = "hjemtilos_csrf"
@@ -57,6 +58,23 @@ TEXT = {
            "time. Please wait a little and try again; call Red Barnet if it is urgent.", "too_big": "The referral is "
            "too large to be sent."},
 }
+TEXT["da"].update({  # the way in for verified referrers (hjemtilos/web/referrers.py)
+    "start": "Skriv din arbejdsmail, så sender vi dig et link til henvisningsformularen. Linket virker én gang; "
+             "kvitteringen for henvisningen sendes til samme adresse.", "email": "Din arbejdsmail",
+    "send_link": "Send mig et link", "sent": "Tjek din mail",
+    "sent_text": "Vi har sendt et link til henvisningsformularen til",
+    "link_used": "Linket er brugt eller udløbet. Bed om et nyt nedenfor.",
+    "verified": "Henvisningen sendes fra den bekræftede adresse"})
+TEXT["en"].update({
+    "start": "Give your work e-mail and we send you a link to the referral form. The link works once; the receipt "
+             "goes to the same address.", "email": "Your work e-mail", "send_link": "Send me a link",
+    "sent": "Check your mail", "sent_text": "We have sent a link to the referral form to",
+    "link_used": "The link has been used or has expired. Ask for a new one below.",
+    "verified": "The referral is sent from the verified address"})
+
+
+class LinkTaken(Exception):
+    """The one-time link was used by another submission in the meantime."""
 
 
 def _lang(request: Request, form: dict[str, str] | None = None) -> str:
@@ -116,10 +134,61 @@ def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = 
                             secure=request.url.scheme == "https")
         return response
 
+    verify = app.settings.referrer_verification
+
+    def start_page(request: Request, lang: str, error: str | None = None, status: int = 200,
+                   email: str = "") -> Response:
+        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+        response = HTMLResponse(render("start.html", t=TEXT[lang], lang=lang, csrf=token, error=error, email=email),
+                                status_code=status)
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+        return response
+
+    def verified_email(token: str) -> str | None:
+        with app.session_factory() as session:
+            link = find_link(session, token, datetime.now(UTC))
+            return link.email if link else None
+
     @web.get("/", response_class=HTMLResponse)
     def show_form(request: Request) -> Response:
+        lang = _lang(request)
         token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
-        return form_page(request, _lang(request), {}, {}, [], token)
+        if not verify:
+            return form_page(request, lang, {}, {}, [], token)
+        access = request.query_params.get("adgang", "")
+        email = verified_email(access)
+        if email is None:
+            return start_page(request, lang, TEXT[lang]["link_used"] if access else None, 410 if access else 200)
+        return form_page(request, lang, {"adgang": access, "referrer.email": email}, {}, [], token)
+
+    link_limit = parse(app.settings.referrer_link_limit)
+
+    @web.post("/link", response_class=HTMLResponse)
+    async def ask_for_link(request: Request) -> Response:
+        client = request.client.host if request.client else "unknown"
+        posted = {k: str(v) for k, v in (await request.form()).items()}
+        lang = _lang(request, posted)
+        if not limiter.hit(per_client, "referral-form-client", client):
+            return start_page(request, lang, TEXT[lang]["busy"], 429)
+        email = posted.get("email", "").strip().lower()[:320]
+        if email and not limiter.hit(link_limit, "referrer-link", email):
+            return start_page(request, lang, TEXT[lang]["busy"], 429, email)
+        return await run_in_threadpool(send_link, request, lang, posted, email)
+
+    def send_link(request: Request, lang: str, posted: dict[str, str], email: str) -> Response:
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        if not cookie or not hmac.compare_digest(cookie, posted.get("csrf", "")):
+            return start_page(request, lang, TEXT[lang]["csrf"], 403, email)
+        settings = app.settings
+        try:
+            with app.session_factory.begin() as session:
+                request_link(session, email, datetime.now(UTC), domains=settings.referrer_domains,
+                             hours=settings.referrer_link_hours, form_url=settings.referral_form_url,
+                             programme=app.programme)
+        except LinkRefused as exc:
+            return start_page(request, lang, exc.da if lang == "da" else exc.en, 422, email)
+        return HTMLResponse(render("link_sent.html", t=TEXT[lang], lang=lang, email=email))
 
     limiter = MovingWindowRateLimiter(MemoryStorage())
     per_client = parse(app.settings.form_limit_per_client)
@@ -149,6 +218,12 @@ def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = 
             return form_page(request, lang, posted, {}, [TEXT[lang]["csrf"]], token, status=403)
         errors: dict[str, str] = {}
         general: list[str] = []
+        access = posted.get("adgang", "")
+        if verify:
+            email = verified_email(access)
+            if email is None:
+                return start_page(request, lang, TEXT[lang]["link_used"], 410)
+            posted["referrer.email"] = email  # the verified address, whatever was posted
         referral, problems = check_referral(to_referral_data(posted), local_date(datetime.now(UTC)), set(ALL_FIELDS))
         for problem in problems:
             errors[problem.field] = problem.da if lang == "da" else problem.en
@@ -157,6 +232,10 @@ def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = 
         try:
             with app.session_factory.begin() as session:
                 stored = receive_referral(app, session, referral, datetime.now(UTC), actor="web")
+                if verify and not use_link(session, access, stored.case_id, datetime.now(UTC)):
+                    raise LinkTaken
+        except LinkTaken:  # another submission used the link a moment ago: this one is rolled back
+            return start_page(request, lang, TEXT[lang]["link_used"], 410)
         except IntakeRejected as exc:  # the rules were checked above; only a day turning over gets here
             for reason in exc.reasons:
                 errors[reason.field] = reason.da if lang == "da" else reason.en

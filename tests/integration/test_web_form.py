@@ -30,7 +30,7 @@ VALID = {
 
 @pytest.fixture
 def client(database_url: str, tmp_path):  # type: ignore[no-untyped-def]
-    settings = Settings(database_url=database_url, data_dir=tmp_path)
+    settings = Settings(database_url=database_url, data_dir=tmp_path, referrer_verification=False)
     engine = make_engine(database_url)
     started: list[str] = []
     application = App(settings=settings, profile=settings.load_profile(), engine=engine,
@@ -192,8 +192,8 @@ def test_control_characters_are_refused_in_every_text_field(client) -> None:  # 
 
 
 def test_submissions_beyond_the_limits_are_refused_and_store_nothing(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    settings = Settings(database_url=database_url, data_dir=tmp_path, form_limit_per_client="100/hour",
-                        form_limit_per_referrer="2/hour")
+    settings = Settings(database_url=database_url, data_dir=tmp_path, referrer_verification=False,
+                        form_limit_per_client="100/hour", form_limit_per_referrer="2/hour")
     engine = make_engine(database_url)
     application = App(settings=settings, profile=settings.load_profile(), engine=engine,
                       session_factory=make_session_factory(engine))
@@ -210,7 +210,8 @@ def test_submissions_beyond_the_limits_are_refused_and_store_nothing(database_ur
         assert big.status_code == 413
     engine.dispose()
 
-    tight = Settings(database_url=database_url, data_dir=tmp_path, form_limit_per_client="3/hour")
+    tight = Settings(database_url=database_url, data_dir=tmp_path, referrer_verification=False,
+                     form_limit_per_client="3/hour")
     engine = make_engine(database_url)
     application = App(settings=tight, profile=tight.load_profile(), engine=engine,
                       session_factory=make_session_factory(engine))
@@ -236,3 +237,48 @@ def test_the_privacy_notice_is_linked_from_the_form_in_both_languages(client) ->
     assert 'href="/privatliv?lang=da">Sådan behandler vi personoplysninger' in client.get("/").text
     assert "Dataansvarlig" in client.get("/privatliv").text
     assert "Controller" in client.get("/privatliv?lang=en").text
+
+
+def test_verified_referrers_open_the_form_through_a_one_time_link(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from hjemtilos.db.models import OutboxMail, ReferrerLink
+
+    settings = Settings(database_url=database_url, data_dir=tmp_path, referrer_link_limit="3/hour")
+    engine = make_engine(database_url)
+    application = App(settings=settings, profile=settings.load_profile(), engine=engine,
+                      session_factory=make_session_factory(engine))
+    with TestClient(create_app(application)) as client:
+        client.app_state = application  # type: ignore[attr-defined]
+        start = client.get("/")
+        assert start.status_code == 200 and 'action="/link"' in start.text and "child.first_name" not in start.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', start.text).group(1)  # type: ignore[union-attr]
+        # no form without a link: a direct submission is refused and nothing is stored
+        assert client.post("/", data={**VALID, "csrf": csrf}).status_code == 410 and count(client) == 0
+        foreign = client.post("/link", data={"csrf": csrf, "email": "someone@gmail.com"})
+        assert foreign.status_code == 422 and "kk.dk" in foreign.text
+        malformed = client.post("/link", data={"csrf": csrf, "email": "ikke en adresse"})
+        assert malformed.status_code == 422 and "gyldig" in malformed.text
+        sent = client.post("/link", data={"csrf": csrf, "email": "Jonas.Berg@BBU.kk.dk"})
+        assert sent.status_code == 200 and "jonas.berg@bbu.kk.dk" in sent.text
+        with application.session_factory() as session:
+            mail = session.scalars(select(OutboxMail)).one()
+            assert mail.recipient_email == "jonas.berg@bbu.kk.dk" and mail.template == "referrer-link"
+            assert "Sofie" not in mail.subject
+            token_match = re.search(r"adgang=([A-Za-z0-9_-]+)", mail.body_text)
+            assert token_match
+            assert session.scalars(select(ReferrerLink.token_hash)).one() != token_match.group(1)  # only a hash
+        form = client.get(f"/?adgang={token_match.group(1)}")
+        assert form.status_code == 200 and 'id="verified-referrer"' in form.text and "jonas.berg@bbu.kk.dk" in form.text
+        # the referral is the verified address's, whatever was typed in its place
+        posted = {**VALID, "referrer.email": "phish@evil.example", "adgang": token_match.group(1), "csrf": csrf}
+        done = client.post("/", data=posted)
+        assert done.status_code == 200 and "HTO-" in done.text
+        with application.session_factory() as session:
+            receipt = session.scalars(select(OutboxMail).where(OutboxMail.template == "referral-receipt")).one()
+            assert receipt.recipient_email == "jonas.berg@bbu.kk.dk"
+        again = client.post("/", data=posted)  # a second use of the link
+        assert again.status_code == 410 and count(client) == 1
+        assert client.get(f"/?adgang={token_match.group(1)}").status_code == 410
+        # the n+1th link for one address within the limit is refused
+        codes = [client.post("/link", data={"csrf": csrf, "email": "ane@kk.dk"}).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+    engine.dispose()
