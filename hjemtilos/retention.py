@@ -27,12 +27,15 @@ from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
 from hjemtilos.db.models import (
     AccessLogEntry,
+    AccountLink,
     AuditEvent,
     CaseEnding,
     HumanTask,
     Match,
     OutboxMail,
     ReferralCase,
+    ReferrerLink,
+    UserSession,
     VolunteerFamily,
 )
 
@@ -42,7 +45,7 @@ DEFAULT_POLICY = PROJECT_ROOT / "config" / "retention.toml"
 ANONYMOUS = "–"
 ACTIONS = {"rejected_referrals": "delete", "closed_cases": "anonymise", "mail_bodies": "drop-body",
            "mail_catcher": "delete", "audit_log": "delete", "access_log": "delete", "families_left": "delete",
-           "prefect_runs": "delete"}
+           "prefect_runs": "delete", "sign_in_records": "delete"}
 
 
 class Rule(BaseModel):
@@ -75,6 +78,7 @@ class Policy(BaseModel):
     access_log: Rule
     families_left: Rule
     prefect_runs: Rule
+    sign_in_records: Rule
 
     def check(self) -> None:
         for kind, action in ACTIONS.items():
@@ -144,6 +148,14 @@ def plan(session: Session, policy: Policy, now: datetime, maildir: Path | None =
                                                                 VolunteerFamily.created_at < cutoff,
                                                                 VolunteerFamily.id.not_in(matched))):
         due.append(Due("families_left", "delete", family_reference(family.id), ids=(family.id,)))
+    cutoff = _before(policy.sign_in_records, now)
+    sessions = tuple(session.scalars(select(UserSession.id).where(UserSession.last_seen_at < cutoff)))
+    links = tuple(session.scalars(select(AccountLink.id).where(AccountLink.expires_at < cutoff)))
+    referrer_links = tuple(session.scalars(select(ReferrerLink.id).where(ReferrerLink.expires_at < cutoff)))
+    if sessions or links or referrer_links:
+        count = len(sessions) + len(links) + len(referrer_links)
+        due.append(Due("sign_in_records", "delete", f"{count} row(s)", count,
+                       (*(f"s{i}" for i in sessions), *(f"a{i}" for i in links), *(f"r{i}" for i in referrer_links))))
     if prefect_runs:
         cutoff = _before(policy.prefect_runs, now)
         for reference, run_id in session.execute(select(ReferralCase.reference, ReferralCase.flow_run_id).where(
@@ -212,6 +224,13 @@ def apply(app: App, due: list[Due], now: datetime, actor: str = "retention",
             elif item.kind in ("audit_log", "access_log"):
                 model = AuditEvent if item.kind == "audit_log" else AccessLogEntry
                 session.execute(delete(model).where(model.id.in_(item.ids)))
+            elif item.kind == "sign_in_records":
+                tables: tuple[tuple[type[UserSession | AccountLink | ReferrerLink], str], ...] = (
+                    (UserSession, "s"), (AccountLink, "a"), (ReferrerLink, "r"))
+                for table, prefix in tables:
+                    ids = [int(str(i)[1:]) for i in item.ids if str(i).startswith(prefix)]
+                    if ids:
+                        session.execute(delete(table).where(table.id.in_(ids)))
             elif item.kind == "families_left":
                 family = session.get(VolunteerFamily, item.ids[0])
                 if family is not None:

@@ -17,12 +17,15 @@ from casework.steps import CaseStatus, FamilyStatus, MailStatus
 from hjemtilos.app import App
 from hjemtilos.db.models import (
     AccessLogEntry,
+    AccountLink,
     AuditEvent,
     Child,
     HumanTask,
     OutboxMail,
     Party,
     ReferralCase,
+    UserAccount,
+    UserSession,
     VolunteerFamily,
 )
 from hjemtilos.retention import DEFAULT_POLICY, apply, load_policy, plan
@@ -64,6 +67,12 @@ def test_every_period_in_turn(app: App, tmp_path: Path) -> None:
     rejected = _close(app, rejected_id, CaseStatus.REJECTED, "11111111-1111-4111-8111-111111111111")
     closed = _close(app, closed_id, CaseStatus.CLOSED, "22222222-2222-4222-8222-222222222222")
     family_id = _family(app)
+    with app.session_factory.begin() as session:  # a sign-in and a one-time link
+        from hjemtilos.workspace.accounts import SET_UP, Role, add_user, new_link, open_session
+
+        user = add_user(session, "tina", "Tina", Role.COORDINATOR, NOW, password="et langt kodeord 42")
+        open_session(session, user, NOW, "127.0.0.1")
+        new_link(session, SET_UP, NOW, user)
     maildir = tmp_path / "mailcatcher"
     (maildir / "new").mkdir(parents=True)
     caught = maildir / "new" / "1.eml"
@@ -91,10 +100,13 @@ def test_every_period_in_turn(app: App, tmp_path: Path) -> None:
     assert sorted(fake.deleted) == ["11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"]
     assert due_at(32) == []  # nothing twice
 
-    assert run_at(200) == 1  # six months: the rejected referral goes, with its rows and mails
+    assert run_at(200) == 2  # the sign-in records (90 days); six months: the rejected referral, with its rows
     with app.session_factory() as session:
         assert session.scalar(select(ReferralCase.id).where(ReferralCase.reference == rejected)) is None
         assert session.scalar(select(func.count()).select_from(Child)) == 1
+        assert session.scalar(select(func.count()).select_from(UserSession)) == 0
+        assert session.scalar(select(func.count()).select_from(AccountLink)) == 0
+        assert session.scalar(select(func.count()).select_from(UserAccount)) == 1  # the account itself stays
         # the access log outlives the case (its own period), by reference
         assert [e.action for e in access.case_log(session, rejected)] == ["viewed"]
 
@@ -126,7 +138,7 @@ def test_every_period_in_turn(app: App, tmp_path: Path) -> None:
         # what is left of the audit log is retention's own record (newer than five years), by kind and reference
         assert actions <= {"retention-audit_log", "retention-access_log", "retention-closed_cases",
                            "retention-families_left", "retention-rejected_referrals", "retention-mail_bodies",
-                           "retention-mail_catcher", "retention-prefect_runs"}
+                           "retention-mail_catcher", "retention-prefect_runs", "retention-sign_in_records"}
         details = [e.detail for e in session.scalars(select(AuditEvent))]
         assert all("Sofie" not in str(d) and "@" not in str(d) for d in details)
 
