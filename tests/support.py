@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -156,6 +158,16 @@ def case_app(tmp_path, monkeypatch: pytest.MonkeyPatch, smtp_port: int, **extra_
     upgrade(url)
     get_app.cache_clear()
     return build_app(Settings())
+
+
+def stop_up(up: subprocess.Popen[bytes]) -> None:
+    """Stop a `hjemtilos up` a test started in its own session: SIGTERM, then SIGKILL after a minute."""
+    os.killpg(up.pid, signal.SIGTERM)
+    try:
+        up.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(up.pid, signal.SIGKILL)
+        up.wait(timeout=10)
 
 
 def descendants(pid: int) -> list[int]:

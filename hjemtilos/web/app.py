@@ -23,6 +23,7 @@ from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
 from hjemtilos.intake import IntakeRejected, StoredCase, receive_referral
 from hjemtilos.web.fields import ALL_FIELDS, GROUPS, to_referral_data
+from hjemtilos.web.headers import add_security_headers
 from hjemtilos.web.referrers import LinkRefused, find_link, request_link, use_link
 from hjemtilos.web.validation import check_referral, field_id
 
@@ -105,12 +106,7 @@ def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = 
     def render(name: str, **context: Any) -> str:
         return env.get_template(name).render(**context)
 
-    @web.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    add_security_headers(web, SECURITY_HEADERS)
 
     @web.get("/form.css")
     def stylesheet() -> Response:

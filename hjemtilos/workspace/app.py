@@ -36,6 +36,7 @@ from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
 from hjemtilos.cases.ending import CHANGES, ENDED_BY, REASONS
 from hjemtilos.db.models import ReferralCase, UserAccount
+from hjemtilos.web.headers import add_security_headers
 from hjemtilos.workspace import access, accounts, views
 from hjemtilos.workspace.accounts import AccountError, Role, SignedIn
 
@@ -96,12 +97,7 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
         response.set_cookie(name, value, httponly=True, samesite="lax", path="/",
                             secure=request.url.scheme == "https")
 
-    @web.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    add_security_headers(web, SECURITY_HEADERS)
 
     def who(request: Request, session: Session, verified: bool = True) -> SignedIn | None:
         return accounts.signed_in(session, request.cookies.get(SESSION_COOKIE), clock(), idle, lifetime,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import pyotp
 import pytest
 
 from hjemtilos import PROJECT_ROOT
-from tests.support import free_port, up_env
+from tests.support import free_port, stop_up, up_env
 
 PASSWORD = "front door password 7"
 
@@ -49,11 +48,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         yield {"front": f"http://127.0.0.1:{env['HJEMTILOS_FRONT_PORT']}", "link": link.group(1),
                "prefect": f"http://127.0.0.1:{env['HJEMTILOS_PREFECT_PORT']}", "data": str(data), **env}
     finally:
-        os.killpg(up.pid, signal.SIGTERM)
-        try:
-            up.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(up.pid, signal.SIGKILL)
+        stop_up(up)
 
 
 def _csrf(html: str) -> str:

@@ -5,7 +5,6 @@ screening; every step of every case runs exactly once, and both workers take run
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from flows.deployments import CRASH_SILENT_RUNS
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.db.models import AuditEvent
 from hjemtilos.mail.catcher import list_caught
-from tests.support import AUTH_HEADER, UP_AUTH, free_port, pg_database, require_pg, up_env
+from tests.support import AUTH_HEADER, UP_AUTH, free_port, pg_database, require_pg, stop_up, up_env
 
 CASES = 6
 pytestmark = pytest.mark.postgres
@@ -100,12 +99,7 @@ def system_on_postgresql(tmp_path: Path):  # type: ignore[no-untyped-def]
             assert up.poll() is None, log_path.read_text(errors="replace")[-3000:]
             yield env, f"http://127.0.0.1:{port}/api", case_url, tmp_path / "var" / "mailcatcher", log_path
         finally:
-            os.killpg(up.pid, signal.SIGTERM)
-            try:
-                up.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(up.pid, signal.SIGKILL)
-                up.wait(timeout=10)
+            stop_up(up)
 
 
 def test_two_workers_on_postgresql_run_every_step_once(system_on_postgresql) -> None:  # type: ignore[no-untyped-def]
