@@ -23,7 +23,7 @@ from pathlib import Path
 
 from hjemtilos.settings import Settings
 
-__all__ = ["CADDY_BIN", "LOOPBACK", "caddyfile", "check_front_tls", "prefect_auth_string", "start_caddy"]
+__all__ = ["CADDY_BIN", "LOOPBACK", "basic_credentials", "caddyfile", "check_front_tls", "prefect_auth_string", "start_caddy"]
 
 CADDY_BIN = str(Path(sys.executable).with_name("caddy"))
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -46,6 +46,11 @@ def prefect_auth_string(settings: Settings) -> str:
     return token
 
 
+def basic_credentials(auth_string: str) -> str:
+    """Prefect's Authorization header value for its auth string (Prefect compares the decoded whole)."""
+    return "Basic " + base64.b64encode(auth_string.encode()).decode()
+
+
 def check_front_tls(settings: Settings) -> None:
     """Refuse to open the front door off loopback without TLS (SystemExit with the reason)."""
     if settings.front_host not in LOOPBACK and not settings.front_tls:
@@ -63,7 +68,6 @@ def _quote(value: str) -> str:
 def caddyfile(settings: Settings, auth_string: str, prefect_port: int, app_port: int) -> str:
     host, port = settings.front_host, settings.front_port
     app = f"127.0.0.1:{app_port}"
-    basic = base64.b64encode(auth_string.encode()).decode()
     if settings.front_tls_cert is not None and settings.front_tls_key is not None:
         site, tls = f"https://{host}:{port}", f"tls {_quote(str(settings.front_tls_cert))} " \
                                               f"{_quote(str(settings.front_tls_key))}"
@@ -115,7 +119,7 @@ def caddyfile(settings: Settings, auth_string: str, prefect_port: int, app_port:
 			header_up -Connection
 		}}
 		reverse_proxy 127.0.0.1:{prefect_port} {{
-			header_up Authorization "Basic {basic}"
+			header_up Authorization "{basic_credentials(auth_string)}"
 		}}
 	}}
 }}

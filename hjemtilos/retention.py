@@ -12,7 +12,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -246,7 +246,3 @@ def apply(app: App, due: list[Due], now: datetime, actor: str = "retention",
             _audit(session, item, now, actor, case_id)
         done += 1
     return done
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

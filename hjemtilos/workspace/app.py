@@ -36,6 +36,7 @@ from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
 from hjemtilos.cases.ending import CHANGES, ENDED_BY, REASONS
 from hjemtilos.db.models import ReferralCase, UserAccount
+from hjemtilos.front_door import basic_credentials
 from hjemtilos.web.headers import add_security_headers
 from hjemtilos.workspace import access, accounts, views
 from hjemtilos.workspace.accounts import AccountError, Role, SignedIn
@@ -495,7 +496,7 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
         if prefect_api is None:
             return JSONResponse({}, status_code=404)
         origin = prefect_api.removesuffix("/api")
-        headers = {"Authorization": f"Basic {_basic(prefect_auth)}"} if prefect_auth else {}
+        headers = {"Authorization": basic_credentials(prefect_auth)} if prefect_auth else {}
         with urllib.request.urlopen(urllib.request.Request(f"{origin}/ui-settings", headers=headers),
                                     timeout=5) as answer:
             data = json.loads(answer.read())
@@ -510,12 +511,6 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
 
 
 END_REASONS: tuple[str, ...] = typing.get_args(REASONS)  # the same choices as the end-case deployment
-
-
-def _basic(secret: str | None) -> str:
-    import base64
-
-    return base64.b64encode((secret or "").encode()).decode()
 
 
 def access_log_csv(rows: list[access.CaseAccess]) -> str:
