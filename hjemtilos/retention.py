@@ -38,6 +38,7 @@ from hjemtilos.db.models import (
     UserSession,
     VolunteerFamily,
 )
+from hjemtilos.reports.facts import tally_of
 
 __all__ = ["ANONYMOUS", "DEFAULT_POLICY", "Due", "Policy", "anonymise_case", "apply", "load_policy", "plan"]
 
@@ -209,6 +210,7 @@ def apply(app: App, due: list[Due], now: datetime, actor: str = "retention",
                 session.execute(delete(OutboxMail).where(OutboxMail.case_id == item.ids[0]))
                 case = session.get(ReferralCase, item.ids[0])
                 if case is not None:
+                    session.add(tally_of(session, case, now))  # the reports go on counting it, namelessly
                     session.delete(case)
             elif item.kind == "closed_cases":
                 case = session.get(ReferralCase, item.ids[0])

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
                                                               "form; default: the form's own /privatliv page")
     elearning_url: str = "https://redbarnet.dk/hjemtilos/e-laering"
     supervision_url: str = "https://redbarnet.dk/hjemtilos/supervision"
+    certificate_renewal_years: int = Field(default=2, ge=1, le=5, description="Renew each member's børneattest "
+                                           "and straffeattest and the family's e-learning every so many years (Red "
+                                           "Barnet recommends 1-3)")
+    certificate_notice_days: int = Field(default=90, ge=1, le=365, description="How long before a renewal falls "
+                                         "due the coordinator is reminded and the reports count it as due")
 
     form_port: int = Field(default=8040, description="Loopback port of the referral form and the workspace behind "
                                                      "the front door (hjemtilos up)")

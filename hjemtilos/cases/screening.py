@@ -30,11 +30,24 @@ DECISION_CHOICE: dict[str, ScreeningDecision] = {
 }
 
 
+# Why a referral was rejected, as a code the programme reports count (the free-text reason goes to the referrer)
+REJECTION_REASONS: dict[str, str] = {
+    "uden for målgruppen": "outside-target-group", "barnet ønsker det ikke": "child-does-not-want",
+    "forældrene bakker ikke op": "parents-not-backing", "ikke overskud til at starte nu": "not-ready-now",
+    "et andet tilbud passer bedre": "other-offer", "andet": "other",
+}
+RejectionChoice = Literal["uden for målgruppen", "barnet ønsker det ikke", "forældrene bakker ikke op",
+                          "ikke overskud til at starte nu", "et andet tilbud passer bedre", "andet"]
+
+
 class ScreeningAnswer(Answer):
     decision: Literal["godkend", "afvis", "mere information"] = Field(
         title="Beslutning", description="Godkend henvisningen, afvis den, eller bed henviser om flere oplysninger.")
     reason: str = Field(default="", title="Begrundelse eller spørgsmål", max_length=1000,
                         description="Kræves ved afvisning og ved spørgsmål. Sendes til henviser. " + NO_SENSITIVE)
+    rejection_reason: RejectionChoice = Field(
+        default="andet", title="Afvisningsgrund",
+        description="Kun ved afvisning: tælles i programmets statistik (uden navn).")
 
     @property
     def choice(self) -> ScreeningDecision:
@@ -64,6 +77,7 @@ class ScreeningHandler(Handler[ScreeningAnswer]):
                 raise InvalidRequest("Skriv en begrundelse, når henvisningen afvises.")
             case = ctx.case
             case.status, case.closed_at, case.close_reason = CaseStatus.REJECTED, ctx.now, "rejected at screening"
+            case.rejection_reason = REJECTION_REASONS[answer.rejection_reason]
             ctx.set_step(Step.CLOSED)
             ctx.mail(self.step, to, mc.ReferralRejected(recipient_name=referrer.name, case_reference=case.reference,
                                                         child_first_name=ctx.child_name, reason=reason), "rejected")

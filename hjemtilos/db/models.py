@@ -55,16 +55,36 @@ class ReferralCase(Base):
     review_flags: Mapped[list[str]] = mapped_column(JSON, default=list)  # flag codes only, never details
     flow_run_id: Mapped[str | None] = mapped_column(String(40), index=True)
     match_attempt: Mapped[int] = mapped_column(Integer, default=1)  # bumped by a declined proposal or a re-match
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     close_reason: Mapped[str | None] = mapped_column(String(200))
+    rejection_reason: Mapped[str | None] = mapped_column(String(40))  # a code of hjemtilos.cases.screening
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     anonymised_at: Mapped[datetime | None]  # retention removed names, contact data and free text
 
     child: Mapped[Child] = relationship(back_populates="case", uselist=False, cascade="all, delete-orphan")
     placement: Mapped[Placement] = relationship(back_populates="case", uselist=False, cascade="all, delete-orphan")
     parties: Mapped[list[Party]] = relationship(back_populates="case", cascade="all, delete-orphan")
+
+
+class ReferralTally(Base):
+    """What the programme reports need of a referral that retention deleted (a rejected or withdrawn one): its
+    month and categories, no name, no date of birth, no case number. Written in the transaction that deletes it."""
+
+    __tablename__ = "referral_tally"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date, index=True)  # the first day of the month it was received
+    outcome: Mapped[str] = mapped_column(String(20))  # hjemtilos.reports.figures.Outcome
+    rejection_reason: Mapped[str | None] = mapped_column(String(40))
+    age: Mapped[int] = mapped_column(Integer)  # whole years when referred
+    track: Mapped[str] = mapped_column(String(20))
+    placement_kind: Mapped[str] = mapped_column(String(30))
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    referrer_unit: Mapped[str | None] = mapped_column(String(200))
+    local_area: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime]
 
 
 class Child(Base):

@@ -17,6 +17,8 @@ def add_security_headers(web: FastAPI, headers: dict[str, str]) -> None:
     @web.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
-        response.headers.update(headers)
+        for name, value in headers.items():
+            if name != "Content-Security-Policy" or name not in response.headers:  # a chart image sets its own
+                response.headers[name] = value
         response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -15,12 +15,13 @@ import hmac
 import io
 import json
 import secrets
+import threading
 import typing
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -31,7 +32,7 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from casework.clock import format_local
+from casework.clock import format_local, local_date
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
 from hjemtilos.cases.ending import CHANGES, ENDED_BY, REASONS
@@ -433,6 +434,73 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
     web.add_api_route(f"{BASE}/familier/{{family_id}}", page(family_view), methods=["GET"],
                       response_class=HTMLResponse)
     web.add_api_route(f"{BASE}/familier/{{family_id}}/attest", page(record_certificate), methods=["POST"])
+
+    # -- the programme in figures ---------------------------------------------------------------------------------
+
+    reports_cache: dict[tuple[str, str], tuple[datetime, Any]] = {}
+    reports_lock = threading.Lock()
+
+    def report_for(request: Request, session: Session) -> tuple[Any, str | None]:
+        """The report of the period the query names (this year when it names none or a wrong one, with the error),
+        shared for a minute by the page and its charts and CSV files."""
+        from hjemtilos.reports.figures import build_report
+        from hjemtilos.reports.periods import PeriodError, parse_period
+
+        q, now = request.query_params, clock()
+        error = None
+        try:
+            period = parse_period(q.get("periode", ""), q.get("fra", ""), q.get("til", ""), local_date(now))
+        except PeriodError as exc:
+            period, error = parse_period("", "", "", local_date(now)), str(exc)
+        key = (period.key, now.strftime("%Y-%m-%dT%H:%M"))
+        with reports_lock:
+            cached = reports_cache.get(key)
+        if cached is None:
+            report = build_report(session, period, now, settings.certificate_renewal_years,
+                                  settings.certificate_notice_days)
+            with reports_lock:
+                if len(reports_cache) > 20:
+                    reports_cache.clear()
+                reports_cache[key] = (now, report)
+        else:
+            report = cached[1]
+        return report, error
+
+    def programme(request: Request, session: Session, signed: SignedIn, form: dict[str, str]) -> Response:
+        from hjemtilos.reports.figures import CERTIFICATE_DA
+
+        report, error = report_for(request, session)
+        today = local_date(clock())
+        choices = [(str(today.year), f"I år / this year ({today.year})"),
+                   (str(today.year - 1), f"Sidste år / last year ({today.year - 1})"),
+                   *((f"{year}-K{n}", f"{n}. kvartal {year} / Q{n} {year}") for year in (today.year, today.year - 1)
+                     for n in (1, 2, 3, 4))]
+        if report.period.key not in dict(choices):
+            choices.insert(0, (report.period.key, report.period.label))
+        query = urlencode({"periode": report.period.key} if ".." not in report.period.key else
+                          {"fra": report.period.start.isoformat(), "til": report.period.end.isoformat()})
+        return render(request, "reports.html", signed, 422 if error else 200, r=report, error=error,
+                      choices=choices, query=query, today=today, kinds=CERTIFICATE_DA,
+                      start=request.query_params.get("fra", ""), end=request.query_params.get("til", ""))
+
+    def programme_file(request: Request, session: Session, signed: SignedIn, form: dict[str, str]) -> Response:
+        from hjemtilos.reports.exports import table_csv, table_svg
+
+        report, _ = report_for(request, session)
+        name, _, kind = request.path_params["name"].rpartition(".")
+        table = next((t for t in report.tables if t.key == name), None)
+        if table is None or kind not in ("csv", "svg") or (kind == "svg" and not table.chart):
+            return Response("Ingen sådan figur / no such figure", status_code=404, media_type="text/plain")
+        if kind == "csv":
+            return Response(table_csv(table), media_type="text/csv; charset=utf-8", headers={
+                "Content-Disposition": f'attachment; filename="{table.key}-{report.period.key}.csv"'})
+        # the chart is an image of its own: matplotlib's SVG styles its shapes inline, which the page's CSP forbids;
+        # an image runs no script whatever its CSP says
+        return Response(table_svg(table), media_type="image/svg+xml", headers={
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+    web.add_api_route(f"{BASE}/programmet", page(programme), methods=["GET"], response_class=HTMLResponse)
+    web.add_api_route(f"{BASE}/programmet/{{name}}", page(programme_file), methods=["GET"])
 
     # -- administrators --------------------------------------------------------------------------------------------
 
