@@ -6,6 +6,7 @@ stable; the workspace serves the page, its charts and its CSV files to a signed-
 from __future__ import annotations
 
 import csv
+import re
 import io
 from datetime import UTC, date, datetime, timedelta
 
@@ -87,6 +88,11 @@ def end(app: App, case_id: int, by: EndedBy, reason: str, when: datetime, rematc
 
 @pytest.fixture
 def programme(app: App) -> App:
+    build_programme(app)
+    return app
+
+
+def build_programme(app: App) -> None:
     """The known programme (worked out by hand in the tests):
 
     2026 referrals (14): Feb E1 E2; Mar 3 rejected 'uden for målgruppen' + 5 'forældrene bakker ikke op' (one
@@ -131,7 +137,6 @@ def programme(app: App) -> App:
     with app.session_factory() as session:
         assert session.get(ReferralCase, deleted) is None
         assert session.scalar(select(func.count()).select_from(ReferralTally)) == 1
-    return app
 
 
 def report(app: App, hide_below: int = 5) -> Report:
@@ -262,3 +267,35 @@ def test_a_quarter_counts_only_its_months(programme: App) -> None:
     assert dict(first.headline)["Henvisninger i perioden / referrals in the period"] == 10
     assert [row[0] for row in first.table("henvisninger-pr-maaned").rows] == ["jan 2026", "feb 2026", "mar 2026"]
     assert dict(first.headline)["Afsluttet før tid i perioden / ended early in the period"] == 0
+
+
+def test_the_workspace_serves_the_page_its_charts_and_csv_to_the_signed_in(programme: App) -> None:
+    from fastapi.testclient import TestClient
+
+    from hjemtilos.workspace.app import create_workspace
+    from tests.integration.test_workspace import Clock, add_user, sign_in
+
+    clock = Clock()
+    clock.now = AT
+    web = TestClient(create_workspace(programme, clock=clock), base_url="http://127.0.0.1")
+    assert web.get("/arbejde/programmet", follow_redirects=False).status_code == 303  # not signed in
+    assert web.get("/arbejde/programmet/afvisningsgrunde.csv", follow_redirects=False).status_code == 303
+    add_user(programme, "tina")
+    sign_in(web, programme, "tina", clock)
+    page = web.get("/arbejde/programmet?periode=2026")
+    assert page.status_code == 200 and "Programmet i tal" in page.text and "År 2026" in page.text
+    assert "&lt; 5" in page.text and "Familien Holm" in page.text  # the renewal list, for the coordinator
+    charts = re.findall(r'<img class="chart" src="([^"]+)"', page.text)
+    assert len(charts) == sum(1 for t in report(programme).tables if t.chart) > 10
+    chart = web.get(charts[1].replace("&amp;", "&"))
+    assert chart.status_code == 200 and chart.headers["content-type"].startswith("image/svg+xml")
+    assert "script-src" not in chart.headers["content-security-policy"] and "<svg" in chart.text
+    assert "unsafe-inline" not in page.headers["content-security-policy"]
+    data = web.get("/arbejde/programmet/afvisningsgrunde.csv?periode=2026")
+    assert data.headers["content-type"].startswith("text/csv") and "attachment" in data.headers["content-disposition"]
+    assert data.text.splitlines()[0] == "grund,antal" and "uden for målgruppen,< 5" in data.text
+    quarter = web.get("/arbejde/programmet/henvisninger-pr-maaned.csv?periode=2026-K1")
+    assert len(quarter.text.splitlines()) == 4  # the header and three months
+    wrong = web.get("/arbejde/programmet?fra=2026-03-01&til=2026-02-01")
+    assert wrong.status_code == 422 and "Til-datoen ligger før fra-datoen" in wrong.text
+    assert web.get("/arbejde/programmet/intet.csv").status_code == 404
