@@ -29,6 +29,7 @@ from hjemtilos.orchestration import Orchestrator
 from hjemtilos.runs import start_case_run, start_family_run
 from hjemtilos.stuck_cases import Stuck, check_stuck, record_stuck
 from hjemtilos.volunteers import family_reminder, send_supervision_invitations
+from hjemtilos.volunteers.reminders import send_renewal_reminders
 
 __all__ = ["TickReport", "fire_due_timers", "restart_crashed_runs", "send_reminders", "start_missing_runs", "tick",
            "wake_family_waits"]
@@ -45,6 +46,7 @@ class TickReport:
     reminders: int = 0
     escalations: int = 0
     supervision_invitations: int = 0
+    renewal_reminders: int = 0  # certificates and e-learning due for renewal, told to the coordinator
     forms_repaired: int = 0  # runs that waited without their form, made to suspend again
     answers_swept: int = 0  # finished approvals whose answers were deleted from Prefect
     retention_done: int = 0  # retention actions carried out (once a day)
@@ -287,6 +289,7 @@ def tick(app: App, now: datetime, orchestrator: Orchestrator, deliver: bool = Tr
     report.timers_fired, report.runs_resumed = fired + family_fired, resumed + family_resumed
     report.reminders, report.escalations = send_reminders(app, now)
     report.supervision_invitations = send_supervision_invitations(app, now)
+    report.renewal_reminders = send_renewal_reminders(app, now)
     report.forms_repaired = repair_missing_forms(app, now, orchestrator)
     report.answers_swept = sweep_answers(app, orchestrator)
     if app.settings.retention_daily:

@@ -246,7 +246,19 @@ class CircumstancesChanged(MailContext):
     change: str
 
 
+@dataclass(frozen=True)
+class CertificateRenewalDue(MailContext):
+    """To the coordinator: a member's certificate (or the family's e-learning) is due for renewal. Names the family
+    by reference and the member by number, never by name."""
+    family_reference: str
+    what: str  # børneattest, straffeattest or e-læring (English in the English template)
+    member_number: int  # 0: the family's e-learning
+    due_on: date
+    link: str
+
+
 TEMPLATES.update({
+    "certificate-renewal-due": CertificateRenewalDue,
     "more-information-request": MoreInformationRequest,
     "referral-rejected": ReferralRejected,
     "circumstances-changed": CircumstancesChanged,

@@ -94,6 +94,7 @@ class FamilyFact:
 @dataclass(frozen=True)
 class CertificateFact:
     family_id: int
+    member_id: int  # 0: the family's e-learning
     member_number: int  # 1-based within the family, as the family page numbers them
     member_name: str  # for the coordinator's renewal list only
     kind: str  # child_certificate, criminal_record or elearning
@@ -216,14 +217,14 @@ def certificates(session: Session, today: date) -> list[CertificateFact]:
         .order_by(FamilyMember.family_id, FamilyMember.id)).tuples().all()
     facts: list[CertificateFact] = []
     number: dict[int, int] = {}
-    for family_id, _, name, born, _volunteer, child_on, child_clear, record_on, record_clear in rows:
+    for family_id, member_id, name, born, _volunteer, child_on, child_clear, record_on, record_clear in rows:
         number[family_id] = number.get(family_id, 0) + 1
         if not needs_certificates(born, today):
             continue
-        facts.append(CertificateFact(family_id, number[family_id], name, "child_certificate",
+        facts.append(CertificateFact(family_id, member_id, number[family_id], name, "child_certificate",
                                      child_on if child_clear is not False else None))
-        facts.append(CertificateFact(family_id, number[family_id], name, "criminal_record",
+        facts.append(CertificateFact(family_id, member_id, number[family_id], name, "criminal_record",
                                      record_on if record_clear is not False else None))
     for family in session.scalars(select(VolunteerFamily).where(VolunteerFamily.status == FamilyStatus.APPROVED)):
-        facts.append(CertificateFact(family.id, 0, "", "elearning", family.elearning_completed_on))
+        facts.append(CertificateFact(family.id, 0, 0, "", "elearning", family.elearning_completed_on))
     return facts

@@ -74,6 +74,7 @@ class Renewal:
     family_id: int
     family_reference: str
     family_name: str
+    member_id: int  # 0: the family's e-learning
     member_number: int  # 0: the family's e-learning
     member_name: str
     kind: str
@@ -305,7 +306,7 @@ def renewals_due(certificates: list[f.CertificateFact], families: list[f.FamilyF
         on = renewal_date(item.received_on, years)
         if on <= horizon:
             due.append(Renewal(item.family_id, family_reference(item.family_id), names.get(item.family_id, ""),
-                               item.member_number, item.member_name, item.kind, item.received_on, on))
+                               item.member_id, item.member_number, item.member_name, item.kind, item.received_on, on))
     return sorted(due, key=lambda r: (r.due_on, r.family_id, r.member_number, r.kind))
 
 

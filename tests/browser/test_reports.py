@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+
 from hjemtilos.app import App
 from hjemtilos.db.migrate import upgrade
 from hjemtilos.workspace import accounts
@@ -49,7 +50,7 @@ def workspace(tmp_path: Path) -> Iterator[tuple[App, str]]:
 
 
 def test_the_programme_page_shows_its_charts_and_prints_without_the_coordinators_list(workspace, page) -> None:  # type: ignore[no-untyped-def]
-    app, base = workspace
+    _, base = workspace
     page.goto(f"{base}/arbejde/programmet?periode=2026")
     page.fill("input[name=username]", "tina")
     page.fill("input[name=password]", PASSWORD)

@@ -6,8 +6,8 @@ stable; the workspace serves the page, its charts and its CSV files to a signed-
 from __future__ import annotations
 
 import csv
-import re
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -299,3 +299,27 @@ def test_the_workspace_serves_the_page_its_charts_and_csv_to_the_signed_in(progr
     wrong = web.get("/arbejde/programmet?fra=2026-03-01&til=2026-02-01")
     assert wrong.status_code == 422 and "Til-datoen ligger før fra-datoen" in wrong.text
     assert web.get("/arbejde/programmet/intet.csv").status_code == 404
+
+
+def test_the_coordinator_is_reminded_once_of_each_renewal_by_reference_and_number(programme: App) -> None:
+    from hjemtilos.db.models import OutboxMail
+    from hjemtilos.volunteers.reminders import RENEWAL_STEP, send_renewal_reminders
+    from hjemtilos.volunteers.screening import Certificate, record_certificate
+
+    assert send_renewal_reminders(programme, AT) == 2  # Holm: a child certificate expired, e-learning due soon
+    assert send_renewal_reminders(programme, AT + timedelta(hours=1)) == 0  # a restart or the next tick
+    with programme.session_factory() as session:
+        mails = session.scalars(select(OutboxMail).where(OutboxMail.step == RENEWAL_STEP)
+                                .order_by(OutboxMail.id)).all()
+        assert [m.recipient_role for m in mails] == ["coordinator", "coordinator"]
+        assert mails[0].subject.startswith("Fornyelse for familie VF-")
+        assert "børneattest" in mails[0].subject and "e-læring" in mails[1].subject
+        assert all("Holm" not in m.subject + m.body_text for m in mails)  # the family by reference, never by name
+        assert "medlem nr. 1" in mails[0].body_text and "/arbejde/familier/" in mails[0].body_text
+        holm = session.scalar(select(VolunteerFamily).where(VolunteerFamily.name == "Familien Holm"))
+        assert holm is not None
+        family_id, member_id = holm.id, holm.members[-1].id
+    with programme.session_factory.begin() as session:  # renewed: the next reminder is two years away
+        record_certificate(session, family_id, member_id, Certificate.CHILD, None, date(2026, 12, 1), True, "tina", AT)
+    assert send_renewal_reminders(programme, AT + timedelta(days=1)) == 0
+    assert send_renewal_reminders(programme, datetime(2028, 9, 20, 9, tzinfo=UTC)) >= 1
