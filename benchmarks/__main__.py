@@ -1,4 +1,4 @@
-"""python -m benchmarks [all | report | tick | office | office-pg | office-embedded | intake-pg | idle | year | launch]
+"""python -m benchmarks [all | report | tick | figures | office | office-pg | office-embedded | intake-pg | idle | year | launch]
 [--quick]  (office: SQLite; office-pg: an external PostgreSQL; office-embedded: the embedded default)
 
 Each benchmark prints its figures as it goes and stores them in benchmarks/results.json (a later run of one
@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import date
 
-from benchmarks import idle, launch, office, report, tick, year
+from benchmarks import figures, idle, launch, office, report, tick, year
 
 QUICK = {
     "intake-pg": dict(waiting=(), naive=0, intake_count=60, latency_count=0, burst_count=0, postgresql=True),
@@ -23,6 +23,7 @@ QUICK = {
     "idle": dict(runs=300, seconds=20, settle=20, window=10),
     "year": dict(cases=3, bare=6),
     "launch": dict(count=4, rounds=1),
+    "figures": dict(cases=300),
 }
 # The full waiting/intake scale runs on PostgreSQL; on SQLite 1,000 intakes alone took 14 min here (the server
 # answers 503 to colliding writes and the client backs off 2 s, 4 s, ...), so SQLite runs at 200.
@@ -35,7 +36,7 @@ FULL = {
     "year": dict(),
     "launch": dict(),
 }
-RUNNERS = {"intake-pg": office.main, "tick": lambda **_: tick.main(), "office-pg": office.main,
+RUNNERS = {"intake-pg": office.main, "tick": lambda **_: tick.main(), "figures": figures.main, "office-pg": office.main,
            "office-embedded": office.main, "office": office.main, "idle": idle.main,
            "year": year.main, "launch": launch.main}
 

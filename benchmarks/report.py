@@ -279,6 +279,20 @@ def write(results: dict[str, Any], day: date) -> None:
             met = max(pg["first"], pg["median"]) <= 2
             lines += ["", f"Goal ≤ 2 s on PostgreSQL: **{'met' if met else 'not met'}** (catch-up tick included)."]
         lines.append("")
+    figures = results.get("figures", {})
+    if figures and not figures.get("error"):
+        lines += ["## 9. Programme reports over 10,000 cases", "",
+                  "Synthetic rows: every outcome, matches, early endings, future agreements, 300 families with "
+                  "members. The whole year's report (every table of the Programmet page), beside a baseline measured "
+                  "in the same run: every case row with its child loaded as ORM objects (the ordinary way of reading "
+                  "the cases).", "",
+                  "| database | cases | report, median | baseline | report / baseline | charts (SVG) | CSV files |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, r in ((k, v) for k, v in figures.items() if isinstance(v, dict)):
+            lines.append(f"| {name} | {r['cases']:.0f} | {r['report'] * 1000:.0f} ms | {r['baseline'] * 1000:.0f} ms "
+                         f"| {r['report'] / r['baseline']:.1f}× | {r['chart_count']:.0f} in {r['charts']:.2f} s | "
+                         f"{r['csv'] * 1000:.0f} ms |")
+        lines.append("")
     year = results.get("year")
     if not year:
         lines += [YEAR_NOT_DONE]
