@@ -147,7 +147,7 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 60.0) -> subprocess.Popen[bytes]:
         """Start the server (initialising it the first time), wait until it answers, create the databases."""
-        from hjemtilos.system import die_with_parent
+        from hjemtilos.lifelines import die_with_parent
 
         if _as_root():  # at every start: 'hjemtilos up' closes the data folder to everyone else each time
             self.folder.parent.mkdir(parents=True, exist_ok=True)

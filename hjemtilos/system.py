@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.flow_process import SUPERVISOR_PID
+from hjemtilos.lifelines import die_with_parent
 from hjemtilos.settings import Settings
 
 if TYPE_CHECKING:
@@ -112,28 +113,6 @@ def check_binding(host: str, env: dict[str, str]) -> None:
                          "PREFECT_API_AUTH_STRING for clients) first, or bind to 127.0.0.1.")
 
 
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
-    """A preexec hook that makes Linux send the child SIGTERM when the process that started it dies, also by
-    SIGKILL (the children run in sessions of their own, so a terminal's Ctrl-C reaches only `hjemtilos up`, which
-    stops them in order; this covers the parent that cannot). The libc call is looked up before the fork."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def hook() -> None:  # subprocess runs it after any change of user (which would clear the request)
-        prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the request took effect
-            os.kill(os.getpid(), sig)
-
-    return hook
-
-
 def start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([PREFECT_BIN, "server", "start", "--host",
                              env["PREFECT_SERVER_API_HOST"], "--port", env["PREFECT_SERVER_API_PORT"]],
@@ -175,15 +154,20 @@ def wait_healthy(api_url: str, timeout: float = 120.0, server: subprocess.Popen[
     raise SystemExit(f"The Prefect server at {api_url} did not become healthy in {timeout:.0f} s")
 
 
-def worker_command(limit: int = WORKER_LIMIT, pool: str = WORK_POOL) -> list[str]:
+def worker_command(limit: int = WORKER_LIMIT, pool: str = WORK_POOL, warm: bool = True) -> list[str]:
     """The worker's command line: a process worker on the pool, polling every second (PREFECT_WORKER_QUERY_SECONDS),
-    taking runs due within a second."""
-    return [PREFECT_BIN, "worker", "start", "--pool", pool, "--type", "process", "--limit", str(limit),
-            "--prefetch-seconds", "1"]
+    taking runs due within a second; ``warm`` (the default): beside a zygote that forks its flow runs
+    (hjemtilos/warm/), else Prefect's process worker alone, every run a new interpreter."""
+    prefect = [PREFECT_BIN, "worker", "start", "--pool", pool, "--type", "process", "--limit", str(limit),
+               "--prefetch-seconds", "1"]
+    if not warm:
+        return prefect
+    return [sys.executable, "-m", "hjemtilos.warm.supervisor", "--limit", str(limit), "--", *prefect]
 
 
-def start_worker(env: dict[str, str], limit: int = WORKER_LIMIT, pool: str = WORK_POOL) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(worker_command(limit, pool), env=env, cwd=PROJECT_ROOT, start_new_session=True,
+def start_worker(env: dict[str, str], limit: int = WORKER_LIMIT, pool: str = WORK_POOL,
+                 warm: bool = True) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(worker_command(limit, pool, warm), env=env, cwd=PROJECT_ROOT, start_new_session=True,
                             preexec_fn=die_with_parent())
 
 
@@ -236,8 +220,10 @@ class System:
     Ctrl-C or a Prefect process ending), ``stop()``. ``report`` prints a line for people."""
 
     def __init__(self, app: App, *, workers: int = 1, worker_limit: int = WORKER_LIMIT, demo: bool = False,
-                 report: Callable[[str], None] = print, warn: Callable[[str], None] = print) -> None:
+                 report: Callable[[str], None] = print, warn: Callable[[str], None] = print,
+                 warm: bool = True) -> None:
         self.app = app
+        self.warm = warm
         self.settings = app.settings
         self.workers = workers
         self.worker_limit = worker_limit
@@ -289,7 +275,7 @@ class System:
         if recovered:
             self.report(f"Rescheduled {len(recovered)} case run(s) left behind when the system stopped.")
         for _ in range(self.workers):
-            self._workers.append(start_worker(self.env, limit=self.worker_limit))
+            self._workers.append(start_worker(self.env, limit=self.worker_limit, warm=self.warm))
             self.processes.append(self._workers[-1])
         self._form = self._start_form()
         self._caddy = self._start_front_door()

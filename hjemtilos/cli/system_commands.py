@@ -34,6 +34,8 @@ def worker(
     limit: Annotated[int, typer.Option(help="Most case runs executing at once")] = WORKER_LIMIT,
     sole: Annotated[bool, typer.Option("--sole", help="This is the pool's only worker: at start, reschedule "
                                                       "runs a stopped worker left Running")] = False,
+    cold: Annotated[bool, typer.Option("--cold", help="Prefect's process worker alone: every step in a new "
+                                                      "interpreter (no zygote)")] = False,
 ) -> None:
     """Run a worker that executes case runs. Several may serve the pool; each first reschedules runs marked
     Crashed (with --sole also runs left Running by a stopped worker)."""
@@ -47,7 +49,7 @@ def worker(
         out.print(f"Rescheduled {len(recovered)} case run(s) left behind by a stopped worker.")
     os.environ["PREFECT_API_URL"] = url
     os.environ.setdefault("PREFECT_WORKER_QUERY_SECONDS", "1")
-    command = worker_command(limit)
+    command = worker_command(limit, warm=not cold)
     os.execv(command[0], command)
 
 
@@ -74,13 +76,15 @@ def up(
                                                      "for more than one)")] = 1,
     worker_limit: Annotated[int, typer.Option(
         min=1, help="Most case runs each worker executes at once")] = WORKER_LIMIT,
+    cold: Annotated[bool, typer.Option("--cold", help="Prefect's process worker alone: every step in a new "
+                                                      "interpreter (no zygote)")] = False,
 ) -> None:
     """Run the whole system in the foreground: case database, Prefect server and UI, deployments, worker,
     local mail catcher and mail sender. Ctrl-C (or SIGTERM) stops everything it started."""
     application = build(require_database=False)  # up starts the embedded database itself
     settings = application.settings
     system = System(application, workers=workers, worker_limit=worker_limit, demo=demo, report=out.print,
-                    warn=lambda line: err.print(f"{stamp(now())} {line}"))
+                    warn=lambda line: err.print(f"{stamp(now())} {line}"), warm=not cold)
     system.install_signal_handlers()
     out.print(f"Case database: {_redact(settings.effective_database_url)}")
     out.print(f"Prefect database: "

@@ -1,4 +1,5 @@
-"""A process worker killed with SIGKILL in the middle of a case, then restarted: nothing lost, nothing twice."""
+"""A worker (the warm worker: Prefect's process worker beside its zygote) killed with SIGKILL in the middle of a
+case, then restarted: nothing lost, nothing twice."""
 
 from __future__ import annotations
 
@@ -65,9 +66,9 @@ def test_worker_killed_mid_case_then_restarted(app, smtp_server, tmp_path, kill_
         resume_flow_run(case.run_id, run_input={"decision": "godkend"})
         wait_until(lambda: case.state().is_running(), 60, "the resumed run to start")
         time.sleep(kill_after)
-        if kill_after == 0.0:  # the run's process is Prefect's engine in one interpreter (hjemtilos/flow_process.py)
+        if kill_after == 0.0:  # the run's process: the warm worker's client, its run forked by the zygote
             commands = [(Path("/proc") / str(pid) / "cmdline").read_bytes() for pid in descendants(worker.pid)]
-            assert any(b"hjemtilos.flow_process" in c for c in commands), commands
+            assert any(b"hjemtilos/warm/client.py" in c for c in commands), commands
         kill_tree(worker)  # the worker and the flow process it started: a power cut
         worker = start_worker(log)
         wait_until(paused_on("approval-consent-r1"), 120, "the restarted worker to reach consent")

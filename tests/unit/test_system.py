@@ -22,11 +22,13 @@ def test_any_other_address_is_refused_without_an_auth_string() -> None:
     check_binding("0.0.0.0", {"PREFECT_SERVER_API_AUTH_STRING": "admin:secret"})
 
 
-def test_worker_command_is_the_process_worker_on_the_pool_with_its_limit() -> None:
-    command = worker_command(7)
-    assert Path(command[0]).name == "prefect"
-    assert command[1:] == ["worker", "start", "--pool", "hjemtilos", "--type", "process", "--limit", "7",
-                           "--prefetch-seconds", "1"]
+def test_worker_command_is_the_process_worker_on_the_pool_with_its_limit_beside_a_zygote() -> None:
+    cold = worker_command(7, warm=False)
+    assert Path(cold[0]).name == "prefect"
+    assert cold[1:] == ["worker", "start", "--pool", "hjemtilos", "--type", "process", "--limit", "7",
+                        "--prefetch-seconds", "1"]
+    warm = worker_command(7)  # the default: the same worker, its runs forked by a zygote of at most 7 children
+    assert warm[1:6] == ["-m", "hjemtilos.warm.supervisor", "--limit", "7", "--"] and warm[6:] == cold
 
 
 def test_prefect_env_points_every_process_at_one_server(tmp_path: Path) -> None:

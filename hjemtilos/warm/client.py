@@ -1,0 +1,164 @@
+"""The flow-run command of the warm worker, run as ``python -I -S client.py`` (the standard library only, so it
+starts in milliseconds): it hands its environment, working directory and standard streams to the zygote named in
+``HJEMTILOS_WARM_SOCKET``, which forks the flow run; it forwards SIGTERM and SIGINT to that run, and exits as the
+run exited (the same code, or killed by the same signal), so Prefect's worker sees it as it would see its own
+flow process. When its worker or the ``hjemtilos up`` that owns it dies, it stops the run (SIGTERM).
+
+Without a zygote (none configured, none listening, or one that is draining after a code change) it becomes the
+cold flow process instead: ``python -m hjemtilos.flow_process`` in this same process (``exec``).
+
+Protocol (one Unix stream connection per run; JSON lines): the client sends ``{"env", "cwd"}`` with its fds 0, 1
+and 2 attached (SCM_RIGHTS); the zygote answers ``{"pid"}`` once the run is forked (or ``{"cold": reason}``), the
+run itself sends ``{"result": code}`` before it exits, and the zygote sends ``{"exit": code}`` or
+``{"signal": number}`` once it has reaped the run.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import time
+from typing import NoReturn
+
+SOCKET_ENV = "HJEMTILOS_WARM_SOCKET"
+SUPERVISOR_PID = "HJEMTILOS_SUPERVISOR_PID"
+COLD = ["-m", "hjemtilos.flow_process"]
+ZYGOTE_WAIT = 5.0  # seconds a restarting zygote may take to answer (it imports in about 2 s)
+
+
+def go_cold(reason: str) -> NoReturn:
+    """Become the cold flow process (never returns)."""
+    sys.stderr.write(f"hjemtilos warm client: running cold ({reason})\n")
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *COLD])
+
+
+def _owners() -> tuple[list[int], bool]:
+    """pidfds of the processes whose death ends the run (the worker, our parent, and the supervisor), and whether
+    one of them is gone already."""
+    pids = {os.getppid()}
+    supervisor = os.environ.get(SUPERVISOR_PID, "")
+    if supervisor.isdigit():
+        pids.add(int(supervisor))
+    fds, gone = [], False
+    for pid in pids:
+        if pid > 1:
+            try:
+                fds.append(os.pidfd_open(pid))
+            except ProcessLookupError:
+                gone = True
+            except OSError:  # no pidfds here: nothing is watched
+                pass
+    return fds, gone
+
+
+def _connect(path: str) -> socket.socket:
+    """Connect to the zygote; one being restarted (its socket missing or refusing) gets ZYGOTE_WAIT seconds, a
+    fork is worth more than a new interpreter. Goes cold when there is none."""
+    deadline = time.monotonic() + ZYGOTE_WAIT
+    while True:
+        opened = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            opened.connect(path)
+            return opened
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            opened.close()
+            if time.monotonic() > deadline:
+                go_cold(f"no zygote at {path}: {exc.__class__.__name__}")
+            time.sleep(0.1)
+        except OSError as exc:
+            opened.close()
+            go_cold(f"no zygote at {path}: {exc.__class__.__name__}")
+
+
+def _exit_like(message: dict[str, int]) -> None:
+    if "signal" in message:
+        number = message["signal"]
+        if number not in (signal.SIGKILL, signal.SIGSTOP):  # those two have no handler to reset
+            signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)  # a signal that does not kill (it should not happen)
+    os._exit(message.get("exit", message.get("result", 1)))
+
+
+def main() -> None:
+    path = os.environ.get(SOCKET_ENV, "")
+    if not path:
+        go_cold("no zygote configured")
+    opened = _connect(path)
+    try:
+        request = json.dumps({"env": dict(os.environ), "cwd": os.getcwd()}).encode() + b"\n"
+        opened.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))])
+    except OSError as exc:
+        opened.close()
+        go_cold(f"the zygote at {path} took no request: {exc.__class__.__name__}")
+    connection: socket.socket | None = opened
+    child = 0
+    pending: list[int] = []
+
+    def forward(number: int, _frame: object = None) -> None:
+        if not child:
+            pending.append(number)
+            return
+        try:
+            os.kill(child, number)
+        except ProcessLookupError:
+            pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    owners, orphaned = _owners()
+    buffer, result, child_fd = b"", None, -1
+    while True:
+        if orphaned and child:  # the worker or the supervisor died: the run stops with them
+            forward(signal.SIGTERM)
+            orphaned = False
+        watched = [*owners, *([connection.fileno()] if connection is not None else []),
+                   *([child_fd] if child_fd >= 0 else [])]
+        try:
+            ready, _, _ = select.select(watched, [], [])
+        except InterruptedError:
+            continue
+        for fd in [fd for fd in owners if fd in ready]:
+            owners.remove(fd)
+            orphaned = True
+        if child_fd in ready:  # the zygote is gone and now the run has ended too
+            _exit_like({"result": result} if result is not None else {"exit": 1})
+        if connection is None or connection.fileno() not in ready:
+            continue
+        data = connection.recv(65536)
+        if not data:  # the zygote went away: wait for the run itself (it reports its result before it exits)
+            connection.close()
+            connection = None
+            if not child:
+                go_cold("the zygote closed the connection")
+            try:
+                child_fd = os.pidfd_open(child)
+            except ProcessLookupError:
+                _exit_like({"result": result} if result is not None else {"exit": 1})
+            continue
+        buffer += data
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            message = json.loads(line)
+            if "cold" in message:
+                connection.close()
+                go_cold(str(message["cold"]))
+            if "pid" in message:
+                child = int(message["pid"])
+                for number in pending:
+                    forward(number)
+                pending.clear()
+            if "result" in message:
+                result = int(message["result"])
+            if "exit" in message or "signal" in message:
+                _exit_like(message)
+
+
+if __name__ == "__main__":
+    main()
