@@ -1,4 +1,4 @@
-"""python -m benchmarks [all | report | tick | figures | office | office-pg | office-embedded | intake-pg | idle | year | launch]
+"""python -m benchmarks [all | report | tick | figures | warm | office | office-pg | office-embedded | intake-pg | idle | year | launch]
 [--quick]  (office: SQLite; office-pg: an external PostgreSQL; office-embedded: the embedded default)
 
 Each benchmark prints its figures as it goes and stores them in benchmarks/results.json (a later run of one
@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import date
 
-from benchmarks import figures, idle, launch, office, report, tick, year
+from benchmarks import figures, idle, launch, office, report, tick, warm, year
 
 QUICK = {
     "intake-pg": dict(waiting=(), naive=0, intake_count=60, latency_count=0, burst_count=0, postgresql=True),
@@ -24,6 +24,7 @@ QUICK = {
     "year": dict(cases=3, bare=6),
     "launch": dict(count=4, rounds=1),
     "figures": dict(cases=300),
+    "warm": dict(latency_count=4, burst_count=6, year_cases=2, databases=("SQLite",), poll_variant=False),
 }
 # The full waiting/intake scale runs on PostgreSQL; on SQLite 1,000 intakes alone took 14 min here (the server
 # answers 503 to colliding writes and the client backs off 2 s, 4 s, ...), so SQLite runs at 200.
@@ -36,7 +37,7 @@ FULL = {
     "year": dict(),
     "launch": dict(),
 }
-RUNNERS = {"intake-pg": office.main, "tick": lambda **_: tick.main(), "figures": figures.main, "office-pg": office.main,
+RUNNERS = {"intake-pg": office.main, "tick": lambda **_: tick.main(), "figures": figures.main, "warm": warm.main, "office-pg": office.main,
            "office-embedded": office.main, "office": office.main, "idle": idle.main,
            "year": year.main, "launch": launch.main}
 

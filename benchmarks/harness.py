@@ -104,15 +104,16 @@ def median_memory(pids: list[int], samples: int = 5, every: float = 2.0) -> Tree
 
 
 def cpu_seconds(pid: int, children_too: bool = True) -> float:
-    """CPU seconds of a process, its live descendants, and (``children_too``) its reaped children."""
+    """CPU seconds of a process, its live descendants, and (``children_too``) the children each of them reaped
+    (the worker's flow processes; the warm worker's zygote reaps its forked runs itself)."""
     total = 0.0
-    for index, process in enumerate(tree(pid)):
+    for process in tree(pid):
         try:
             times = process.cpu_times()
         except psutil.NoSuchProcess:
             continue
         total += times.user + times.system
-        if children_too and index == 0:
+        if children_too:
             total += times.children_user + times.children_system
     return total
 
@@ -136,6 +137,7 @@ class UpSystem:
     case_database_url: str | None = None
     prefect_database_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    cold: bool = False  # Prefect's process worker alone (`up --cold`), not the warm worker
     process: subprocess.Popen[bytes] | None = None
     port: int = field(default_factory=free_port)
     smtp_port: int = field(default_factory=free_port)
@@ -165,7 +167,8 @@ class UpSystem:
         self.log = self.data_dir / "up.log"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hjemtilos.cli", "up", "--workers", str(self.workers),
-             "--worker-limit", str(self.worker_limit)], env=self.env, cwd=PROJECT_ROOT,
+             "--worker-limit", str(self.worker_limit), *(["--cold"] if self.cold else [])], env=self.env,
+            cwd=PROJECT_ROOT,
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
         wait_until(lambda: b"Running. Ctrl-C" in self.log.read_bytes() or self.process.poll() is not None, 300,
                    "hjemtilos up")
@@ -188,8 +191,12 @@ class UpSystem:
         return self.process.pid
 
     def worker_pids(self) -> list[int]:
-        return [p.pid for p in tree(self.pid) if "worker" in " ".join(self._cmdline(p)) and
-                p.pid != self.pid and "start" in self._cmdline(p)]
+        """Each worker's top process: the warm worker's supervisor (its Prefect worker and zygote below it), or
+        Prefect's process worker."""
+        found = [p for p in tree(self.pid) if "worker" in " ".join(self._cmdline(p)) and
+                 p.pid != self.pid and "start" in self._cmdline(p)]
+        pids = {p.pid for p in found}
+        return [p.pid for p in found if p.ppid() not in pids]
 
     def server_pid(self) -> int:
         return next(p.pid for p in tree(self.pid) if "server" in self._cmdline(p) and "start" in self._cmdline(p))

@@ -217,6 +217,56 @@ def _office(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _warm(warm: dict[str, Any]) -> list[str]:
+    """Benchmark 10: the warm worker beside Prefect's process worker, every figure from the same run."""
+    lines = ["## 10. The warm worker against Prefect's process worker (same run)", "",
+             "Each pair ran back to back on the same machine: `hjemtilos up` (the warm worker: Prefect's process "
+             "worker beside a zygote that forks each flow run) and `hjemtilos up --cold` (Prefect's process worker "
+             "alone: a new interpreter a step). Latency: resumes one at a time, from `resume_flow_run` to the "
+             "screening decision in the case database. CPU a step: the worker's whole process tree over those "
+             "steps. Burst: the rest resumed at once, until every next step ran.", "",
+             "| database | worker | latency p50 / p95 | CPU s a step | burst: all next steps | failed or crashed "
+             "| idle worker |", "|---|---|---|---|---|---|---|"]
+    goals = {"PostgreSQL": 1.5, "SQLite": 2.5}
+    verdicts = []
+    for database, modes in warm.get("office", {}).items():
+        for mode, r in modes.items():
+            lat, crowd, idle = r["latency"], r["burst"], r["idle_worker"]
+            lines.append(f"| {database} | {mode} | {lat['p50']:.2f} s / {lat['p95']:.2f} s | {r['cpu_per_step']:.2f} "
+                         f"| {crowd['count']} in {crowd['all_next_steps_s']:.1f} s | "
+                         f"{crowd['failed_or_crashed_states']} | {idle['processes']} processes, "
+                         f"{idle['pss_mb']:.0f} MB |")
+        hot, cold = modes.get("warm worker"), modes.get("process worker")
+        if hot and cold:
+            p95, goal = hot["latency"]["p95"], goals.get(database, 2.5)
+            speed = cold["burst"]["all_next_steps_s"] / max(hot["burst"]["all_next_steps_s"], 1e-9)
+            polled = modes.get("warm worker, poll 0.25 s")
+            if polled:
+                verdicts.append(f"- {database}, pick-up: polling every 0.25 s instead of 1 s moved p50 "
+                                f"{hot['latency']['p50']:.2f} s → {polled['latency']['p50']:.2f} s and p95 "
+                                f"{p95:.2f} s → {polled['latency']['p95']:.2f} s.")
+            verdicts += [f"- {database}: p95 {p95:.2f} s against the goal ≤ {goal} s: "
+                         f"**{'met' if p95 <= goal else 'not met'}**; {hot['cpu_per_step']:.2f} CPU s a step "
+                         f"(goal ≤ 0.6: **{'met' if hot['cpu_per_step'] <= 0.6 else 'not met'}**; the process "
+                         f"worker {cold['cpu_per_step']:.2f}); the burst {speed:.1f}× faster (goal ≥ 4×: "
+                         f"**{'met' if speed >= 4 else 'not met'}**)."]
+    years = warm.get("year", {})
+    if years:
+        lines += ["", "| the fast-profile year | cases | wall | steps | steps a minute | CPU s a step |",
+                  "|---|---|---|---|---|---|"]
+        for mode, r in years.items():
+            lines.append(f"| {mode} | {r['cases']} | {r['seconds']:.0f} s | {r['steps']} | "
+                         f"{r['steps_per_minute']:.1f} | {r['cpu_per_step']:.2f} |")
+        hot, cold = years.get("warm worker"), years.get("process worker")
+        if hot and cold:
+            speed = hot["steps_per_minute"] / max(cold["steps_per_minute"], 1e-9)
+            verdicts.append(f"- The year: {speed:.1f}× the steps a minute (goal ≥ 4×: "
+                            f"**{'met' if speed >= 4 else 'not met'}**); wall {cold['seconds']:.0f} s → "
+                            f"{hot['seconds']:.0f} s. Its wall time has a floor the worker cannot lower: the "
+                            "fast profile's timers and the robot coordinator's rounds.")
+    return [*lines, "", *verdicts, ""]
+
+
 def write(results: dict[str, Any], day: date) -> None:
     results = dict(results)
     run = results.pop(RUN, None)
@@ -293,6 +343,9 @@ def write(results: dict[str, Any], day: date) -> None:
                          f"| {r['report'] / r['baseline']:.1f}× | {r['chart_count']:.0f} in {r['charts']:.2f} s | "
                          f"{r['csv'] * 1000:.0f} ms |")
         lines.append("")
+    warm = results.get("warm", {})
+    if warm and not warm.get("error"):
+        lines += _warm(warm)
     year = results.get("year")
     if not year:
         lines += [YEAR_NOT_DONE]

@@ -58,9 +58,24 @@ def drain() -> None:
             pass
 
 
+def record_pid() -> None:
+    """Name this forked process as the run's infrastructure (Prefect's worker recorded the client's PID: the
+    process it started). Best effort: a run must not fail over its label."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(UUID(os.environ["PREFECT__FLOW_RUN_ID"]), infrastructure_pid=str(os.getpid()))
+    except Exception:  # noqa: BLE001 - the client's PID stays on the run; its signals reach this process anyway
+        pass
+
+
 def run_engine() -> int:
     """Run the flow run named by ``PREFECT__FLOW_RUN_ID`` on this thread; returns the engine's exit code."""
     refresh_settings()
+    record_pid()
     code: Any = 0
     try:
         with warnings.catch_warnings():  # runpy's note that prefect.engine was imported (by the zygote, on purpose)

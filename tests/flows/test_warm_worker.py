@@ -181,7 +181,10 @@ def test_logs_cancellation_a_killed_zygote_and_a_changed_module(prefect_server, 
         lines = wait_until(lambda: [m for m in _probe_logs(first) if m.startswith("warm probe value")], 30,
                            "the forked run's log line on the server")
         assert lines[0].startswith("warm probe value 1 in process ")
-        assert int(lines[0].rsplit(" ", 1)[1]) != zygote  # logged by a forked child, not by the zygote
+        child_pid = lines[0].rsplit(" ", 1)[1]
+        assert int(child_pid) != zygote  # logged by a forked child, not by the zygote
+        with get_client(sync_client=True) as client:  # the run names the forked process as its infrastructure
+            assert client.read_flow_run(first).infrastructure_pid == child_pid
 
         sleeper = run_probe(sleep_seconds=120, wait=False)
         wait_until(lambda: state_of(sleeper).is_running(), 60, "the sleeping probe to run")
