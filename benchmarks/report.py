@@ -264,7 +264,8 @@ def _warm(warm: dict[str, Any]) -> list[str]:
                             f"**{'met' if speed >= 4 else 'not met'}**); wall {cold['seconds']:.0f} s → "
                             f"{hot['seconds']:.0f} s. Its wall time has a floor the worker cannot lower: the "
                             "fast profile's timers and the robot coordinator's rounds.")
-    return [*lines, "", *verdicts, ""]
+    errors = [f"- Failed: {line}" for line in warm.get("errors", [])]
+    return [*lines, "", *verdicts, *errors, ""]
 
 
 def write(results: dict[str, Any], day: date) -> None:

@@ -81,13 +81,21 @@ def main(latency_count: int = 30, burst_count: int = 50, year_cases: int = 20,
     results: dict[str, Any] = {"office": {}, "year": {}}
     for database in databases:
         results["office"][database] = {}
-        for name, cold in MODES:
-            results["office"][database][name] = office(database, cold, latency_count, burst_count)
-        if poll_variant:
-            name, cold, env = POLL_VARIANT
-            results["office"][database][name] = office(database, cold, latency_count, burst_count, env)
+        variants = [(name, cold, None) for name, cold in MODES]
+        if poll_variant and database == "PostgreSQL":
+            variants.append(POLL_VARIANT)
+        for name, cold, env in variants:
+            try:
+                results["office"][database][name] = office(database, cold, latency_count, burst_count, env)
+            except Exception as exc:  # noqa: BLE001 - one failed variant must not lose the others' figures
+                results.setdefault("errors", []).append(f"{database}, {name}: {exc.__class__.__name__}: {exc}")
+                print(f"10. {database}, {name}: failed: {exc}", flush=True)
     for name, cold in MODES:
-        figures = year.main(cases=year_cases, bare=0, cold=cold)
+        try:
+            figures = year.main(cases=year_cases, bare=0, cold=cold)
+        except Exception as exc:  # noqa: BLE001 - as above
+            results.setdefault("errors", []).append(f"year, {name}: {exc.__class__.__name__}: {exc}")
+            continue
         results["year"][name] = {k: figures[k] for k in ("cases", "seconds", "steps", "steps_per_minute",
                                                         "cpu_per_step", "programme_exact") if k in figures}
         print(f"10. year of {year_cases} cases, {name}: {figures['seconds']:.0f} s, "

@@ -1,5 +1,6 @@
-"""What `hjemtilos up` does between its sleeps: the timekeeper's tick at the profile's pace, the stuck-cases
-artifact whenever it changes, and the outbox's mail.
+"""What `hjemtilos up` does between its sleeps: the timekeeper's tick at the profile's pace, between ticks a check
+for crashed case runs every CRASH_CHECK_SECONDS, the stuck-cases artifact whenever it changes, and the outbox's
+mail.
 
 A round that fails (the Prefect server answering 503 under SQLite write contention, a locked database, an SMTP
 server away) is reported and tried again RETRY_SECONDS later; it never stops the system. Every part is safe to
@@ -17,9 +18,10 @@ from typing import Any
 from hjemtilos.app import App
 from hjemtilos.orchestration import Orchestrator
 from hjemtilos.stuck_cases import stuck_summary, stuck_table
-from hjemtilos.timekeeping import TickReport, tick
+from hjemtilos.timekeeping import TickReport, restart_crashed_runs, tick
 
 RETRY_SECONDS = 10.0
+CRASH_CHECK_SECONDS = 30.0  # between ticks (an hour in production), crashed case runs are rescheduled this often
 REPUBLISH_SECONDS = 600.0  # the summary says when the check last ran: republished this often even when unchanged
 
 
@@ -43,6 +45,7 @@ class Housekeeper:
         self.report = report
         self.clock = clock
         self.next_tick = 0.0
+        self.next_crash_check = 0.0
         self.published: list[dict[str, str]] | None = None
         self.published_at = float("-inf")
         self.failures = 0
@@ -64,6 +67,15 @@ class Housekeeper:
                 self.report(f"timekeeper round failed, again in {min(self.tick_seconds, RETRY_SECONDS):.0f} s: "
                             f"{describe(exc)}")
                 result = None
+        elif self.clock() >= self.next_crash_check:
+            # a run its worker could not start (a 503 while submitting it) or whose process died is Crashed: a
+            # case must not wait the hour until the next tick for it (the tick does the same, counted per case)
+            self.next_crash_check = self.clock() + CRASH_CHECK_SECONDS
+            try:
+                restart_crashed_runs(self.app, now, self.orchestrator)
+            except Exception as exc:  # noqa: BLE001 - the next check repeats it
+                self.failures += 1
+                self.report(f"crashed-run check failed: {describe(exc)}")
         try:
             self.deliver(now)
         except Exception as exc:  # noqa: BLE001 - pending rows stay pending and go out on a later pass

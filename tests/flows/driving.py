@@ -136,6 +136,22 @@ class ShiftedPrefect(PrefectOrchestrator):
         return shifted
 
 
+def jump_to_next_due(app: App, case: CaseDriver, clock: SyntheticClock) -> str:
+    """Move the clock just past the case's next due timer, tick the timekeeper once, and run the resumed run."""
+    from sqlalchemy import select
+
+    from hjemtilos.db.models import Timer
+
+    with app.session_factory() as session:
+        due = session.scalars(select(Timer.due_at).where(Timer.consumed_at.is_(None)).order_by(Timer.due_at)).first()
+    assert due is not None, "no timer is waiting"
+    clock.advance(due - clock() + timedelta(minutes=1))
+    report = tick(app, clock(), ShiftedPrefect(clock))
+    assert report.runs_resumed == 1 and report.new_stuck == 0
+    assert not case.state().is_paused()
+    return case.run()
+
+
 def start_case(app: App, referral_file: str) -> tuple[int, str, CaseDriver]:
     import json
 

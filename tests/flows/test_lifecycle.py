@@ -13,8 +13,7 @@ from sqlalchemy import select
 from casework.clock import local_date
 from hjemtilos.app import App
 from hjemtilos.db.models import AuditEvent, CaseVisit, ConsentReceipt, HumanTask, Match, OutboxMail, ReferralCase, Timer
-from hjemtilos.timekeeping import tick
-from tests.flows.driving import CaseDriver, ShiftedPrefect, SyntheticClock, add_family, start_case
+from tests.flows.driving import SyntheticClock, add_family, jump_to_next_due, start_case
 from tests.support import SmtpServer, case_app
 
 
@@ -27,18 +26,6 @@ def production_app(prefect_server: None, tmp_path, monkeypatch: pytest.MonkeyPat
     yield application
     get_app.cache_clear()
     application.engine.dispose()
-
-
-def jump_to_next_due(app: App, case: CaseDriver, clock: SyntheticClock) -> str:
-    """Move the clock just past the case's next due timer, tick the timekeeper once, and run the resumed run."""
-    with app.session_factory() as session:
-        due = session.scalars(select(Timer.due_at).where(Timer.consumed_at.is_(None)).order_by(Timer.due_at)).first()
-    assert due is not None, "no timer is waiting"
-    clock.advance(due - clock() + timedelta(minutes=1))
-    report = tick(app, clock(), ShiftedPrefect(clock))
-    assert report.runs_resumed == 1 and report.new_stuck == 0
-    assert not case.state().is_paused()
-    return case.run()
 
 
 def test_referral_to_farewell(production_app: App, smtp_server, synthetic_clock: SyntheticClock) -> None:  # type: ignore[no-untyped-def]

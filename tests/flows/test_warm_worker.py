@@ -30,7 +30,7 @@ from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.db.models import AuditEvent, HumanTask
 from hjemtilos.timekeeping import restart_crashed_runs
 from tests.flows.driving import TODAY, add_family, deliver, now, start_case
-from tests.support import descendants
+from tests.support import descendants, kill_tree
 
 ZYGOTE = b"hjemtilos.warm.zygote"
 
@@ -40,15 +40,6 @@ def start_worker(log: Path, **env: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "hjemtilos.cli", "worker", "--sole", "--limit", "5"],
                             env=environment, cwd=PROJECT_ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT,
                             start_new_session=True)
-
-
-def stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    for pid in [worker.pid, *descendants(worker.pid)]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    worker.wait(timeout=10)
 
 
 def _ppid(pid: int) -> int:
@@ -131,7 +122,7 @@ def test_a_case_runs_forked_and_a_run_killed_mid_step_is_rescheduled_with_nothin
         time.sleep(1.0)
         deliver(app)  # a second round sends nothing more
     finally:
-        stop_worker(worker)
+        kill_tree(worker)
     assert b"running cold" not in log.read_bytes()  # every step was forked, none fell back to a new interpreter
     with app.session_factory() as session:
         completed = session.scalars(select(AuditEvent.detail).where(AuditEvent.action == "task-completed")).all()
@@ -210,7 +201,7 @@ def test_logs_cancellation_a_killed_zygote_and_a_changed_module(prefect_server, 
         wait_until(lambda: _logged(newest, "warm probe value 2"), 30, "the new zygote's run logging the new value")
         assert worker.poll() is None  # the worker itself never restarted
     finally:
-        stop_worker(worker)
+        kill_tree(worker)
     output = log.read_bytes()
     assert output.count(b"running cold") == 1, output[-3000:]
 

@@ -4,7 +4,6 @@ case, then restarted: nothing lost, nothing twice."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,16 +19,7 @@ from flows.deployments import deploy_all
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.db.models import AuditEvent, HumanTask
 from tests.flows.driving import add_family, deliver, start_case
-from tests.support import descendants
-
-
-def kill_tree(process: subprocess.Popen[bytes]) -> None:
-    for pid in [process.pid, *descendants(process.pid)]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    process.wait(timeout=10)
+from tests.support import descendants, kill_tree
 
 
 def start_worker(log: Path) -> subprocess.Popen[bytes]:

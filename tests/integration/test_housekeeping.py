@@ -61,6 +61,29 @@ def test_failed_publish_is_reported_and_repeated_not_fatal(app: App) -> None:
     assert REPUBLISH_SECONDS <= 3600 and len(published) == 2  # unchanged, but republished: it says when it ran
 
 
+def test_crashed_case_runs_are_rescheduled_between_ticks(app: App) -> None:
+    from hjemtilos.housekeeping import CRASH_CHECK_SECONDS
+
+    run_id = "00000000-0000-0000-0000-00000000c0de"
+    new_case(app, run_id)
+    orchestrator = FakeOrchestrator({})
+    clock = Clock()
+    keeper = Housekeeper(app, orchestrator, tick_seconds=3600, publish=lambda table, summary: None,
+                         deliver=lambda now: None, report=lambda line: None, clock=clock)
+    keeper.step(NOW)  # the tick
+    orchestrator.states[run_id] = RunState("CRASHED", "Crashed", None, NOW)  # its worker failed to submit it
+    clock.now += 1
+    keeper.step(NOW)  # the first check between ticks
+    assert orchestrator.rescheduled == [run_id]
+    orchestrator.states[run_id] = RunState("CRASHED", "Crashed", None, NOW)
+    clock.now += CRASH_CHECK_SECONDS - 2
+    keeper.step(NOW)
+    assert orchestrator.rescheduled == [run_id]  # not before the next check
+    clock.now += 2
+    keeper.step(NOW)
+    assert orchestrator.rescheduled == [run_id, run_id]  # long before the hour's tick
+
+
 def test_failed_mail_round_is_reported_not_fatal(app: App) -> None:
     lines: list[str] = []
 
