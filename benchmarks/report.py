@@ -227,6 +227,8 @@ def _warm(warm: dict[str, Any]) -> list[str]:
              "steps. Burst: the rest resumed at once, until every next step ran.", "",
              "| database | worker | latency p50 / p95 | CPU s a step | burst: all next steps | failed or crashed "
              "| idle worker |", "|---|---|---|---|---|---|---|"]
+    if warm.get("note"):
+        lines[2:2] = [f"Measured {warm.get('measured_on', '')}: {warm['note']}.", ""]
     goals = {"PostgreSQL": 1.5, "SQLite": 2.5}
     verdicts = []
     for database, modes in warm.get("office", {}).items():
