@@ -209,7 +209,7 @@ def certificates(session: Session, today: date) -> list[CertificateFact]:
     over), and each approved family's e-learning. A certificate with a remark counts as missing."""
     rows = session.execute(
         select(FamilyMember.family_id, FamilyMember.id, FamilyMember.name, FamilyMember.birth_date,
-               FamilyMember.is_volunteer, FamilyMember.child_certificate_received_on,
+               FamilyMember.child_certificate_received_on,
                FamilyMember.child_certificate_clear, FamilyMember.criminal_record_received_on,
                FamilyMember.criminal_record_clear)
         .join(VolunteerFamily, and_(VolunteerFamily.id == FamilyMember.family_id,
@@ -217,7 +217,7 @@ def certificates(session: Session, today: date) -> list[CertificateFact]:
         .order_by(FamilyMember.family_id, FamilyMember.id)).tuples().all()
     facts: list[CertificateFact] = []
     number: dict[int, int] = {}
-    for family_id, member_id, name, born, _volunteer, child_on, child_clear, record_on, record_clear in rows:
+    for family_id, member_id, name, born, child_on, child_clear, record_on, record_clear in rows:
         number[family_id] = number.get(family_id, 0) + 1
         if not needs_certificates(born, today):
             continue

@@ -38,6 +38,7 @@ from hjemtilos.app import App
 from hjemtilos.cases.ending import CHANGES, ENDED_BY, REASONS
 from hjemtilos.db.models import ReferralCase, UserAccount
 from hjemtilos.front_door import basic_credentials
+from hjemtilos.reports.figures import Report
 from hjemtilos.web.headers import add_security_headers
 from hjemtilos.workspace import access, accounts, views
 from hjemtilos.workspace.accounts import AccountError, Role, SignedIn
@@ -437,10 +438,10 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
 
     # -- the programme in figures ---------------------------------------------------------------------------------
 
-    reports_cache: dict[tuple[str, str], tuple[datetime, Any]] = {}
+    reports_cache: dict[tuple[str, str], Report] = {}
     reports_lock = threading.Lock()
 
-    def report_for(request: Request, session: Session) -> tuple[Any, str | None]:
+    def report_for(request: Request, session: Session) -> tuple[Report, str | None]:
         """The report of the period the query names (this year when it names none or a wrong one, with the error),
         shared for a minute by the page and its charts and CSV files."""
         from hjemtilos.reports.figures import build_report
@@ -454,16 +455,14 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
             period, error = parse_period("", "", "", local_date(now)), str(exc)
         key = (period.key, now.strftime("%Y-%m-%dT%H:%M"))
         with reports_lock:
-            cached = reports_cache.get(key)
-        if cached is None:
+            report = reports_cache.get(key)
+        if report is None:
             report = build_report(session, period, now, settings.certificate_renewal_years,
                                   settings.certificate_notice_days)
             with reports_lock:
                 if len(reports_cache) > 20:
                     reports_cache.clear()
-                reports_cache[key] = (now, report)
-        else:
-            report = cached[1]
+                reports_cache[key] = report
         return report, error
 
     def programme(request: Request, session: Session, signed: SignedIn, form: dict[str, str]) -> Response:
