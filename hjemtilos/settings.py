@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     front_tls_cert: Path | None = Field(default=None, description="TLS certificate (PEM) of the front door; "
                                                                   "required off loopback unless front_tls_internal")
     front_tls_key: Path | None = Field(default=None, description="Its private key (PEM)")
+    front_door_record: Path | None = Field(default=None, description="Append every Prefect call the front door "
+                                           "decides (role, method, path, admitted) to this file as JSON lines: for "
+                                           "recording a tour of the UI (tests/data/coordinator-tour.json)")
     front_tls_internal: bool = Field(default=False, description="Let Caddy issue the front door's certificate from "
                                                                 "its own local CA (browsers must trust that CA)")
     workspace_idle_minutes: int = Field(default=30, ge=1, description="A workspace session ends after this many "

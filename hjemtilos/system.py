@@ -344,13 +344,38 @@ class System:
                     return None
 
         web = create_workspace(self.app, prefect_api=self.endpoints.api_url, prefect_auth=self.auth,
-                               health=self.health)
+                               health=self.health, wake=self.wake, recorder=self._recorder())
         web.mount("/henvisning", create_app(self.app, start_run, root="/henvisning"))
         config = uvicorn.Config(web, host="127.0.0.1", port=self.settings.form_port, log_level="warning",
                                 proxy_headers=True, forwarded_allow_ips="127.0.0.1")
         server = uvicorn.Server(config)
         threading.Thread(target=server.run, name="referral-form", daemon=True).start()
         return server
+
+    def wake(self, flow_run_id: str) -> object:
+        """Reschedule a case run at once (an early ending or a change recorded on the case page): the warm worker
+        picks it up within a second; if this fails, the timekeeper's next tick carries the ending out."""
+        from hjemtilos.adapters.prefect import PrefectOrchestrator
+
+        with prefect_api(self.endpoints.api_url, self.auth):
+            return PrefectOrchestrator().reschedule(flow_run_id)
+
+    def _recorder(self) -> Callable[[str, str, str, bool], None] | None:
+        """With HJEMTILOS_FRONT_DOOR_RECORD: every decision of the front door as a JSON line (recording a tour)."""
+        path = self.settings.front_door_record
+        if path is None:
+            return None
+        import json
+
+        lock = threading.Lock()
+        self.warn(f"Recording every Prefect call the front door decides to {path}")
+
+        def record(role: str, method: str, uri: str, admitted: bool) -> None:
+            line = json.dumps({"role": str(role), "method": method, "path": uri.split("?", 1)[0],
+                               "admitted": admitted})
+            with lock, path.open("a") as handle:
+                handle.write(line + "\n")
+        return record
 
     def banner(self, now: datetime | None = None) -> list[str]:
         """What ``up`` prints once everything runs: where each part is, where mail really goes, and when it

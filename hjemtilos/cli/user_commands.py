@@ -58,8 +58,7 @@ def user_list() -> None:
     table = Table("Bruger", "Navn", "Rolle", "Status", "2-faktor", "Sidst logget ind (København)")
     with application.session_factory() as session:
         for user in session.scalars(select(UserAccount).order_by(UserAccount.username)):
-            status = "lukket / disabled" if user.disabled_at else (
-                "låst / locked" if user.locked_until and user.locked_until > now() else "aktiv / active")
+            status = "lukket / disabled" if user.disabled_at else "aktiv / active"
             table.add_row(user.username, user.display_name, user.role, status,
                           "ja" if user.totp_secret else "nej", local(user.last_sign_in_at))
     out.print(table)

@@ -20,35 +20,52 @@ from hjemtilos.db.models import AccessLogEntry, ReferralCase, VolunteerFamily
 from hjemtilos.workspace.accounts import SignedIn
 
 __all__ = [
+    "CHANGES",
     "EXPORTED",
+    "REFUSED",
     "RESUMED",
+    "RESUME_REFUSED",
     "STARTED_RUN",
+    "START_REFUSED",
     "UNATTRIBUTED",
     "VIEWED",
     "VIEWED_IN_PREFECT",
     "VIEW_EVERY",
     "CaseAccess",
     "case_log",
+    "mark_refused",
+    "prefect_changes",
     "prefect_request",
     "record",
+    "refused",
+    "resumed",
     "resumer_of",
+    "started_run",
     "starter_of",
 ]
 
 VIEWED = "viewed"
 VIEWED_IN_PREFECT = "viewed-in-prefect"
 RESUMED = "resumed"
+RESUME_REFUSED = "resume-refused"  # pressed Resume, but Prefect did not take the answer (the step was decided)
+REFUSED = "refused"  # a Prefect call the front door's allow-list refused (purpose: method and path)
+START_REFUSED = "start-refused"  # a deployment run Prefect would not create
 EXPORTED = "exported"
 VIEW_EVERY = timedelta(minutes=10)
 # the actor of an answer given with Prefect's own credentials, not through the front door (a script, the CLI, a test)
 UNATTRIBUTED = "prefect-api"
 PURPOSES = {VIEWED: "sagsbehandling / casework", VIEWED_IN_PREFECT: "sagsbehandling / casework",
-            RESUMED: "afgørelse af et trin / deciding a step", EXPORTED: "udlevering / export"}
+            RESUMED: "afgørelse af et trin / deciding a step", EXPORTED: "udlevering / export",
+            RESUME_REFUSED: "afgørelse af et trin / deciding a step"}
 FLOW_RUN = re.compile(r"^/api/flow_runs/([0-9a-fA-F-]{36})(/[^?]*)?")
-DEPLOYMENT_RUN = re.compile(r"^/api/deployments/([0-9a-fA-F-]{36})/create_flow_run/?$")
 STARTED_RUN = "started-run"  # a deployment run created through the front door (end-case, record-change)
 ACTIONS_DA = {VIEWED: "åbnede sagen", VIEWED_IN_PREFECT: "åbnede sagens kørsel i Prefect",
-              RESUMED: "afgjorde et trin (Resume)", EXPORTED: "eksporterede"}
+              RESUMED: "afgjorde et trin (Resume)", EXPORTED: "eksporterede",
+              RESUME_REFUSED: "forsøgte at afgøre et trin (allerede afgjort)", STARTED_RUN: "startede en kørsel",
+              START_REFUSED: "forsøgte at starte en kørsel (afvist af Prefect)",
+              REFUSED: "kald til Prefect afvist af hoveddøren"}
+# what the administrator's list of Prefect changes and refusals shows
+CHANGES = (RESUMED, RESUME_REFUSED, STARTED_RUN, START_REFUSED, REFUSED)
 
 
 @dataclass(frozen=True)
@@ -77,24 +94,64 @@ def record(session: Session, who: SignedIn | str, action: str, now: datetime, *,
     return entry
 
 
-def prefect_request(session: Session, who: SignedIn, method: str, uri: str, now: datetime,
-                    client: str | None) -> AccessLogEntry | None:
-    """Record a Prefect request the front door admitted, if it concerns one of our runs."""
-    started = DEPLOYMENT_RUN.match(uri)
-    if started is not None and method.upper() == "POST":
-        return record(session, who, STARTED_RUN, now, client=client,
-                      purpose=f"deployment:{started.group(1).lower()}")
-    match = FLOW_RUN.match(uri)
-    if match is None:
-        return None
-    run_id, rest = match.group(1).lower(), match.group(2) or ""
+def _run_owner(session: Session, run_id: str) -> tuple[ReferralCase | None, int | None]:
     case = session.scalar(select(ReferralCase).where(ReferralCase.flow_run_id == run_id))
     family_id = None if case else session.scalar(select(VolunteerFamily.id)
                                                  .where(VolunteerFamily.flow_run_id == run_id))
+    return case, family_id
+
+
+def resumed(session: Session, who: SignedIn, run_id: str, now: datetime, client: str | None) -> AccessLogEntry:
+    """A Resume about to be passed on to Prefect (the gate marks it refused if Prefect does not take it)."""
+    case, family_id = _run_owner(session, run_id)
+    entry = record(session, who, RESUMED, now, case=case, family_id=family_id, flow_run_id=run_id, client=client)
+    session.flush()
+    return entry
+
+
+def started_run(session: Session, who: SignedIn, deployment_id: str, now: datetime,
+                client: str | None) -> AccessLogEntry:
+    entry = record(session, who, STARTED_RUN, now, client=client, purpose=f"deployment:{deployment_id.lower()}")
+    session.flush()
+    return entry
+
+
+def mark_refused(session: Session, entry_id: int) -> None:
+    """The outcome of a change, written on its own row once Prefect answered: not taken."""
+    entry = session.get(AccessLogEntry, entry_id)
+    if entry is not None:
+        entry.action = RESUME_REFUSED if entry.action == RESUMED else START_REFUSED
+
+
+def refused(session: Session, who: SignedIn | str, method: str, uri: str, now: datetime, client: str | None,
+            why: str = "") -> AccessLogEntry:
+    """A Prefect call the front door did not let through (who, what, when, from where)."""
+    path = uri.split("?", 1)[0]
+    run = FLOW_RUN.match(path)
+    case, family_id = _run_owner(session, run.group(1).lower()) if run else (None, None)
+    return record(session, who, REFUSED, now, case=case, family_id=family_id, client=client,
+                  flow_run_id=run.group(1).lower() if run else None,
+                  purpose=f"{method.upper()} {path}"[:150] + (f" ({why})" if why else "")[:48])
+
+
+def prefect_changes(session: Session, limit: int = 200) -> list[CaseAccess]:
+    """The latest changes made in Prefect through the front door, and the calls it refused."""
+    rows = session.scalars(select(AccessLogEntry).where(AccessLogEntry.action.in_(CHANGES))
+                           .order_by(AccessLogEntry.id.desc()).limit(limit))
+    return [CaseAccess(r.at, r.username, r.action, r.purpose, r.client, r.case_reference) for r in rows]
+
+
+def prefect_request(session: Session, who: SignedIn, method: str, uri: str, now: datetime,
+                    client: str | None) -> AccessLogEntry | None:
+    """Record a Prefect read the front door admitted, if it concerns one of our runs (changes go through the
+    gate, hjemtilos/workspace/prefect_gate.py, which logs them with their outcome)."""
+    match = FLOW_RUN.match(uri)
+    if match is None:
+        return None
+    run_id = match.group(1).lower()
+    case, family_id = _run_owner(session, run_id)
     if case is None and family_id is None:
         return None
-    if method.upper() == "POST" and rest.rstrip("/") == "/resume":
-        return record(session, who, RESUMED, now, case=case, family_id=family_id, flow_run_id=run_id, client=client)
     recent = session.scalar(select(AccessLogEntry.id).where(
         AccessLogEntry.flow_run_id == run_id, AccessLogEntry.user_id == who.user.id,
         AccessLogEntry.action == VIEWED_IN_PREFECT, AccessLogEntry.at > now - VIEW_EVERY).limit(1))

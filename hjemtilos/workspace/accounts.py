@@ -1,4 +1,4 @@
-"""Workspace accounts: users and roles, argon2 passwords, the TOTP second factor, lockout, sessions that end on
+"""Workspace accounts: users and roles, argon2 passwords, the TOTP second factor, sessions that end on
 sign-out, idle timeout or when the user is disabled, and one-time links (the first administrator's, a new user's).
 
 Pure functions over a SQLAlchemy session that take ``now``; the web app and ``hjemtilos user`` call them. Tokens
@@ -22,13 +22,11 @@ from sqlalchemy.orm import Session
 
 from hjemtilos.db.models import AccountLink, UserAccount, UserSession
 
-__all__ = ["FIRST_ADMINISTRATOR", "LOCK_AFTER", "LOCK_FOR", "SET_UP", "AccountError", "Role", "SignedIn",
+__all__ = ["FIRST_ADMINISTRATOR", "SET_UP", "WRONG", "AccountError", "Role", "SignedIn",
            "add_user", "check_password", "confirm_code", "disable_user", "end_session", "first_administrator_link",
            "new_link", "open_session", "reset_second_factor", "set_password", "signed_in", "take_link",
            "token_hash", "totp_uri"]
 
-LOCK_AFTER = 5  # failed passwords or codes in a row
-LOCK_FOR = timedelta(minutes=15)
 LINK_VALID = timedelta(days=3)
 FIRST_ADMINISTRATOR = "first-administrator"
 SET_UP = "set-up"
@@ -132,17 +130,10 @@ class PasswordCheck:
     error: str | None  # for people; the same words for an unknown user and a wrong password
 
 
-WRONG = "Forkert brugernavn eller adgangskode. / Wrong user name or password."
-LOCKED = ("Kontoen er låst i 15 minutter efter for mange forkerte forsøg. / The account is locked for 15 minutes "
-          "after too many failed attempts.")
+# one answer for an unknown user, a wrong password and a throttled attempt: it tells nobody who has an account
+WRONG = ("Forkert brugernavn eller adgangskode – eller for mange forsøg; vent i så fald 15 minutter. / Wrong user "
+         "name or password – or too many attempts; then wait 15 minutes.")
 DISABLED = "Kontoen er lukket. Kontakt en administrator. / The account is disabled. Contact an administrator."
-
-
-def _failed(user: UserAccount, now: datetime) -> None:
-    user.failed_attempts += 1
-    if user.failed_attempts >= LOCK_AFTER:
-        user.locked_until = now + LOCK_FOR
-        user.failed_attempts = 0
 
 
 def check_password(session: Session, username: str, password: str, now: datetime) -> PasswordCheck:
@@ -150,15 +141,12 @@ def check_password(session: Session, username: str, password: str, now: datetime
     if user is None or user.password_hash is None:
         _hasher.hash(password)  # as slow as a real check: the answer's timing does not tell who has an account
         return PasswordCheck(None, WRONG)
-    if user.disabled_at is not None:
-        return PasswordCheck(None, DISABLED)
-    if user.locked_until is not None and user.locked_until > now:
-        return PasswordCheck(None, LOCKED)
     try:
         _hasher.verify(user.password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        _failed(user, now)
-        return PasswordCheck(None, LOCKED if user.locked_until and user.locked_until > now else WRONG)
+        return PasswordCheck(None, WRONG)
+    if user.disabled_at is not None:  # said only to someone who knows the password
+        return PasswordCheck(None, DISABLED)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return PasswordCheck(user, None)
@@ -183,12 +171,10 @@ BAD_CODE = "Koden passer ikke. Prøv den nye kode fra din app. / The code is wro
 
 
 def confirm_code(user: UserAccount, row: UserSession, code: str, now: datetime) -> str | None:
-    """Check the second factor (the one being set up, or the user's); None when it is right, else the error."""
-    if user.locked_until is not None and user.locked_until > now:
-        return LOCKED
+    """Check the second factor (the one being set up, or the user's); None when it is right, else the error.
+    Wrong codes are throttled by the workspace with the passwords (per user and client)."""
     secret = user.totp_secret or row.pending_totp_secret
     if not secret or not pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), for_time=now, valid_window=1):
-        _failed(user, now)
         return BAD_CODE
     if user.totp_secret is None:
         user.totp_secret, row.pending_totp_secret = secret, None

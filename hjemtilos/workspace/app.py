@@ -40,14 +40,18 @@ from hjemtilos.db.models import ReferralCase, UserAccount
 from hjemtilos.front_door import basic_credentials
 from hjemtilos.reports.figures import Report
 from hjemtilos.web.headers import add_security_headers
-from hjemtilos.workspace import access, accounts, views
+from hjemtilos.workspace import access, accounts, policy, views
 from hjemtilos.workspace.accounts import AccountError, Role, SignedIn
+from hjemtilos.workspace.prefect_gate import PrefectGate, start_validators
 
 __all__ = ["BASE", "SESSION_COOKIE", "create_workspace"]
 
 BASE = "/arbejde"
+NOT_ALLOWED = ("Det har din rolle ikke adgang til; ændringer af Prefect sker på serveren. / Your role may not do "
+               "that; Prefect is changed on the server.")
 SESSION_COOKIE = "hjemtilos_session"
 PRE_CSRF_COOKIE = "hjemtilos_signin_csrf"
+DEVICE_COOKIE = "hjemtilos_device"  # this browser signed in as this user before: exempt from the per-user throttle
 ASSET = (PROJECT_ROOT / "templates" / "workspace" / "workspace.css").read_bytes()
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -76,10 +80,12 @@ def _safe_next(value: str | None) -> str:
 def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: str | None = None,
                      health: Callable[[], dict[str, str]] | None = None,
                      wake: Callable[[str], object] | None = None,
-                     clock: Callable[[], datetime] = _now) -> FastAPI:
+                     clock: Callable[[], datetime] = _now,
+                     recorder: Callable[[str, str, str, bool], None] | None = None) -> FastAPI:
     """``prefect_api``/``prefect_auth``: the Prefect server behind the front door (for its UI settings);
     ``health``: the dashboard's liveness row (part → up/slow/down); ``wake``: reschedule a case run (an early
-    ending is handled by the run at once; the timekeeper wakes it otherwise)."""
+    ending is handled by the run at once; the timekeeper wakes it otherwise); ``recorder``: told of every Prefect
+    call the front door decides (role, method, URI, admitted), for recording a tour (tests/data)."""
     settings = app.settings
     idle = timedelta(minutes=settings.workspace_idle_minutes)
     lifetime = timedelta(hours=12)
@@ -88,7 +94,33 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
                       undefined=StrictUndefined, autoescape=select_autoescape(["html"]))
     env.filters["local"] = lambda value: format_local(value) if value else "–"
     limiter = MovingWindowRateLimiter(MemoryStorage())
-    sign_in_limit = parse("30/minute")
+    gate = PrefectGate(prefect_api, prefect_auth, app.session_factory, start_validators()) \
+        if prefect_api is not None else None
+    sign_in_limit = parse("30/minute")  # sign-in and code posts per client
+    # failed passwords and codes, counted by the typed user name (known or not: the answer is the same) and client,
+    # so that a stranger elsewhere cannot lock a coordinator out; and per user name from browsers that have not
+    # signed in as that user before (OWASP ASVS 2.2.1: at most 100 failures an hour on one account)
+    failures_here = parse("5/15 minutes")
+    failures_anywhere = parse("100/hour")
+    device_secret = secrets.token_bytes(32)
+
+    def device_mark(username: str) -> str:
+        return hmac.new(device_secret, username.encode(), "sha256").hexdigest()
+
+    def _throttle_key(request: Request, username: str) -> tuple[str, str]:
+        return username.strip().lower()[:60], _client(request) or "unknown"
+
+    def throttled(request: Request, username: str) -> bool:
+        name, client = _throttle_key(request, username)
+        if not limiter.test(failures_here, "failed", name, client):
+            return True
+        known = hmac.compare_digest(request.cookies.get(DEVICE_COOKIE, ""), device_mark(name))
+        return not known and not limiter.test(failures_anywhere, "failed-anywhere", name)
+
+    def failed(request: Request, username: str) -> None:
+        name, client = _throttle_key(request, username)
+        limiter.hit(failures_here, "failed", name, client)
+        limiter.hit(failures_anywhere, "failed-anywhere", name)
 
     def render(request: Request, name: str, signed: SignedIn | None, status: int = 200, **context: Any) -> Response:
         html = env.get_template(name).render(base=BASE, me=signed.user if signed else None,
@@ -171,11 +203,15 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
     def check_sign_in(request: Request, form: dict[str, str]) -> Response:
         if not pre_csrf_ok(request, form):
             return sign_in_page(request, "Formularen er udløbet. Prøv igen. / The form expired. Try again.", 403)
-        now = clock()
+        now, username = clock(), form.get("username", "")
+        if throttled(request, username):
+            return sign_in_page(request, accounts.WRONG, 401, username=username)
         with app.session_factory.begin() as session:
-            result = accounts.check_password(session, form.get("username", ""), form.get("password", ""), now)
+            result = accounts.check_password(session, username, form.get("password", ""), now)
             if result.user is None:
-                return sign_in_page(request, result.error, 401, username=form.get("username", ""))
+                if result.error == accounts.WRONG:
+                    failed(request, username)
+                return sign_in_page(request, result.error, 401, username=username)
             token, _ = accounts.open_session(session, result.user, now, _client(request))
         response = RedirectResponse(f"{BASE}/kode?next={quote(_safe_next(form.get('next')))}", status_code=303)
         set_cookie(request, response, SESSION_COOKIE, token)
@@ -209,10 +245,18 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
                 return to_sign_in(request)
             if not hmac.compare_digest(form.get("csrf", ""), signed.session.csrf_token):
                 return code_page(request, signed, "Formularen er udløbet. / The form expired.", 403)
+            username = signed.user.username
+            if throttled(request, username):
+                return code_page(request, signed, "For mange forkerte koder; vent 15 minutter. / Too many wrong "
+                                                  "codes; wait 15 minutes.", 429)
             error = accounts.confirm_code(signed.user, signed.session, form.get("code", ""), clock())
             if error is not None:
+                failed(request, username)
                 return code_page(request, signed, error, 401)
-        return RedirectResponse(_safe_next(form.get("next")), status_code=303)
+        response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
+        response.set_cookie(DEVICE_COOKIE, device_mark(username), max_age=365 * 24 * 3600, httponly=True,
+                            samesite="lax", path=f"{BASE}/", secure=request.url.scheme == "https")
+        return response
 
     @web.post(f"{BASE}/log-ud")
     async def sign_out(request: Request) -> Response:
@@ -516,7 +560,8 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
                           client=_client(request), purpose="adgangslog / access log")
             return Response(access_log_csv(rows), media_type="text/csv; charset=utf-8", headers={
                 "Content-Disposition": f'attachment; filename="adgangslog-{reference}.csv"'})
-        return render(request, "access_log.html", signed, reference=reference, rows=rows, error=None)
+        return render(request, "access_log.html", signed, reference=reference, rows=rows, error=None,
+                      changes=access.prefect_changes(session))
 
     def person_export(request: Request, session: Session, signed: SignedIn, form: dict[str, str]) -> Response:
         """Everything held about one person, as a JSON download (logged as an export of each case in it)."""
@@ -525,7 +570,7 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
         email = request.query_params.get("email", "").strip().lower()
         reference = request.query_params.get("sag", "").strip().upper()
         if not email and not reference:
-            return render(request, "access_log.html", signed, 422, reference="", rows=[],
+            return render(request, "access_log.html", signed, 422, reference="", rows=[], changes=[],
                           error="Giv en e-mailadresse eller et sagsnummer. / Give an e-mail address or a reference.")
         data = export_person(session, email=email or None, reference=None if email else reference)
         log_export(session, data, signed, clock(), _client(request))
@@ -543,23 +588,64 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
     @web.get(f"{BASE}/_auth")
     def front_door(request: Request) -> Response:
         """Caddy's forward_auth: 200 lets the request through to Prefect; otherwise this answer goes back to the
-        browser (401 for the API, a redirect to sign-in for the UI). Requests about a case's run are logged."""
+        browser (401 for the API, a redirect to sign-in for the UI, 403 for a call the signed-in person's role may
+        not make: ``policy.RULES``). Reads of a case's run and every refusal are logged."""
         method = request.headers.get("x-forwarded-method", "GET")
         uri = request.headers.get("x-forwarded-uri", "/")
+        client = request.headers.get("x-forwarded-for") or _client(request)
         with app.session_factory.begin() as session:
             signed = who(request, session)
-            if signed is not None and signed.user.role in (Role.COORDINATOR, Role.ADMINISTRATOR):
-                access.prefect_request(session, signed, method, uri, clock(), request.headers.get("x-forwarded-for")
-                                       or _client(request))
-                return Response(status_code=200)
-        if uri.startswith(("/api/", "/ui-settings")):
-            return JSONResponse({"detail": "Log ind i arbejdsrummet / sign in to the workspace"}, status_code=401)
-        return RedirectResponse(f"{BASE}/log-ind?next={quote(_safe_next(uri))}", status_code=303)
+            if signed is None:
+                if uri.startswith(("/api/", "/ui-settings")) or method.upper() != "GET":
+                    return JSONResponse({"detail": "Log ind i arbejdsrummet / sign in to the workspace"},
+                                        status_code=401)
+                return RedirectResponse(f"{BASE}/log-ind?next={quote(_safe_next(uri))}", status_code=303)
+            decision = policy.decide(signed.user.role, method, uri)
+            if recorder is not None:
+                recorder(signed.user.role, method, uri, decision.allowed and not decision.needs_body)
+            if not decision.allowed or decision.needs_body:  # a change with a body goes through the gate only
+                access.refused(session, signed, method, uri, clock(), client)
+                return JSONResponse({"detail": NOT_ALLOWED}, status_code=403)
+            access.prefect_request(session, signed, method, uri, clock(), client)
+            return Response(status_code=200)
+
+    @web.post(f"{BASE}/_prefect/{{path:path}}")
+    async def prefect_change(request: Request, path: str) -> Response:
+        """The changes a coordinator makes in Prefect (Resume, end-case and record-change), sent here by Caddy
+        so that their bodies are checked: hjemtilos/workspace/prefect_gate.py."""
+        raw = await request.body()
+        return await run_in_threadpool(pass_change, request, "/" + path, raw)
+
+    def pass_change(request: Request, path: str, raw: bytes) -> Response:
+        client = request.headers.get("x-forwarded-for") or _client(request)
+        with app.session_factory.begin() as session:
+            signed = who(request, session)
+            if signed is None:
+                return JSONResponse({"detail": "Log ind i arbejdsrummet / sign in to the workspace"}, status_code=401)
+        origin = request.headers.get("origin")
+        if (origin is not None and origin != settings.front_origin) or \
+                (raw.strip() and not request.headers.get("content-type", "").startswith("application/json")):
+            # another site's page (a form or a "simple" request needs no preflight): the UI sends JSON from here
+            with app.session_factory.begin() as session:
+                access.refused(session, signed, "POST", path, clock(), client, "cross-site or not JSON")
+            return JSONResponse({"detail": NOT_ALLOWED}, status_code=403)
+        decision = policy.decide(signed.user.role, "POST", path)
+        if recorder is not None:
+            recorder(signed.user.role, "POST", path, decision.allowed)
+        if gate is None or not decision.needs_body:
+            with app.session_factory.begin() as session:
+                access.refused(session, signed, "POST", path, clock(), client)
+            return JSONResponse({"detail": NOT_ALLOWED}, status_code=403)
+        answer = gate.handle(signed, path, raw, clock, client)
+        return JSONResponse(answer.body, status_code=answer.status)
 
     @web.get(f"{BASE}/_ui-settings")
     def ui_settings(request: Request) -> Response:
         """Prefect's UI settings as the browser should see them: no login page of Prefect's own (the front door
-        signs people in and adds Prefect's credentials upstream)."""
+        signs people in and adds Prefect's credentials upstream). Only for the signed-in."""
+        with app.session_factory.begin() as session:
+            if who(request, session) is None:
+                return JSONResponse({"detail": "Log ind i arbejdsrummet / sign in to the workspace"}, status_code=401)
         if prefect_api is None:
             return JSONResponse({}, status_code=404)
         origin = prefect_api.removesuffix("/api")
@@ -569,6 +655,15 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
             data = json.loads(answer.read())
         data["auth"] = None
         return JSONResponse(data)
+
+    @web.get(f"{BASE}/_ui-admin-settings")
+    def ui_admin_settings(request: Request) -> Response:
+        """What the Prefect UI's sidebar and dashboard read from ``/api/admin/settings``: only the one display
+        setting they use. Prefect's own settings (database address and the like) never reach a browser."""
+        with app.session_factory.begin() as session:
+            if who(request, session) is None:
+                return JSONResponse({"detail": "Log ind i arbejdsrummet / sign in to the workspace"}, status_code=401)
+        return JSONResponse({"PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": False})
 
     @web.get("/")
     def root() -> Response:

@@ -7,6 +7,7 @@ its approver on the case page, while the access log holds the view and the resum
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -34,6 +35,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
                HJEMTILOS_FORM_PORT=str(free_port()), HJEMTILOS_MAIL_CATCHER_PORT=smtp, HJEMTILOS_SMTP_PORT=smtp,
                HJEMTILOS_PROFILE="fast", HJEMTILOS_EMBEDDED_DATABASE="sqlite", **up_env())
     env.pop("PREFECT_API_AUTH_STRING")  # up makes its own, kept in the data folder
+    env["HJEMTILOS_FRONT_DOOR_RECORD"] = str(data.parent / "tour.jsonl")  # every call the front door decides
     log = data.parent / "up.log"
     up = subprocess.Popen([sys.executable, "-m", "hjemtilos.cli", "up"], env=env, cwd=PROJECT_ROOT,
                           stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
@@ -154,6 +156,12 @@ def test_a_coordinator_reads_a_referral_resumes_its_step_in_the_prefect_ui_and_i
         assert "Henvisningen" in page.content()
         run_url = page.get_attribute("#resume", "href")
         assert run_url and run_url.startswith(f"{front}/runs/flow-run/")
+        # the coordinator's tour of the Prefect UI (its calls are what the allow-list admits: policy.RULES)
+        for path in ("/dashboard", "/runs?state=Suspended&state=Paused&type=span&seconds=-315100800",
+                     "/flows", "/deployments", "/artifacts"):
+            page.goto(f"{front}{path}")
+            page.wait_for_timeout(2500)  # the UI polls: it never goes idle
+        page.goto(f"{front}/arbejde/sager/{reference}")
         page.click("#resume")  # into the Prefect UI, through the front door: it loads and shows the suspended step
         page.get_by_role("button", name="Resume").click(timeout=60_000)
         dialog = page.get_by_role("dialog")
@@ -188,6 +196,33 @@ def test_a_coordinator_reads_a_referral_resumes_its_step_in_the_prefect_ui_and_i
         actions = [line.split(",")[1:3] for line in log.strip().splitlines()[1:]]
         assert ["bo", "viewed"] in actions and ["bo", "resumed"] in actions, log
 
+    # every call of the tour was admitted by the allow-list (policy.RULES); the recording is the test data that
+    # tests/unit/test_front_door_policy.py replays (HJEMTILOS_RECORD_TOUR=1 writes it anew)
+    calls = tour_calls(Path(system["data"]).parent / "tour.jsonl", "coordinator")
+    assert calls and all(call["admitted"] for call in calls), [c for c in calls if not c["admitted"]]
+    assert {"method": "POST", "path": "/api/flow_runs/<id>/resume", "admitted": True} in calls
+    if os.environ.get("HJEMTILOS_RECORD_TOUR"):
+        TOUR.write_text(json.dumps(calls, indent=1) + "\n")
+
+
+TOUR = PROJECT_ROOT / "tests" / "data" / "coordinator-tour.json"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def tour_calls(recording: Path, role: str) -> list[dict[str, object]]:
+    """The distinct calls of one role's tour, ids replaced by <id> and UI assets by one row."""
+    seen: dict[tuple[str, str], dict[str, object]] = {}
+    for line in recording.read_text().splitlines():
+        row = json.loads(line)
+        if row["role"] != role:
+            continue
+        path = _UUID.sub("<id>", row["path"])
+        path = "/assets/<file>" if path.startswith("/assets/") else path
+        key = (row["method"], path)
+        seen[key] = {"method": row["method"], "path": path,
+                     "admitted": bool(row["admitted"]) and bool(seen.get(key, {"admitted": True})["admitted"])}
+    return sorted(seen.values(), key=lambda c: (str(c["path"]), str(c["method"])))
+
 
 def sign_in_again(client: httpx.Client, system: dict[str, str]) -> None:
     """anna's second sign-in: her factor is set up, so the code comes from the secret in the database."""
@@ -204,3 +239,149 @@ def sign_in_again(client: httpx.Client, system: dict[str, str]) -> None:
     answer = client.post("/arbejde/log-ind", data={"csrf": _csrf(page.text), "username": "anna",
                                                    "password": PASSWORD})
     client.post("/arbejde/kode", data={"csrf": _csrf(answer.text), "code": pyotp.TOTP(secret).now()})
+
+
+def _new_coordinator(system: dict[str, str], username: str) -> httpx.Client:
+    """A coordinator added with the CLI, signed in through the front door (password and TOTP)."""
+    env = {**os.environ, **{k: v for k, v in system.items() if k.startswith("HJEMTILOS_")}}
+    added = subprocess.run([sys.executable, "-m", "hjemtilos.cli", "user", "add", username, "--name", username.title()],
+                           env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert added.returncode == 0, added.stderr
+    link = re.search(r"(http://\S+/arbejde/opret/\S+)", added.stdout).group(1)  # type: ignore[union-attr]
+    client = httpx.Client(base_url=system["front"], timeout=30, follow_redirects=True)
+    form = client.get(link.replace(system["front"], ""))
+    client.post(link.replace(system["front"], ""), data={"csrf": _csrf(form.text), "password": PASSWORD,
+                                                         "password2": PASSWORD})
+    sign_in(client, username)
+    return client
+
+
+def _refer(system: dict[str, str]) -> str:
+    env = {**os.environ, **{k: v for k, v in system.items() if k.startswith("HJEMTILOS_")}}
+    refer = subprocess.run([sys.executable, "-m", "hjemtilos.cli", "refer", "examples/referral-standard.json"],
+                           env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert refer.returncode == 0, refer.stderr
+    return re.search(r"(HTO-\d{4}-\d{4})", refer.stdout).group(1)  # type: ignore[union-attr]
+
+
+def _waiting_run(client: httpx.Client, reference: str) -> str:
+    """The case's run id once it waits Suspended on its form."""
+    deadline = time.monotonic() + 120
+    while True:
+        found = re.search(r"/runs/flow-run/([0-9a-f-]{36})", client.get(f"/arbejde/sager/{reference}").text)
+        if found:
+            run = client.get(f"/api/flow_runs/{found.group(1)}").json()
+            if run["state"]["type"] == "PAUSED" and run["state"]["state_details"].get("run_input_keyset"):
+                keyset = run["state"]["state_details"]["run_input_keyset"]
+                if client.get(f"/api/flow_runs/{found.group(1)}/input/{keyset['schema']}").status_code == 200:
+                    return found.group(1)
+        assert time.monotonic() < deadline, f"{reference} never waited on its form"
+        time.sleep(1)
+
+
+def test_neither_role_can_change_prefect_or_the_host_and_each_refusal_is_logged(system: dict[str, str]) -> None:
+    coordinator = _new_coordinator(system, "cia")
+    administrator = httpx.Client(base_url=system["front"], timeout=30, follow_redirects=True)
+    sign_in_again(administrator, system)
+    reference = _refer(system)
+    run = _waiting_run(coordinator, reference)
+    deployments = {d["name"]: d["id"] for d in coordinator.post("/api/deployments/filter", json={}).json()}
+    proof = Path(system["data"]).parent / "proof.txt"
+    command = f'/bin/sh -c "id > {proof}"'
+    dangerous = [
+        ("POST", f"/api/deployments/{deployments['record-change']}/create_flow_run",
+         {"parameters": {"sagsnummer": reference, "forandring": "sygdom"}, "job_variables": {"command": command}}),
+        ("POST", f"/api/deployments/{deployments['timekeeper']}/create_flow_run", {"parameters": {}}),
+        ("DELETE", f"/api/flow_runs/{run}", None),
+        ("POST", f"/api/flow_runs/{run}/set_state", {"state": {"type": "CRASHED"}, "force": True}),
+        ("PATCH", "/api/work_pools/hjemtilos", {"base_job_template": {}}),
+        ("PATCH", f"/api/deployments/{deployments['referral-case']}", {"job_variables": {"command": command}}),
+        ("POST", f"/api/deployments/{deployments['timekeeper']}/set_schedule_inactive", None),
+        ("POST", "/api/automations/", {"name": "x", "trigger": {}, "actions": []}),
+        ("POST", "/api/variables/", {"name": "x", "value": "y"}),
+        ("POST", "/api/block_documents/", {"name": "x", "data": {}}),
+        ("GET", "/api/admin/version", None),
+        ("POST", "/api/admin/database/clear", None),
+    ]
+    for who, client in (("cia", coordinator), ("anna", administrator)):
+        for method, path, body in dangerous:
+            answer = client.request(method, path, json=body)
+            assert answer.status_code == 403, (who, method, path, answer.status_code, answer.text[:300])
+            detail = answer.json()["detail"]  # a short Danish / English message
+            assert " / " in detail and ("adgang" in detail or "kan ikke" in detail or "Kun " in detail), detail
+    # the case's run is untouched, the timekeeper still scheduled, and no command ran
+    assert coordinator.get(f"/api/flow_runs/{run}").json()["state"]["type"] == "PAUSED"
+    assert coordinator.get(f"/api/deployments/{deployments['timekeeper']}").json()["paused"] is False
+    time.sleep(3)
+    assert not proof.exists()
+    changes = administrator.get("/arbejde/admin/adgangslog").text
+    for who in ("cia", "anna"):
+        assert re.search(rf"<td>{who}</td><td>kald til Prefect afvist[^<]*</td><td>DELETE /api/flow_runs/{run}",
+                         changes), changes[-3000:]
+    assert f"POST /api/deployments/{deployments['record-change']}/create_flow_run" in changes
+
+
+def test_a_run_cannot_choose_its_own_command_even_through_prefects_own_api(system: dict[str, str]) -> None:
+    """Defence in depth: with Prefect's credentials (the host's), a run's job_variables still cannot change what
+    the worker executes: the work pool's template fixes the command."""
+    reference = _refer(system)
+    proof = Path(system["data"]).parent / "proof-direct.txt"
+    auth = (Path(system["data"]) / "prefect-auth").read_text().strip()
+    import base64
+
+    headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()}
+    with httpx.Client(base_url=system["prefect"], headers=headers, timeout=30) as prefect:
+        pool = prefect.get("/api/work_pools/hjemtilos").json()
+        assert "command" not in pool["base_job_template"]["variables"]["properties"]
+        assert "env" not in pool["base_job_template"]["variables"]["properties"]
+        deployment = prefect.get("/api/deployments/name/record-change/record-change").json()
+        made = prefect.post(f"/api/deployments/{deployment['id']}/create_flow_run", json={
+            "parameters": {"sagsnummer": reference, "forandring": "sygdom"},
+            "job_variables": {"command": f'/bin/sh -c "id > {proof}"', "env": {"LD_PRELOAD": "/nothing.so"}}})
+        assert made.status_code == 201, made.text
+        deadline = time.monotonic() + 120
+        while (state := prefect.get(f"/api/flow_runs/{made.json()['id']}").json()["state"])["type"] not in (
+                "COMPLETED", "FAILED", "CRASHED"):
+            assert time.monotonic() < deadline, state
+            time.sleep(1)
+    assert state["type"] == "COMPLETED"  # our flow ran, as the template says
+    assert not proof.exists()
+
+
+def test_two_coordinators_answer_one_form_at_once_one_decides_the_other_is_told(system: dict[str, str]) -> None:
+    import threading
+
+    first, second = _new_coordinator(system, "dan"), _new_coordinator(system, "eli")
+    reference = _refer(system)
+    run = _waiting_run(first, reference)
+    answer = {"run_input": {"decision": "godkend", "reason": "", "rejection_reason": "andet"}}
+    barrier, results = threading.Barrier(2), {}
+
+    def press(name: str, client: httpx.Client) -> None:
+        barrier.wait()
+        results[name] = client.post(f"/api/flow_runs/{run}/resume", json=answer)
+
+    threads = [threading.Thread(target=press, args=pair) for pair in (("dan", first), ("eli", second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    outcomes = {name: response.json() for name, response in results.items()}
+    accepted = [name for name, body in outcomes.items() if body.get("status") == "ACCEPT"]
+    assert len(accepted) == 1, outcomes
+    winner, loser = accepted[0], ({"dan", "eli"} - set(accepted)).pop()
+    assert outcomes[loser]["status"] == "ABORT"
+    assert f"allerede afgjort af {winner}" in outcomes[loser]["details"]["reason"]
+    deadline = time.monotonic() + 120
+    while "Trin afgjort (approval-screening" not in (page := first.get(f"/arbejde/sager/{reference}").text):
+        assert time.monotonic() < deadline
+        time.sleep(1)
+    time.sleep(3)
+    page = first.get(f"/arbejde/sager/{reference}").text
+    assert page.count("Trin afgjort (approval-screening") == 1
+    administrator = httpx.Client(base_url=system["front"], timeout=30, follow_redirects=True)
+    sign_in_again(administrator, system)
+    log = administrator.get(f"/arbejde/admin/adgangslog?sag={reference}&csv=1").text
+    actions = [tuple(line.split(",")[1:3]) for line in log.strip().splitlines()[1:]]
+    assert (winner, "resumed") in actions and (loser, "resume-refused") in actions, log
+    assert (loser, "resumed") not in actions
