@@ -80,56 +80,27 @@ def ensure_work_pool(name: str = WORK_POOL) -> None:
             client.update_work_pool(name, WorkPoolUpdate(base_job_template=template))
 
 
-CRASH_SILENT_RUNS = "hjemtilos: crash silent runs"
-SILENT_AFTER_SECONDS = 300  # five missed heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY=60, hjemtilos/system.py)
-# Every state a run can leave Running for: a run that stops heartbeating in one of these is not silent.
-_LEFT_RUNNING = ("Completed", "Failed", "Cancelled", "Crashed", "Cancelling", "Suspended", "Paused", "Scheduled",
-                 "Resuming", "Pending", "AwaitingRetry")
+# An automation earlier versions created to mark silent runs Crashed. Removed at every start: it took suspended
+# runs for dead ones after a server start (the reason: PrefectOrchestrator.crash_silent_runs, which replaces it).
+RETIRED_AUTOMATION = "hjemtilos: crash silent runs"
 
 
-def ensure_crash_silent_runs() -> str:
-    """Prefect's zombie-run automation: a case run whose process stopped heartbeating (its worker or machine
-    died) is marked Crashed; the timekeeper then reschedules it. With several workers no worker may reschedule
-    Running runs at start, so this is how their orphans are found. Idempotent (looked up by name)."""
-    from datetime import timedelta
-
+def remove_retired_automation() -> bool:
+    """Delete the retired "crash silent runs" automation if this server still has it. Idempotent."""
     from prefect.automations import Automation
-    from prefect.client.schemas.objects import StateType
-    from prefect.events.actions import ChangeFlowRunState
-    from prefect.events.schemas.automations import EventTrigger, Posture
-    from prefect.events.schemas.events import ResourceSpecification
 
     try:
-        # sync_compatible: called outside an event loop it returns the Automation, not a coroutine
-        return str(Automation.read(name=CRASH_SILENT_RUNS).id)  # type: ignore[attr-defined]
+        automation: Any = Automation.read(name=RETIRED_AUTOMATION)  # sync_compatible: the Automation here
     except (ValueError, ObjectNotFound):
-        pass
-    automation = Automation(
-        name=CRASH_SILENT_RUNS,
-        description="Marks a flow run Crashed when its process stopped sending heartbeats (a dead worker).",
-        trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"},
-            expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{state}" for state in _LEFT_RUNNING)},
-            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive,
-            threshold=1,
-            within=timedelta(seconds=SILENT_AFTER_SECONDS),
-        ),
-        actions=[ChangeFlowRunState(state=StateType.CRASHED, name="Crashed",
-                                    message="No heartbeat: its worker or machine stopped.")],
-    )
-    return str(automation.create().id)  # type: ignore[union-attr]  # sync_compatible, as above
+        return False
+    return bool(automation.delete())
 
 
-def deploy_all(work_pool: str = WORK_POOL, crash_silent_runs: bool = False) -> dict[str, str]:
+def deploy_all(work_pool: str = WORK_POOL) -> dict[str, str]:
     """Deploy every deployment of prefect.yaml to the process work pool; returns name → deployment id.
-    Also ensures the work pool and, with ``crash_silent_runs`` (several workers, PostgreSQL-backed Prefect), the
-    automation that marks runs of dead workers Crashed. Not on SQLite: evaluating it on every flow-run event made
-    the SQLite server answer 503 to 40% of flow-run creations (benchmarks/RESULTS.md, intake)."""
+    Also ensures the work pool (with our job template) and removes the retired silent-run automation."""
     ensure_work_pool(work_pool)
-    if crash_silent_runs:
-        ensure_crash_silent_runs()
+    remove_retired_automation()
     ids: dict[str, str] = {}
     for spec in read_specs():
         flow: Flow[Any, Any] = Flow.from_source(str(PROJECT_ROOT), spec.entrypoint)  # type: ignore[assignment]  # sync_compatible

@@ -20,11 +20,12 @@ from typing import Any, TypeVar, cast
 from prefect._internal.pydantic.v2_schema import create_v2_schema
 from prefect.client.schemas.objects import State
 from prefect.context import FlowRunContext
-from prefect.exceptions import Abort, Pause, PrefectHTTPStatusError
+from prefect.exceptions import Abort, ObjectNotFound, Pause, PrefectHTTPStatusError
 from prefect.input import keyset_from_paused_state
 from prefect.input.actions import create_flow_run_input
 from prefect.input.run_input import RunInput, run_input_subclass_from_type
 from prefect.states import Suspended
+from pydantic import ValidationError
 
 T = TypeVar("T", bound=RunInput)
 
@@ -81,8 +82,20 @@ def suspend_for_input(form: type[T], key: str) -> T:
             if current is None or not current.is_paused() or current.state_details.pause_key != key:
                 raise
             state = current
-    if state.is_running():  # suspended under this key before and resumed since: the answer is stored
-        return cast(T, model.load(keyset))  # the stored answer, loaded into the form's own class
+    if state.is_running():
+        # Prefect refuses a second suspension under a key that already fired and answers Running: the run was
+        # suspended under this key before and has been set going since. Usually by the answer, which is then
+        # stored; but a run forced to Crashed, Failed or Scheduled while it waited (a dead worker, the timekeeper
+        # continuing a case) comes here with no answer. That is "no answer", never a failure: the caller asks
+        # again under the next round's key.
+        try:
+            return cast(T, model.load(keyset))  # the stored answer, loaded into the form's own class
+        except (ObjectNotFound, ValidationError) as exc:
+            raise RuntimeError(f"Resumed without an answer under key {key}") from exc
+        except PrefectHTTPStatusError as exc:  # reading a missing input answers a plain 404
+            if exc.response.status_code != 404:
+                raise
+            raise RuntimeError(f"Resumed without an answer under key {key}") from exc
     if not state.is_paused():
         raise RuntimeError(f"Flow run cannot be suspended. Received unexpected state from API: {state}")
     store_form_schema(model, keyset, flow_run_id)

@@ -1,6 +1,7 @@
 """What `hjemtilos up` does between its sleeps: the timekeeper's tick at the profile's pace, between ticks a check
-for crashed case runs every CRASH_CHECK_SECONDS, the stuck-cases artifact whenever it changes, and the outbox's
-mail.
+every CRASH_CHECK_SECONDS for silent runs (Running without a heartbeat: marked Crashed), dead case runs (Crashed,
+Failed, Cancelled: continued) and early endings not begun (their runs woken), the stuck-cases artifact whenever
+it changes, and the outbox's mail.
 
 A round that fails (the Prefect server answering 503 under SQLite write contention, a locked database, an SMTP
 server away) is reported and tried again RETRY_SECONDS later; it never stops the system. Every part is safe to
@@ -12,13 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hjemtilos.app import App
 from hjemtilos.orchestration import Orchestrator
 from hjemtilos.stuck_cases import stuck_summary, stuck_table
-from hjemtilos.timekeeping import TickReport, restart_crashed_runs, tick
+from hjemtilos.timekeeping import TickReport, carry_out_endings, restart_crashed_runs, tick
 
 RETRY_SECONDS = 10.0
 CRASH_CHECK_SECONDS = 30.0  # between ticks (an hour in production), crashed case runs are rescheduled this often
@@ -36,7 +37,8 @@ def describe(exc: BaseException) -> str:
 class Housekeeper:
     def __init__(self, app: App, orchestrator: Orchestrator, tick_seconds: float,
                  publish: Callable[[list[dict[str, str]], str], Any], deliver: Callable[[datetime], Any],
-                 report: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
+                 report: Callable[[str], None], clock: Callable[[], float] = time.monotonic,
+                 silent_after: timedelta | None = None) -> None:
         self.app = app
         self.orchestrator = orchestrator
         self.tick_seconds = tick_seconds
@@ -49,6 +51,7 @@ class Housekeeper:
         self.published: list[dict[str, str]] | None = None
         self.published_at = float("-inf")
         self.failures = 0
+        self.silent_after = silent_after  # Running runs without a heartbeat this long are Crashed (None: never)
 
     def step(self, now: datetime) -> TickReport | None:
         """One pass of the loop: tick if it is due, then mail. Never raises on a failing part."""
@@ -72,7 +75,10 @@ class Housekeeper:
             # case must not wait the hour until the next tick for it (the tick does the same, counted per case)
             self.next_crash_check = self.clock() + CRASH_CHECK_SECONDS
             try:
+                if self.silent_after is not None:
+                    self.orchestrator.crash_silent_runs(now, self.silent_after)
                 restart_crashed_runs(self.app, now, self.orchestrator)
+                carry_out_endings(self.app, now, self.orchestrator)
             except Exception as exc:  # noqa: BLE001 - the next check repeats it
                 self.failures += 1
                 self.report(f"crashed-run check failed: {describe(exc)}")

@@ -7,7 +7,7 @@ The timekeeper, the stuck-case check, intake and the CLI depend on this module o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -52,7 +52,15 @@ class Orchestrator(Protocol):
         ...
 
     def reschedule(self, flow_run_id: str) -> bool:
-        """Set a suspended, crashed or failed run to Scheduled so a worker runs it again."""
+        """Set a suspended, crashed, failed or cancelled run to Scheduled so a worker runs it again."""
+        ...
+
+    def crash_silent_runs(self, now: datetime, silent_after: timedelta) -> list[str]:
+        """Mark Crashed the Running case runs whose process sent no heartbeat for ``silent_after``."""
+        ...
+
+    def missing_runs(self, flow_run_ids: list[str]) -> set[str]:
+        """Those of these runs that Prefect does not have (deleted)."""
         ...
 
     def form_status(self, flow_run_id: str, pause_key: str) -> FormStatus:

@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
 WORK_POOL = "hjemtilos"
 HEARTBEAT_SECONDS = 60
+SILENT_AFTER = timedelta(seconds=5 * HEARTBEAT_SECONDS)  # five missed heartbeats: the run's process is gone
 WORKER_LIMIT = 20  # well below the SQLite server's request cap (ARCHITECTURE.md: ~48 live flow processes hung it)
 
 
@@ -88,6 +89,9 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
         "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "60",
         "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "1"),  # benchmark 10 tries less
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # flow processes report every 60 s; the housekeeper marks a Running run Crashed after SILENT_AFTER without
+        # one (its worker died) and then continues it (hjemtilos/housekeeping.py)
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
         "PREFECT_UI_ENABLED": "true",
         "HJEMTILOS_DATA_DIR": str(settings.data_dir),
         "HJEMTILOS_PROFILE": settings.profile,
@@ -99,9 +103,6 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
             "PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.prefect_server_database_url,
             "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": str(settings.prefect_db_pool_size),
             "PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW": str(settings.prefect_db_max_overflow),
-            # flow processes report every 60 s; the "crash silent runs" automation (flows/deployments.py),
-            # deployed with PostgreSQL-backed Prefect, marks a run Crashed after 5 silent minutes
-            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
         })
     return env
 
@@ -270,7 +271,7 @@ class System:
         self.processes.append(start_server(self.env))
         wait_healthy(self.endpoints.api_url, server=self.processes[-1])
         with prefect_api(self.endpoints.api_url, self.auth):
-            deploy_all(crash_silent_runs=settings.prefect_server_database_url is not None)
+            deploy_all()
             recovered = recover_orphaned_runs(include_running=True)  # no worker of ours runs yet
         if recovered:
             self.report(f"Rescheduled {len(recovered)} case run(s) left behind when the system stopped.")
@@ -417,7 +418,7 @@ class System:
         tick_seconds = 3600.0 if every.months else max(every.seconds, 1.0)
         return Housekeeper(self.app, PrefectOrchestrator(), tick_seconds, publish=publish_stuck_cases_now,
                            deliver=lambda now: deliver_pending(self.app.session_factory, self.app.smtp, now),
-                           report=self.warn)
+                           report=self.warn, silent_after=SILENT_AFTER)
 
     def serve(self, on_tick: Callable[[TickReport], None] = lambda _: None) -> None:
         """Run the housekeeping loop until ``stop_soon()`` (SIGTERM), Ctrl-C or a Prefect process ending. The

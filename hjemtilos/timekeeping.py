@@ -31,7 +31,8 @@ from hjemtilos.stuck_cases import Stuck, check_stuck, record_stuck
 from hjemtilos.volunteers import family_reminder, send_supervision_invitations
 from hjemtilos.volunteers.reminders import send_renewal_reminders
 
-__all__ = ["TickReport", "fire_due_timers", "restart_crashed_runs", "send_reminders", "start_missing_runs", "tick",
+__all__ = ["TickReport", "carry_out_endings", "fire_due_timers", "restart_crashed_runs", "send_reminders",
+           "start_missing_runs", "tick",
            "wake_family_waits"]
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class TickReport:
     timers_fired: int = 0
     runs_resumed: int = 0
     runs_restarted: int = 0
+    endings_woken: int = 0  # early endings recorded but not begun (a lost wake), their runs woken
     reminders: int = 0
     escalations: int = 0
     supervision_invitations: int = 0
@@ -232,32 +234,99 @@ def send_reminders(app: App, now: datetime) -> tuple[int, int]:
     return reminders, escalations
 
 
-MAX_RESTARTS = 3
+MAX_RESTARTS = 3  # within RESTART_WINDOW; after that the stuck-case check reports the case
+RESTART_WINDOW = timedelta(hours=24)
+RESTART_BACKOFF = (timedelta(0), timedelta(minutes=2), timedelta(minutes=8))  # before the 1st, 2nd, 3rd restart
+DEAD_RUN = ("CRASHED", "FAILED", "CANCELLED")
+RUN_RESTARTED = "run-restarted"
 
 
-def restart_crashed_runs(app: App, now: datetime, orchestrator: Orchestrator) -> int:
-    """Reschedule case runs marked Crashed (a worker or its machine died; with several workers the "crash
-    silent runs" automation marks them): the run re-executes from the top and the case database tells it what
-    is done. At most MAX_RESTARTS per case; after that the stuck-case check reports it to an administrator."""
-    crashed = {run_id: state for run_id, state in orchestrator.troubled_runs(now).items() if state.type == "CRASHED"}
-    if not crashed:
-        return 0
-    restarted = 0
+def _restarts(session: Session, case_ids: list[int], now: datetime) -> dict[int, tuple[int, datetime]]:
+    """Per case: how often its run was continued within RESTART_WINDOW, and when last."""
+    if not case_ids:
+        return {}
+    rows = session.execute(select(AuditEvent.case_id, func.count(), func.max(AuditEvent.at)).where(
+        AuditEvent.action == RUN_RESTARTED, AuditEvent.case_id.in_(case_ids),
+        AuditEvent.at >= now - RESTART_WINDOW).group_by(AuditEvent.case_id)).all()
+    return {case_id: (count, last) for case_id, count, last in rows if case_id is not None}
+
+
+def _may_restart(restarts: tuple[int, datetime] | None, now: datetime) -> bool:
+    count, last = restarts if restarts is not None else (0, None)
+    if count >= MAX_RESTARTS:
+        return False
+    return last is None or now - _aware(last) >= RESTART_BACKOFF[count]
+
+
+def _aware(at: datetime) -> datetime:
+    from datetime import UTC
+
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def restart_crashed_runs(app: App, now: datetime, orchestrator: Orchestrator, *, gone: bool = False) -> int:
+    """The case database is the truth, so every open case can be continued: a case whose run is Crashed, Failed
+    or Cancelled (a dead worker, a run that failed, someone's cancel) has its run set going again; it re-executes
+    from the top and the case database tells it what is done (an unanswered form is asked again). ``gone``: also
+    cases whose run Prefect no longer has (deleted), which get a fresh run. At most MAX_RESTARTS within
+    RESTART_WINDOW per case, with back-off between them; after that the stuck-case check reports it."""
+    dead = {run_id: state for run_id, state in orchestrator.troubled_runs(now).items() if state.type in DEAD_RUN}
     with app.session_factory() as session:
-        cases = session.execute(select(ReferralCase.id, ReferralCase.flow_run_id).where(
-            ReferralCase.flow_run_id.in_(list(crashed)), ReferralCase.status.not_in(FINISHED_CASE))).all()
-        counts: dict[int, int] = {case_id: count for case_id, count in session.execute(
-            select(AuditEvent.case_id, func.count()).where(
-                AuditEvent.action == "run-restarted", AuditEvent.case_id.in_([c for c, _ in cases]))
-            .group_by(AuditEvent.case_id)) if case_id is not None}
-    for case_id, run_id in cases:
-        if run_id is None or counts.get(case_id, 0) >= MAX_RESTARTS or not orchestrator.reschedule(run_id):
+        query = select(ReferralCase.id, ReferralCase.reference, ReferralCase.created_at, ReferralCase.flow_run_id) \
+            .where(ReferralCase.flow_run_id.is_not(None), ReferralCase.status.not_in(FINISHED_CASE))
+        if not gone:
+            if not dead:
+                return 0
+            query = query.where(ReferralCase.flow_run_id.in_(list(dead)))
+        cases = session.execute(query).all()
+        missing = orchestrator.missing_runs([run for *_, run in cases if run not in dead]) if gone else set()
+        counts = _restarts(session, [c for c, *_ in cases if c is not None], now)
+    restarted = 0
+    for case_id, reference, created_at, run_id in cases:
+        if run_id not in dead and run_id not in missing:
             continue
+        if not _may_restart(counts.get(case_id), now):
+            continue
+        attempt = counts.get(case_id, (0, now))[0] + 1
+        if run_id in dead:
+            if not orchestrator.reschedule(run_id):
+                continue
+            detail = {"flow_run_id": run_id, "was": dead[run_id].type, "attempt": attempt}
+        else:  # the run is gone: a fresh one continues from what the case database says
+            from hjemtilos.cases import case_run_key
+
+            key = f"{case_run_key(reference, created_at)}:continued-{now.isoformat()}"
+            new_run = orchestrator.start_case(case_id, reference, key)
+            detail = {"flow_run_id": new_run, "was": "gone", "attempt": attempt}
         with app.session_factory.begin() as session:
-            session.add(AuditEvent(case_id=case_id, at=now, actor="timekeeper", action="run-restarted",
-                                   detail={"flow_run_id": run_id}))
+            if run_id in missing:
+                session.execute(update(ReferralCase).where(ReferralCase.id == case_id)
+                                .values(flow_run_id=detail["flow_run_id"]))
+            session.add(AuditEvent(case_id=case_id, at=now, actor="timekeeper", action=RUN_RESTARTED, detail=detail))
         restarted += 1
     return restarted
+
+
+def carry_out_endings(app: App, now: datetime, orchestrator: Orchestrator,
+                      grace: timedelta = timedelta(seconds=20)) -> int:
+    """Early endings recorded on the case page (or by end-case) that the case run has not begun: its wake was lost
+    (the workspace wakes the run at once). The run is woken here; it sends the notices and asks the extra child
+    visit. A lost wake costs at most one check."""
+    from hjemtilos.db.models import CaseEnding
+
+    with app.session_factory() as session:
+        rows = session.execute(select(ReferralCase.flow_run_id).join(CaseEnding, CaseEnding.case_id == ReferralCase.id)
+                               .where(CaseEnding.handled_at.is_(None), CaseEnding.begun_at.is_(None),
+                                      CaseEnding.requested_at <= now - grace,
+                                      ReferralCase.flow_run_id.is_not(None))).scalars().all()
+    woken = 0
+    for run_id in rows:
+        if run_id is None:
+            continue
+        state = orchestrator.run_state(run_id)
+        if state is not None and state.type == "PAUSED" and orchestrator.reschedule(run_id):
+            woken += 1
+    return woken
 
 
 RETENTION_RAN = "retention-ran"
@@ -283,7 +352,8 @@ def apply_retention_daily(app: App, now: datetime, orchestrator: Orchestrator) -
 def tick(app: App, now: datetime, orchestrator: Orchestrator, deliver: bool = True) -> TickReport:
     report = TickReport()
     start_missing_runs(app, orchestrator, now)
-    report.runs_restarted = restart_crashed_runs(app, now, orchestrator)
+    report.runs_restarted = restart_crashed_runs(app, now, orchestrator, gone=True)
+    report.endings_woken = carry_out_endings(app, now, orchestrator)
     fired, resumed = fire_due_timers(app, now, orchestrator)
     family_fired, family_resumed = wake_family_waits(app, now, orchestrator)
     report.timers_fired, report.runs_resumed = fired + family_fired, resumed + family_resumed

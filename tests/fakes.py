@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hjemtilos.orchestration import FormStatus, Orchestrator, RunState
 
@@ -26,6 +26,7 @@ class FakeOrchestrator:
     form_checks: list[tuple[str, str]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)  # runs deleted by retention
     forgotten: list[tuple[str, str]] = field(default_factory=list)  # (run, pause key) whose answers were deleted
+    silent: set[str] = field(default_factory=set)  # Running runs whose process sends no heartbeat
 
     def run_state(self, flow_run_id: str) -> RunState | None:
         return self.states.get(flow_run_id)
@@ -58,6 +59,16 @@ class FakeOrchestrator:
             self.states[flow_run_id] = RunState("SCHEDULED", "Resuming", None)
         return self.accept
 
+
+    def crash_silent_runs(self, now: datetime, silent_after: timedelta) -> list[str]:
+        silent = [run_id for run_id, state in self.states.items() if state.type == "RUNNING"
+                  and run_id in self.silent]
+        for run_id in silent:
+            self.states[run_id] = RunState("CRASHED", "Crashed", None, now)
+        return silent
+
+    def missing_runs(self, flow_run_ids: list[str]) -> set[str]:
+        return {run_id for run_id in flow_run_ids if run_id not in self.states}
 
     def form_status(self, flow_run_id: str, pause_key: str) -> FormStatus:
         self.form_checks.append((flow_run_id, pause_key))

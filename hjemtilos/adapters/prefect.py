@@ -29,6 +29,7 @@ __all__ = ["REFERRAL_CASE_DEPLOYMENT", "VOLUNTEER_APPROVAL_DEPLOYMENT", "Prefect
            "publish_stuck_artifacts", "read_troubled_runs", "recover_orphaned_runs", "tag_waiting_run"]
 
 REFERRAL_CASE_DEPLOYMENT = "referral-case/referral-case"
+CASE_DEPLOYMENTS = ("referral-case", "volunteer-approval")  # the runs that carry a case or a family
 VOLUNTEER_APPROVAL_DEPLOYMENT = "volunteer-approval/volunteer-approval"
 
 
@@ -120,12 +121,70 @@ class PrefectOrchestrator:
         """Wake a suspended run without input (early ending): it re-executes and reads the case database."""
         with get_client(sync_client=True) as client:
             run = client.read_flow_run(UUID(flow_run_id))
-            if run.state is None or run.state.type.value not in ("PAUSED", "CRASHED", "FAILED"):
+            if run.state is None or run.state.type.value not in ("PAUSED", "CRASHED", "FAILED", "CANCELLED"):
                 return False
             result: OrchestrationResult[Any] = client.set_flow_run_state(UUID(flow_run_id), Scheduled(name="Resuming"),
                                                                          force=True)
         return result.status.value == "ACCEPT"
 
+
+    def crash_silent_runs(self, now: datetime, silent_after: timedelta) -> list[str]:
+        """Mark Crashed the case and family runs that are Running but whose process has sent no heartbeat for
+        ``silent_after`` (its worker or machine died); the timekeeper then continues them.
+
+        Decided on the run's *current* state, never on a stream of events: Prefect's zombie-run automation
+        (a proactive trigger expecting a heartbeat or a state event) crashed runs that had suspended minutes
+        earlier. The cause: events published in the first seconds after the server starts reach no trigger
+        consumer yet (the in-memory broker delivers only to subscriptions that exist), and a state event whose
+        predecessor the trigger service never saw (lost that way, or seen by the server before a restart) sits
+        in the causal-ordering waitlist for 15 minutes; heartbeats follow nothing and start the 5-minute
+        countdown, so the Suspended event that should have ended it arrives too late."""
+        from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter, EventResourceFilter
+        from prefect.states import Crashed
+
+        crashed: list[str] = []
+        with get_client(sync_client=True) as client:
+            running = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
+                    any_=[StateType.RUNNING]))),
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=list(CASE_DEPLOYMENTS))))
+            for run in running:
+                state = run.state
+                if state is None or state.timestamp is None or now - state.timestamp < silent_after:
+                    continue
+                beats = client.read_events(EventFilter(
+                    occurred=EventOccurredFilter(since=now - silent_after, until=now + timedelta(minutes=1)),
+                    event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
+                    resource=EventResourceFilter(id=[f"prefect.flow-run.{run.id}"])), limit=1)
+                if beats.events:
+                    continue
+                current = client.read_flow_run(run.id).state
+                if current is None or current.type != StateType.RUNNING or current.timestamp != state.timestamp:
+                    continue  # it moved on meanwhile (suspended, finished): not silent
+                result: OrchestrationResult[Any] = client.set_flow_run_state(run.id, Crashed(
+                    message="No heartbeat: its worker or machine stopped."))
+                if result.status.value == "ACCEPT":
+                    crashed.append(str(run.id))
+        return crashed
+
+    def missing_runs(self, flow_run_ids: list[str]) -> set[str]:
+        """One query per 200 runs: those Prefect does not have."""
+        from prefect.client.schemas.filters import FlowRunFilterId
+
+        missing: set[str] = set()
+        with get_client(sync_client=True) as client:
+            for start in range(0, len(flow_run_ids), 200):
+                batch = flow_run_ids[start:start + 200]
+                ids = []
+                for run_id in batch:
+                    try:
+                        ids.append(UUID(run_id))
+                    except ValueError:
+                        missing.add(run_id)
+                found = {str(run.id) for run in client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)), limit=len(ids))} if ids else set()
+                missing.update(run_id for run_id in batch if run_id not in found and run_id not in missing)
+        return missing
 
     def form_status(self, flow_run_id: str, pause_key: str) -> FormStatus:
         with get_client(sync_client=True) as client:

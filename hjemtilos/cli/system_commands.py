@@ -15,17 +15,13 @@ from hjemtilos.timekeeping import TickReport
 __all__ = ["deploy", "up", "worker"]
 
 
-def deploy(
-    crash_silent_runs: Annotated[bool, typer.Option(
-        "--crash-silent-runs", help="Also the automation that marks runs of dead workers Crashed (several "
-                                    "workers on PostgreSQL-backed Prefect; not on SQLite)")] = False,
-) -> None:
+def deploy() -> None:
     """Register the deployments of prefect.yaml with the running Prefect server (idempotent)."""
     from flows.deployments import deploy_all
     from hjemtilos.settings import Settings
 
     with prefect_api(api_url(Settings())):
-        ids = deploy_all(crash_silent_runs=crash_silent_runs)
+        ids = deploy_all()
     for name, deployment_id in ids.items():
         out.print(f"{name}: {deployment_id}")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hjemtilos.app import App
 from hjemtilos.housekeeping import REPUBLISH_SECONDS, RETRY_SECONDS, Housekeeper
@@ -22,7 +22,9 @@ class Clock:
 def test_failed_publish_is_reported_and_repeated_not_fatal(app: App) -> None:
     run_id = "00000000-0000-0000-0000-00000000f00d"
     new_case(app, run_id)
-    orchestrator = FakeOrchestrator({run_id: RunState("FAILED", "Failed", None, NOW)})
+    # a run that failed long ago and cannot be continued (its restarts are refused): reported as stuck
+    orchestrator = FakeOrchestrator({run_id: RunState("FAILED", "Failed", None, NOW - timedelta(days=30))},
+                                    accept=False)
     published: list[list[dict[str, str]]] = []
     lines: list[str] = []
     import httpx
@@ -66,7 +68,7 @@ def test_crashed_case_runs_are_rescheduled_between_ticks(app: App) -> None:
 
     run_id = "00000000-0000-0000-0000-00000000c0de"
     new_case(app, run_id)
-    orchestrator = FakeOrchestrator({})
+    orchestrator = FakeOrchestrator({run_id: RunState("PAUSED", "Suspended", "approval-screening-r1", NOW)})
     clock = Clock()
     keeper = Housekeeper(app, orchestrator, tick_seconds=3600, publish=lambda table, summary: None,
                          deliver=lambda now: None, report=lambda line: None, clock=clock)
@@ -80,7 +82,7 @@ def test_crashed_case_runs_are_rescheduled_between_ticks(app: App) -> None:
     keeper.step(NOW)
     assert orchestrator.rescheduled == [run_id]  # not before the next check
     clock.now += 2
-    keeper.step(NOW)
+    keeper.step(NOW + timedelta(minutes=3))  # past the back-off after the first restart
     assert orchestrator.rescheduled == [run_id, run_id]  # long before the hour's tick
 
 

@@ -7,14 +7,16 @@ import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
+from casework.steps import EndedBy
 from hjemtilos.app import App
-from hjemtilos.db.models import AuditEvent, HumanTask, OutboxMail
+from hjemtilos.db.models import AuditEvent, HumanTask, OutboxMail, ReferralCase
 from hjemtilos.mail.contexts import CoordinatorReminder
 from hjemtilos.mail.outbox import OutboxBatch, Recipient
 from hjemtilos.orchestration import RunState
-from hjemtilos.timekeeping import MAX_RESTARTS, restart_crashed_runs, send_reminders
+from hjemtilos.timekeeping import MAX_RESTARTS, RESTART_WINDOW, restart_crashed_runs, send_reminders
 from tests.fakes import FakeOrchestrator
 from tests.support import NOW, new_case
 
@@ -66,19 +68,53 @@ def test_outbox_batch_skips_keys_already_queued(app: App) -> None:
     assert all(r.status == "pending" and r.message_id.endswith("@hjemtilos.redbarnet.dk>") for r in rows)
 
 
-def test_crashed_runs_of_open_cases_are_rescheduled_at_most_three_times(app: App) -> None:
+def test_dead_runs_of_open_cases_are_continued_with_back_off_and_at_most_three_times_a_day(app: App) -> None:
     crashed, running = str(uuid.uuid4()), str(uuid.uuid4())
     case_id = new_case(app, crashed)
     new_case(app, running)
     orchestrator = FakeOrchestrator({running: RunState("SCHEDULED", "Resuming", None)})
+    at = NOW
     for _ in range(MAX_RESTARTS + 2):  # the run crashes again after each restart
         orchestrator.states[crashed] = RunState("CRASHED", "Crashed", None)
-        restart_crashed_runs(app, NOW, orchestrator)
-    assert orchestrator.rescheduled == [crashed] * MAX_RESTARTS
+        restart_crashed_runs(app, at, orchestrator)
+        restart_crashed_runs(app, at + timedelta(seconds=30), orchestrator)  # within the back-off: nothing
+        at += timedelta(minutes=10)
+    assert orchestrator.rescheduled == [crashed] * MAX_RESTARTS  # one crash, one restart; then it is reported
     with app.session_factory() as session:
         restarts = session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.case_id == case_id, AuditEvent.action == "run-restarted"))
     assert restarts == MAX_RESTARTS
+    orchestrator.states[crashed] = RunState("FAILED", "Failed", None)
+    assert restart_crashed_runs(app, at + RESTART_WINDOW, orchestrator) == 1  # a day later it is tried again
+
+
+@pytest.mark.parametrize("dead", ["FAILED", "CANCELLED", "gone"])
+def test_a_failed_cancelled_or_deleted_run_is_continued_from_the_case_database(app: App, dead: str) -> None:
+    run = str(uuid.uuid4())
+    case_id = new_case(app, run)
+    orchestrator = FakeOrchestrator({} if dead == "gone" else {run: RunState(dead, dead.title(), None)})
+    assert restart_crashed_runs(app, NOW, orchestrator, gone=True) == 1
+    with app.session_factory() as session:
+        now_run = session.get(ReferralCase, case_id).flow_run_id  # type: ignore[union-attr]
+    if dead == "gone":  # a fresh run, recorded on the case
+        assert now_run != run and orchestrator.states[now_run].type == "SCHEDULED"
+    else:
+        assert now_run == run and orchestrator.rescheduled == [run]
+
+
+def test_an_ending_recorded_but_not_begun_has_its_run_woken_by_the_timekeeper(app: App) -> None:
+    from hjemtilos.cases.ending import request_ending
+    from hjemtilos.timekeeping import carry_out_endings
+
+    run = str(uuid.uuid4())
+    case_id = new_case(app, run)
+    orchestrator = FakeOrchestrator({run: RunState("PAUSED", "Suspended", "timer-child-visit-r0")})
+    with app.session_factory() as session:
+        reference = session.get(ReferralCase, case_id).reference  # type: ignore[union-attr]
+    request_ending(app, reference, ended_by=EndedBy.PARENTS, reason="flytning", rematch=False, actor="liv", now=NOW)
+    assert carry_out_endings(app, NOW + timedelta(seconds=5), orchestrator) == 0  # the workspace's wake comes first
+    assert carry_out_endings(app, NOW + timedelta(seconds=30), orchestrator) == 1  # a lost wake: woken here
+    assert orchestrator.rescheduled == [run]
 
 
 def test_every_familys_screening_reminder_is_its_own_mail(app: App) -> None:

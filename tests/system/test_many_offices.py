@@ -18,12 +18,13 @@ from prefect.automations import Automation
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from flows.deployments import CRASH_SILENT_RUNS
+from flows.deployments import RETIRED_AUTOMATION
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.db.models import AuditEvent
 from hjemtilos.mail.catcher import list_caught
@@ -114,9 +115,10 @@ def test_two_workers_on_postgresql_run_every_step_once(system_on_postgresql) -> 
     assert len(set(references)) == CASES
 
     with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: UP_AUTH}):
-        # orphans of a dead worker are found by heartbeat: the automation that marks them Crashed is deployed
-        automation = Automation.read(name=CRASH_SILENT_RUNS)
-        assert automation.enabled and automation.actions[0].type == "change-flow-run-state"
+        # orphans of a dead worker are found by the housekeeper from the runs' current states and heartbeats,
+        # not by Prefect's zombie automation (it crashed suspended runs after a server start)
+        with pytest.raises((ValueError, ObjectNotFound)):
+            Automation.read(name=RETIRED_AUTOMATION)
         wait_until(all_paused_on(references, "approval-screening-r1"), 300, "every case to wait on screening")
         for run in case_runs().values():
             resume_flow_run(run.id, run_input={"decision": "godkend"})
