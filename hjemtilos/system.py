@@ -40,6 +40,8 @@ PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
 WORK_POOL = "hjemtilos"
 HEARTBEAT_SECONDS = 60
 SILENT_AFTER = timedelta(seconds=5 * HEARTBEAT_SECONDS)  # five missed heartbeats: the run's process is gone
+RESTART_LIMIT = 5  # restarts of one part within RESTART_PERIOD before `up` gives up on it
+RESTART_PERIOD = 600.0
 WORKER_LIMIT = 20  # well below the SQLite server's request cap (ARCHITECTURE.md: ~48 live flow processes hung it)
 
 
@@ -115,9 +117,11 @@ def check_binding(host: str, env: dict[str, str]) -> None:
 
 
 def start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # SIGKILL if `hjemtilos up` dies first (kill -9): nothing of ours may outlive it for seconds
     return subprocess.Popen([PREFECT_BIN, "server", "start", "--host",
                              env["PREFECT_SERVER_API_HOST"], "--port", env["PREFECT_SERVER_API_PORT"]],
-                            env=env, cwd=PROJECT_ROOT, start_new_session=True, preexec_fn=die_with_parent())
+                            env=env, cwd=PROJECT_ROOT, start_new_session=True,
+                            preexec_fn=die_with_parent(signal.SIGKILL))
 
 
 def prefect_healthy(api_url: str, timeout: float = 3.0) -> bool:
@@ -239,9 +243,13 @@ class System:
         self._caddy: subprocess.Popen[bytes] | None = None
         self._workers: list[subprocess.Popen[bytes]] = []
         self.stopping = threading.Event()
+        self.gave_up: str | None = None  # why `up` stopped itself (a part that could not be brought back)
         self._catcher: Controller | None = None
         self._form: uvicorn.Server | None = None
         self._postgres: EmbeddedPostgres | None = None
+        self._form_thread: threading.Thread | None = None
+        self.restarts: dict[str, list[float]] = {}  # part -> monotonic times of its restarts
+        self._due: dict[str, float] = {}  # part -> when its pending restart may happen
 
     def start(self) -> None:
         """Migrate, start the catcher, the Prefect server, the deployments, the workers and the referral form."""
@@ -291,7 +299,7 @@ class System:
         from hjemtilos.front_door import caddyfile, start_caddy
 
         config = caddyfile(self.settings, self.auth, self.settings.prefect_port, self.settings.form_port)
-        caddy = start_caddy(self.settings, config, die_with_parent())
+        caddy = start_caddy(self.settings, config, die_with_parent(signal.SIGKILL))
         self.processes.append(caddy)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:  # up once it answers on its address
@@ -318,11 +326,17 @@ class System:
             self.report(f"  {self.settings.workspace_url('/opret/' + token)}")
 
     def health(self) -> dict[str, str]:
-        """The dashboard's row of parts: Prefect, each worker, the timekeeper (this process's loop)."""
+        """The dashboard's row of parts: Prefect, each worker, the timekeeper (this process's loop), and how
+        often `up` restarted each part lately."""
         parts = {"Prefect": prefect_status(self.endpoints.api_url)}
         for number, process in enumerate(self._workers):
             parts[f"Worker {number + 1}"] = "up" if process.poll() is None else "down"
         parts["Timekeeper and mail"] = "up" if not self.stopping.is_set() else "down"
+        now = time.monotonic()
+        for part, times in self.restarts.items():
+            recent = [at for at in times if now - at < 24 * 3600]
+            if recent:
+                parts[f"Genstartet / restarted: {part}"] = f"{len(recent)}× (24 h)"
         return parts
 
     def _start_form(self) -> uvicorn.Server:
@@ -350,7 +364,8 @@ class System:
         config = uvicorn.Config(web, host="127.0.0.1", port=self.settings.form_port, log_level="warning",
                                 proxy_headers=True, forwarded_allow_ips="127.0.0.1")
         server = uvicorn.Server(config)
-        threading.Thread(target=server.run, name="referral-form", daemon=True).start()
+        self._form_thread = threading.Thread(target=server.run, name="referral-form", daemon=True)
+        self._form_thread.start()
         return server
 
     def wake(self, flow_run_id: str) -> object:
@@ -421,23 +436,91 @@ class System:
                            report=self.warn, silent_after=SILENT_AFTER)
 
     def serve(self, on_tick: Callable[[TickReport], None] = lambda _: None) -> None:
-        """Run the housekeeping loop until ``stop_soon()`` (SIGTERM), Ctrl-C or a Prefect process ending. The
-        timekeeper ticks at the profile's pace (the scheduled deployment ticks hourly as well); mail goes out
-        every 2 seconds."""
+        """Run the housekeeping loop until ``stop_soon()`` (SIGTERM) or Ctrl-C, and supervise: a part that died
+        (the Prefect server, a worker, the front door, the web server, the embedded PostgreSQL) is restarted with
+        back-off; only a part that keeps dying (RESTART_LIMIT times within RESTART_PERIOD) stops the system, with
+        the reason. The timekeeper ticks at the profile's pace (the scheduled deployment ticks hourly as well);
+        mail goes out every 2 seconds."""
         housekeeper = self.housekeeper()
         with prefect_api(self.endpoints.api_url, self.auth):
             while not self.stopping.is_set():
-                if any(p.poll() is not None for p in self.processes):
-                    self.warn("A Prefect process stopped; shutting down.")
-                    break
-                if self._postgres is not None and self._postgres.process is not None \
-                        and self._postgres.process.poll() is not None:
-                    self.warn("The embedded PostgreSQL stopped; shutting down.")
+                failed = self.supervise()
+                if failed is not None:
+                    self.warn(failed)
+                    self.gave_up = failed
                     break
                 report = housekeeper.step(_utcnow())
                 if report is not None:
                     on_tick(report)
                 self.stopping.wait(min(2.0, housekeeper.tick_seconds))
+
+    def parts(self) -> dict[str, Callable[[], bool]]:
+        """Each supervised part and whether it is alive."""
+        alive: dict[str, Callable[[], bool]] = {}
+        if self._postgres is not None:
+            postgres = self._postgres
+            alive["embedded PostgreSQL"] = lambda: postgres.process is not None and postgres.process.poll() is None
+        server = self.processes[0] if self.processes else None
+        alive["Prefect server"] = lambda: server is None or self._server().poll() is None
+        for number in range(len(self._workers)):
+            alive[f"worker {number + 1}"] = lambda n=number: self._workers[n].poll() is None  # type: ignore[misc]
+        if self._caddy is not None:
+            alive["front door (Caddy)"] = lambda: self._caddy is not None and self._caddy.poll() is None
+        if self._form_thread is not None:
+            alive["workspace and form (web server)"] = lambda: self._form_thread is not None and \
+                self._form_thread.is_alive()
+        return alive
+
+    def _server(self) -> subprocess.Popen[bytes]:
+        return self.processes[0]
+
+    def supervise(self, clock: Callable[[], float] = time.monotonic) -> str | None:
+        """Restart dead parts (back-off 1, 2, 4 … 60 s). Returns why the system must stop, else None."""
+        for part, alive in self.parts().items():
+            if alive():
+                self._due.pop(part, None)
+                continue
+            now = clock()
+            recent = [at for at in self.restarts.get(part, []) if now - at < RESTART_PERIOD]
+            if len(recent) >= RESTART_LIMIT:
+                return (f"The {part} died {RESTART_LIMIT} times within {RESTART_PERIOD / 60:.0f} minutes and "
+                        "could not be brought back; shutting down (its log is above).")
+            if part not in self._due:
+                delay = min(2.0 ** len(recent), 60.0)
+                self._due[part] = now + delay
+                self.warn(f"The {part} stopped; restarting it in {delay:.0f} s (restart {len(recent) + 1}).")
+                continue
+            if now < self._due[part]:
+                continue
+            try:
+                self._restart(part)
+            except (SystemExit, Exception) as exc:  # noqa: BLE001 - counted as a failed restart; tried again
+                self.warn(f"Restarting the {part} failed: {type(exc).__name__}: {str(exc)[:200]}")
+            self.restarts[part] = [*recent, now]
+            self._due.pop(part, None)
+        return None
+
+    def _restart(self, part: str) -> None:
+        if part == "embedded PostgreSQL":
+            assert self._postgres is not None
+            self._postgres.start()
+        elif part == "Prefect server":
+            self.processes[0] = start_server(self.env)
+            wait_healthy(self.endpoints.api_url, timeout=60, server=self.processes[0])
+        elif part.startswith("worker "):
+            number = int(part.split()[1]) - 1
+            old = self._workers[number]
+            self._workers[number] = start_worker(self.env, limit=self.worker_limit, warm=self.warm)
+            self.processes[self.processes.index(old)] = self._workers[number]
+        elif part == "front door (Caddy)":
+            old_caddy = self._caddy
+            self._caddy = None
+            if old_caddy in self.processes:
+                self.processes.remove(old_caddy)
+            self._caddy = self._start_front_door()
+        elif part == "workspace and form (web server)":
+            self._form = self._start_form()
+        self.warn(f"The {part} is running again.")
 
     def stop_soon(self, *_: object) -> None:
         self.stopping.set()

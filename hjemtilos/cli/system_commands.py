@@ -100,3 +100,5 @@ def up(
     finally:
         system.stop()
         out.print("Stopped.")
+    if system.gave_up:
+        raise typer.Exit(3)  # a part could not be brought back (said above)

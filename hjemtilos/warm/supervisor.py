@@ -2,7 +2,8 @@
 ``hjemtilos up`` and ``hjemtilos worker``. It starts the zygote on a private Unix socket (a 0700 folder of its
 own), waits until it is ready, then runs Prefect's process worker with ``HJEMTILOS_WARM_SOCKET`` naming it, so
 the deployments' flow-run command (hjemtilos/warm/client.py) has its runs forked there. It restarts the zygote
-whenever it exits (killed, or drained after a code change) and stops both when the worker stops or on SIGTERM.
+whenever it exits (killed, or drained after a code change), restarts Prefect's worker with back-off when it dies,
+stops both on SIGTERM, and kills both at once when its own parent is gone (``hjemtilos up`` killed with -9).
 The Prefect worker never forks: it starts the small client as it would start any flow process."""
 
 from __future__ import annotations
@@ -57,11 +58,31 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    parent = os.getppid()
     zygote = start_zygote(path, args.limit, env)
-    worker = subprocess.Popen(command, env={**env, SOCKET_ENV: path}, preexec_fn=die_with_parent())
-    restarts = 0
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        # SIGKILL if this supervisor dies first: a worker left alone would shut down gracefully for up to 20 s
+        return subprocess.Popen(command, env={**env, SOCKET_ENV: path}, preexec_fn=die_with_parent(signal.SIGKILL))
+
+    worker = start_worker()
+    restarts = worker_restarts = 0
+    next_worker_start = 0.0
     try:
-        while not stopping and worker.poll() is None:
+        while not stopping:
+            if os.getppid() != parent:  # whoever started us is gone (kill -9 of hjemtilos up): end at once
+                break
+            if worker.poll() is not None:
+                # Prefect's worker died (kill -9, a crash): start a new one with back-off; the runs it had
+                # started live on in the zygote's children, and the timekeeper continues any that died
+                if next_worker_start == 0.0:
+                    worker_restarts += 1
+                    delay = min(2.0 ** (worker_restarts - 1), 60.0)
+                    next_worker_start = time.monotonic() + delay
+                    print(f"hjemtilos warm worker: Prefect's worker exited ({worker.returncode}); starting a new "
+                          f"one in {delay:.0f} s (restart {worker_restarts})", file=sys.stderr, flush=True)
+                elif time.monotonic() >= next_worker_start:
+                    worker, next_worker_start = start_worker(), 0.0
             if zygote.poll() is not None:
                 restarts += 1
                 if os.path.exists(path):  # a killed zygote leaves its socket: refuse no one while it restarts
@@ -71,9 +92,10 @@ def main(argv: list[str] | None = None) -> int:
                 zygote = start_zygote(path, args.limit, env)
             time.sleep(POLL_SECONDS)
     finally:
+        orphaned = os.getppid() != parent
         for process in (worker, zygote):
             if process.poll() is None:
-                process.terminate()
+                process.kill() if orphaned else process.terminate()
         for process in (worker, zygote):
             try:
                 process.wait(timeout=30)
@@ -81,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 process.kill()
                 process.wait()
         shutil.rmtree(folder, ignore_errors=True)
-    return worker.returncode if worker.returncode is not None and worker.returncode >= 0 else 1
+    return 0 if stopping else 1
 
 
 if __name__ == "__main__":
