@@ -62,9 +62,9 @@ def find_stuck(facts: list[CaseFacts], now: datetime, threshold: timedelta) -> l
         reason: tuple[StuckReason, datetime] | None = None
         if case.run_state in ("FAILED", "CRASHED"):
             # the timekeeper continues such runs at once: reported only once that has not helped for a while
-            since = case.run_state_since or now
-            if now - since >= threshold:
-                reason = (StuckReason.RUN_FAILED, since)
+            failed_since = case.run_state_since or now
+            if now - failed_since >= threshold:
+                reason = (StuckReason.RUN_FAILED, failed_since)
         elif case.flow_run_id is None or case.run_state in ("COMPLETED", "CANCELLED", "CANCELLING"):
             since = case.run_state_since if case.flow_run_id else case.created_at
             if since is not None and now - since >= threshold:
