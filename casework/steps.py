@@ -83,6 +83,7 @@ class MailStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    DROPPED = "dropped"  # a reminder or escalation whose task was closed before it could go out
 
 
 class EndedBy(StrEnum):

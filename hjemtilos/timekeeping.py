@@ -16,11 +16,21 @@ from casework.clock import local_date
 from casework.matching import family_reference
 from casework.profiles import Timings
 from casework.steps import FINISHED_CASE, FamilyStatus, Role, Step
+from casework.stuck import StuckReason
 from hjemtilos.answer_sweep import sweep_answers
 from hjemtilos.app import App
 from hjemtilos.cases.context import candidates_for, coordinator_recipient, ui_link
 from hjemtilos.cases.records import consent_slots
-from hjemtilos.db.models import AuditEvent, ConsentReceipt, HumanTask, Party, ReferralCase, Timer, VolunteerFamily
+from hjemtilos.db.models import (
+    AuditEvent,
+    ConsentReceipt,
+    HumanTask,
+    Party,
+    ReferralCase,
+    StuckCase,
+    Timer,
+    VolunteerFamily,
+)
 from hjemtilos.form_repair import repair_missing_forms
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import OutboxBatch, Recipient
@@ -37,6 +47,7 @@ __all__ = ["TickReport", "carry_out_endings", "fire_due_timers", "restart_crashe
 
 log = logging.getLogger(__name__)
 BATCH = 500
+NO_WAY_FORWARD = (StuckReason.RUN_FAILED.value, StuckReason.NO_LIVE_RUN.value)
 
 
 @dataclass
@@ -188,11 +199,17 @@ def send_reminders(app: App, now: datetime) -> tuple[int, int]:
     reminders = escalations = 0
     with app.session_factory.begin() as session, session.no_autoflush:
         outbox = OutboxBatch(session, app.programme, now)
-        due = session.scalars(select(HumanTask).where(HumanTask.completed_at.is_(None), HumanTask.reminder_at <= now)
+        # a task nobody can answer (its case has no live run: reported to an administrator) is not reminded of
+        unanswerable = select(StuckCase.case_id).where(StuckCase.resolved_at.is_(None),
+                                                       StuckCase.reason.in_(NO_WAY_FORWARD))
+        answerable = HumanTask.case_id.is_(None) | HumanTask.case_id.not_in(unanswerable)
+        due = session.scalars(select(HumanTask).where(HumanTask.completed_at.is_(None), HumanTask.reminder_at <= now,
+                                                      answerable)
                               .order_by(HumanTask.reminder_at).limit(BATCH)).all()
         overdue = session.scalars(select(HumanTask).where(HumanTask.completed_at.is_(None),
                                                           HumanTask.escalated_at.is_(None),
-                                                          HumanTask.escalation_at <= now).limit(BATCH)).all()
+                                                          HumanTask.escalation_at <= now, answerable)
+                                  .limit(BATCH)).all()
         cases = _load_cases(session, {t.case_id for t in (*due, *overdue) if t.case_id is not None})
         receipts = _load_receipts(session, {t.case_id for t in due
                                             if t.case_id is not None and t.reminder_role == Role.REFERRER})

@@ -18,7 +18,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from casework.steps import MailStatus
-from hjemtilos.db.models import OutboxMail
+from hjemtilos.db.models import HumanTask, OutboxMail
 
 if TYPE_CHECKING:  # the emails package loads only where mail is sent (flow processes start faster)
     from emails.backend.smtp.backend import SMTPBackend
@@ -125,6 +125,39 @@ def deliver_pending(
     return report
 
 
+# mails about an open task (reminders, escalations): dropped at sending when the task has been closed meanwhile
+ABOUT_AN_OPEN_TASK = frozenset({"consent-reminder", "coordinator-reminder", "coordinator-escalation",
+                                "volunteer-certificates-reminder", "volunteer-elearning-reminder"})
+
+
+def task_of(idempotency_key: str) -> tuple[int | None, int | None, str] | None:
+    """(case id, family id, task key) of a reminder's or escalation's outbox key (hjemtilos.mail.outbox): the
+    occurrence is ``<task key>:reminder-n`` or ``<task key>:escalation:…``, for a family
+    ``family-<id>:<task key>:reminder-n``."""
+    parts = idempotency_key.split(":", 3)
+    if len(parts) < 4:
+        return None
+    scope, occurrence = parts[0], parts[3].split(":")
+    case_id = int(scope.removeprefix("case-")) if scope.startswith("case-") else None
+    if occurrence[0].startswith("family-") and len(occurrence) > 1:
+        return case_id, int(occurrence[0].removeprefix("family-")), occurrence[1]
+    return case_id, None, occurrence[0]
+
+
+def _task_closed(session: Session, idempotency_key: str) -> bool:
+    found = task_of(idempotency_key)
+    if found is None:
+        return False
+    case_id, family_id, key = found
+    if case_id is None and family_id is None:
+        return False
+    query = select(HumanTask.completed_at).where(HumanTask.key == key)
+    query = query.where(HumanTask.case_id == case_id) if case_id is not None else \
+        query.where(HumanTask.family_id == family_id)
+    completed = session.execute(query).scalars().all()
+    return bool(completed) and all(at is not None for at in completed)
+
+
 def _send_one(session_factory: sessionmaker[Session], smtp: SmtpConfig, backend: SMTPBackend, mail_id: int,
               now: datetime, report: DeliveryReport) -> bool:
     from emails.message import Message
@@ -132,6 +165,12 @@ def _send_one(session_factory: sessionmaker[Session], smtp: SmtpConfig, backend:
     with session_factory() as session:
         row = session.get(OutboxMail, mail_id)
         if row is None:
+            return True
+        if row.template in ABOUT_AN_OPEN_TASK and _task_closed(session, row.idempotency_key):
+            # queued while SMTP was away, and the task was answered meanwhile: nobody needs reminding any more
+            session.execute(update(OutboxMail).where(OutboxMail.id == mail_id).values(
+                status=MailStatus.DROPPED, claimed_until=None, last_error="task closed before sending"))
+            session.commit()
             return True
         message = Message(subject=row.subject, text=row.body_text, html=row.body_html,
                           mail_from=(smtp.mail_from_name, smtp.mail_from), message_id=row.message_id,

@@ -245,3 +245,39 @@ def test_answers_a_crash_left_in_prefect_are_swept_once_per_finished_approval(ap
     assert sweep_answers(app, orchestrator) == 0 and len(orchestrator.forgotten) == 2  # once
     with app.session_factory() as session:
         assert session.scalars(select(HumanTask.answers_forgotten_round)).one() == 2
+
+
+def test_a_reminder_queued_during_an_smtp_outage_is_dropped_once_its_task_is_done(app: App, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    from casework.steps import MailStatus
+    from hjemtilos.mail.sender import deliver_pending
+    from tests.integration.test_mail_delivery import smtp_for
+
+    case_id, other = new_case(app), new_case(app)
+    open_task(app, case_id, NOW - timedelta(days=8))
+    open_task(app, other, NOW - timedelta(days=8))
+    assert send_reminders(app, NOW) == (2, 0)  # queued; SMTP is away
+    with app.session_factory.begin() as session:  # the coordinator answers the first case's step meanwhile
+        task = session.scalars(select(HumanTask).where(HumanTask.case_id == case_id)).one()
+        task.completed_at, task.outcome = NOW + timedelta(minutes=5), "approved"
+    deliver_pending(app.session_factory, smtp_for(smtp_server.port), NOW + timedelta(minutes=10))
+    with app.session_factory() as session:
+        rows = dict(session.execute(select(OutboxMail.case_id, OutboxMail.status).where(
+            OutboxMail.template == "coordinator-reminder")).tuples().all())
+    assert rows == {case_id: MailStatus.DROPPED, other: MailStatus.SENT}
+    assert [r.message["X-Hjemtilos-Template"] for r in smtp_server.received].count("coordinator-reminder") == 1
+
+
+def test_no_reminders_for_a_task_nobody_can_answer(app: App) -> None:
+    from hjemtilos.db.models import StuckCase
+
+    stuck, fine = new_case(app), new_case(app)
+    open_task(app, stuck, NOW - timedelta(days=15))
+    open_task(app, fine, NOW - timedelta(days=15))
+    with app.session_factory.begin() as session:  # its run is dead and could not be continued: reported
+        session.add(StuckCase(case_id=stuck, reason="run-failed", since=NOW - timedelta(days=3),
+                              first_seen_at=NOW - timedelta(days=1)))
+    assert send_reminders(app, NOW) == (1, 1)
+    with app.session_factory() as session:
+        reminded = set(session.scalars(select(OutboxMail.case_id).where(
+            OutboxMail.template.in_(("coordinator-reminder", "coordinator-escalation")))))
+    assert reminded == {fine}
