@@ -255,6 +255,9 @@ MAX_RESTARTS = 3  # within RESTART_WINDOW; after that the stuck-case check repor
 RESTART_WINDOW = timedelta(hours=24)
 RESTART_BACKOFF = (timedelta(0), timedelta(minutes=2), timedelta(minutes=8))  # before the 1st, 2nd, 3rd restart
 DEAD_RUN = ("CRASHED", "FAILED", "CANCELLED")
+# a run is continued once its dead state has settled: the worker may report a crash a moment after the engine did,
+# and that late report would overwrite a restart made in between (one crash, restarted twice)
+SETTLE = timedelta(seconds=10)
 RUN_RESTARTED = "run-restarted"
 
 
@@ -287,7 +290,8 @@ def restart_crashed_runs(app: App, now: datetime, orchestrator: Orchestrator, *,
     from the top and the case database tells it what is done (an unanswered form is asked again). ``gone``: also
     cases whose run Prefect no longer has (deleted), which get a fresh run. At most MAX_RESTARTS within
     RESTART_WINDOW per case, with back-off between them; after that the stuck-case check reports it."""
-    dead = {run_id: state for run_id, state in orchestrator.troubled_runs(now).items() if state.type in DEAD_RUN}
+    dead = {run_id: state for run_id, state in orchestrator.troubled_runs(now).items()
+            if state.type in DEAD_RUN and (state.since is None or now - _aware(state.since) >= SETTLE)}
     with app.session_factory() as session:
         query = select(ReferralCase.id, ReferralCase.reference, ReferralCase.created_at, ReferralCase.flow_run_id) \
             .where(ReferralCase.flow_run_id.is_not(None), ReferralCase.status.not_in(FINISHED_CASE))

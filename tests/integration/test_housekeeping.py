@@ -73,11 +73,11 @@ def test_crashed_case_runs_are_rescheduled_between_ticks(app: App) -> None:
     keeper = Housekeeper(app, orchestrator, tick_seconds=3600, publish=lambda table, summary: None,
                          deliver=lambda now: None, report=lambda line: None, clock=clock)
     keeper.step(NOW)  # the tick
-    orchestrator.states[run_id] = RunState("CRASHED", "Crashed", None, NOW)  # its worker failed to submit it
+    orchestrator.states[run_id] = RunState("CRASHED", "Crashed", None, NOW - timedelta(minutes=1))  # its worker failed to submit it
     clock.now += 1
     keeper.step(NOW)  # the first check between ticks
     assert orchestrator.rescheduled == [run_id]
-    orchestrator.states[run_id] = RunState("CRASHED", "Crashed", None, NOW)
+    orchestrator.states[run_id] = RunState("CRASHED", "Crashed", None, NOW - timedelta(minutes=1))
     clock.now += CRASH_CHECK_SECONDS - 2
     keeper.step(NOW)
     assert orchestrator.rescheduled == [run_id]  # not before the next check
