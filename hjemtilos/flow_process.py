@@ -22,9 +22,10 @@ import threading
 SUPERVISOR_PID = "HJEMTILOS_SUPERVISOR_PID"
 
 
-def _watch(fds: list[int]) -> None:
-    select.select(fds, [], [])  # a pidfd becomes readable when its process has exited
-    os.kill(os.getpid(), signal.SIGTERM)
+def _watch(fds: list[int], up_fd: int) -> None:
+    ready, _, _ = select.select(fds, [], [])  # a pidfd becomes readable when its process has exited
+    # with `hjemtilos up` gone there is no server to tell of the crash: end at once (the next up reschedules it)
+    os.kill(os.getpid(), signal.SIGKILL if up_fd in ready else signal.SIGTERM)
 
 
 def die_with_owners(env: dict[str, str] | None = None) -> list[int]:
@@ -40,18 +41,21 @@ def die_with_owners(env: dict[str, str] | None = None) -> list[int]:
     if supervisor.isdigit():
         pids.add(int(supervisor))
     fds: list[int] = []
+    up_fd = -1
     for pid in sorted(pids):
         if pid <= 1:  # orphaned already, or the supervisor is init: nothing to follow
             continue
         try:
             fds.append(pidfd_open(pid))
+            if supervisor.isdigit() and pid == int(supervisor):
+                up_fd = fds[-1]
         except ProcessLookupError:
             os.kill(os.getpid(), signal.SIGTERM)
             return [pid]
         except OSError:  # pidfds unsupported by this kernel
             continue
     if fds:
-        threading.Thread(target=_watch, args=(fds,), name="die-with-owners", daemon=True).start()
+        threading.Thread(target=_watch, args=(fds, up_fd), name="die-with-owners", daemon=True).start()
     return sorted(pids)
 
 

@@ -38,23 +38,23 @@ def go_cold(reason: str) -> NoReturn:
     os.execv(sys.executable, [sys.executable, *COLD])
 
 
-def _owners() -> tuple[list[int], bool]:
-    """pidfds of the processes whose death ends the run (the worker, our parent, and the supervisor), and whether
-    one of them is gone already."""
-    pids = {os.getppid()}
+def _owners() -> tuple[list[int], int, bool]:
+    """pidfds of the processes whose death ends the run (the worker, our parent, and the supervisor), the one of
+    ``hjemtilos up`` (-1 if not watched), and whether one of them is gone already."""
     supervisor = os.environ.get(SUPERVISOR_PID, "")
-    if supervisor.isdigit():
-        pids.add(int(supervisor))
-    fds, gone = [], False
-    for pid in pids:
+    up = int(supervisor) if supervisor.isdigit() else 0
+    fds, up_fd, gone = [], -1, False
+    for pid in {os.getppid(), up}:
         if pid > 1:
             try:
                 fds.append(os.pidfd_open(pid))
+                if pid == up:
+                    up_fd = fds[-1]
             except ProcessLookupError:
                 gone = True
             except OSError:  # no pidfds here: nothing is watched
                 pass
-    return fds, gone
+    return fds, up_fd, gone
 
 
 def _connect(path: str) -> socket.socket:
@@ -112,11 +112,14 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    owners, orphaned = _owners()
+    owners, up_fd, orphaned = _owners()
+    stop_with = signal.SIGTERM
     buffer, result, child_fd = b"", None, -1
     while True:
         if orphaned and child:  # the worker or the supervisor died: the run stops with them
-            forward(signal.SIGTERM)
+            # SIGTERM lets Prefect's engine mark the run Crashed; with `hjemtilos up` gone there is no server to
+            # tell, so the run ends at once (the next `up` reschedules what it finds Running)
+            forward(stop_with)
             orphaned = False
         watched = [*owners, *([connection.fileno()] if connection is not None else []),
                    *([child_fd] if child_fd >= 0 else [])]
@@ -127,6 +130,8 @@ def main() -> None:
         for fd in [fd for fd in owners if fd in ready]:
             owners.remove(fd)
             orphaned = True
+            if fd == up_fd:
+                stop_with = signal.SIGKILL
         if child_fd in ready:  # the zygote is gone and now the run has ended too
             _exit_like({"result": result} if result is not None else {"exit": 1})
         if connection is None or connection.fileno() not in ready:

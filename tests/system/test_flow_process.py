@@ -29,7 +29,7 @@ def test_a_flow_process_ends_when_the_supervisor_is_killed() -> None:
         assert child.poll() is None  # nothing happens while its owners live
         supervisor.kill()
         supervisor.wait()
-        assert child.wait(timeout=10) == -signal.SIGTERM
+        assert child.wait(timeout=10) == -signal.SIGKILL  # no server left to tell of the crash: at once
     finally:
         for process in (supervisor, child):
             if process.poll() is None:
