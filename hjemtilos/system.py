@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
 PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
 WORK_POOL = "hjemtilos"
-HEARTBEAT_SECONDS = 60
-SILENT_AFTER = timedelta(seconds=5 * HEARTBEAT_SECONDS)  # five missed heartbeats: the run's process is gone
+HEARTBEAT_SECONDS = 30  # Prefect's least; a case run is Running only for the seconds of a step, so this is cheap
+SILENT_AFTER = timedelta(seconds=4 * HEARTBEAT_SECONDS)  # four missed heartbeats: the run's process is gone
 RESTART_LIMIT = 5  # restarts of one part within RESTART_PERIOD before `up` gives up on it
 RESTART_PERIOD = 600.0
 WORKER_LIMIT = 20  # well below the SQLite server's request cap (ARCHITECTURE.md: ~48 live flow processes hung it)
@@ -91,7 +91,7 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
         "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "60",
         "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "1"),  # benchmark 10 tries less
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        # flow processes report every 60 s; the housekeeper marks a Running run Crashed after SILENT_AFTER without
+        # flow processes report every 30 s; the housekeeper marks a Running run Crashed after SILENT_AFTER without
         # one (its worker died) and then continues it (hjemtilos/housekeeping.py)
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
         "PREFECT_UI_ENABLED": "true",
