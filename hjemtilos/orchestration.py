@@ -56,7 +56,8 @@ class Orchestrator(Protocol):
         ...
 
     def crash_silent_runs(self, now: datetime, silent_after: timedelta) -> list[str]:
-        """Mark Crashed the Running case runs whose process sent no heartbeat for ``silent_after``."""
+        """Mark Crashed the Running case runs whose process sent no heartbeat for ``silent_after`` (and the Pending
+        ones that never started in that time)."""
         ...
 
     def missing_runs(self, flow_run_ids: list[str]) -> set[str]:

@@ -253,7 +253,7 @@ def send_reminders(app: App, now: datetime) -> tuple[int, int]:
 
 MAX_RESTARTS = 3  # within RESTART_WINDOW; after that the stuck-case check reports the case
 RESTART_WINDOW = timedelta(hours=24)
-RESTART_BACKOFF = (timedelta(0), timedelta(minutes=2), timedelta(minutes=8))  # before the 1st, 2nd, 3rd restart
+RESTART_BACKOFF = (timedelta(0), timedelta(seconds=30), timedelta(minutes=2))  # before the 1st, 2nd, 3rd restart
 DEAD_RUN = ("CRASHED", "FAILED", "CANCELLED")
 # a run is continued once its dead state has settled: the worker may report a crash a moment after the engine did,
 # and that late report would overwrite a restart made in between (one crash, restarted twice)

@@ -130,7 +130,7 @@ class PrefectOrchestrator:
 
     def crash_silent_runs(self, now: datetime, silent_after: timedelta) -> list[str]:
         """Mark Crashed the case and family runs that are Running but whose process has sent no heartbeat for
-        ``silent_after`` (its worker or machine died); the timekeeper then continues them.
+        ``silent_after`` (its worker or machine died), or Pending that long; the timekeeper then continues them.
 
         Decided on the run's *current* state, never on a stream of events: Prefect's zombie-run automation
         (a proactive trigger expecting a heartbeat or a state event) crashed runs that had suspended minutes
@@ -146,20 +146,22 @@ class PrefectOrchestrator:
         with get_client(sync_client=True) as client:
             running = client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
-                    any_=[StateType.RUNNING]))),
+                    any_=[StateType.RUNNING, StateType.PENDING]))),
                 deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=list(CASE_DEPLOYMENTS))))
             for run in running:
                 state = run.state
                 if state is None or state.timestamp is None or now - state.timestamp < silent_after:
                     continue
-                beats = client.read_events(EventFilter(
+                # Pending lasts the seconds it takes a process to start: one Pending this long never started (its
+                # process died while the server was away and the crash could not be reported)
+                beats = None if state.type == StateType.PENDING else client.read_events(EventFilter(
                     occurred=EventOccurredFilter(since=now - silent_after, until=now + timedelta(minutes=1)),
                     event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
                     resource=EventResourceFilter(id=[f"prefect.flow-run.{run.id}"])), limit=1)
-                if beats.events:
+                if beats is not None and beats.events:
                     continue
                 current = client.read_flow_run(run.id).state
-                if current is None or current.type != StateType.RUNNING or current.timestamp != state.timestamp:
+                if current is None or current.type != state.type or current.timestamp != state.timestamp:
                     continue  # it moved on meanwhile (suspended, finished): not silent
                 result: OrchestrationResult[Any] = client.set_flow_run_state(run.id, Crashed(
                     message="No heartbeat: its worker or machine stopped."))

@@ -385,3 +385,46 @@ def test_two_coordinators_answer_one_form_at_once_one_decides_the_other_is_told(
     actions = [tuple(line.split(",")[1:3]) for line in log.strip().splitlines()[1:]]
     assert (winner, "resumed") in actions and (loser, "resume-refused") in actions, log
     assert (loser, "resumed") not in actions
+
+
+def test_the_loser_of_a_resume_race_is_told_in_the_prefect_ui_who_decided(system: dict[str, str],
+                                                                          chromium_path: str) -> None:
+    """Two coordinators have the same form open; one answers first. The other's Submit in Prefect's own Resume
+    dialog shows the front door's answer in the UI's error message, in Danish and English, naming who decided."""
+    from playwright.sync_api import sync_playwright
+
+    first = _new_coordinator(system, "gry")
+    reference = _refer(system)
+    run = _waiting_run(first, reference)
+    env = {**os.environ, **{k: v for k, v in system.items() if k.startswith("HJEMTILOS_")}}
+    added = subprocess.run([sys.executable, "-m", "hjemtilos.cli", "user", "add", "hal", "--name", "Hal"],
+                           env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    link = re.search(r"(http://\S+/arbejde/opret/\S+)", added.stdout).group(1)  # type: ignore[union-attr]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--disable-quic", "--no-first-run"])
+        page = browser.new_page()
+        page.goto(link)
+        page.fill("#password", PASSWORD)
+        page.fill("#password2", PASSWORD)
+        page.click("button[type=submit]")
+        page.fill("#username", "hal")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.fill("#code", pyotp.TOTP(page.inner_text("#totp-secret")).now())
+        page.click("button[type=submit]")
+        page.goto(f"{system['front']}/runs/flow-run/{run}")
+        page.get_by_role("button", name="Resume").click(timeout=60_000)
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text(f"{reference}:").first.wait_for(timeout=60_000)
+        # meanwhile gry answers the same form
+        won = first.post(f"/api/flow_runs/{run}/resume",
+                         json={"run_input": {"decision": "godkend", "reason": "", "rejection_reason": "andet"}})
+        assert won.json()["status"] == "ACCEPT", won.text
+        dialog.get_by_role("button", name="Submit").click()
+        told = page.get_by_text("Trinnet er allerede afgjort af gry")
+        told.first.wait_for(timeout=30_000)
+        assert "already been decided by gry" in page.content()
+        page.screenshot(path=str(Path(system["data"]).parent / "race-loser.png"))
+        browser.close()

@@ -115,3 +115,26 @@ def test_a_case_waiting_without_its_form_is_repaired_by_the_next_tick(app, smtp_
     assert ASKED_AGAIN.split(" / ")[0] in case.description()
     assert case.answer({"decision": "godkend"}) == "approval-consent-r1"
     assert tick(app, now(), PrefectOrchestrator()).forms_repaired == 0
+
+
+def test_only_a_silent_running_or_a_pending_run_that_never_started_is_taken_for_dead(app) -> None:  # type: ignore[no-untyped-def]
+    """Decided on each run's current state, not on Prefect's event stream: a suspended run is never crashed."""
+    import time
+
+    from prefect.states import Pending, Running
+
+    _, _, waiting = start_case(app, "referral-standard.json")
+    assert waiting.run() == "approval-screening-r1"  # suspended on its form
+    _, _, silent = start_case(app, "referral-standard.json")
+    _, _, never_started = start_case(app, "referral-standard.json")
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(silent.run_id, Running(), force=True)  # its process died without a word
+        client.set_flow_run_state(never_started.run_id, Pending(), force=True)
+    orchestrator = PrefectOrchestrator()
+    assert orchestrator.crash_silent_runs(now(), timedelta(seconds=30)) == []  # not silent for long enough yet
+    time.sleep(2.5)
+    crashed = orchestrator.crash_silent_runs(now(), timedelta(seconds=2))
+    assert sorted(crashed) == sorted([str(silent.run_id), str(never_started.run_id)])
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(waiting.run_id).state.is_paused()  # type: ignore[union-attr]
+        assert client.read_flow_run(silent.run_id).state.is_crashed()  # type: ignore[union-attr]

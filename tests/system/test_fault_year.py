@@ -75,7 +75,7 @@ def test_a_year_of_cases_lives_through_random_kills_and_a_restart_of_up(tmp_path
             too_early: Counter[str] = Counter()
             next_kill = time.monotonic() + rng.uniform(3, 8)
             restarted = False
-            deadline = time.monotonic() + 900
+            deadline = time.monotonic() + 600
 
             def closed() -> int:
                 with app.session_factory() as session:
@@ -99,6 +99,8 @@ def test_a_year_of_cases_lives_through_random_kills_and_a_restart_of_up(tmp_path
                     restarted = True
                 elif len(kills) < KILLS and time.monotonic() >= next_kill:
                     found = victims(system)
+                    if "postgres" in kills:  # the database once: each of its restarts costs every run in flight
+                        found.pop("postgres", None)
                     kind = rng.choice(sorted(found)) if found else None
                     if kind is not None:
                         try:
