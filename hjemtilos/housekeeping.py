@@ -70,7 +70,7 @@ class Housekeeper:
                 self.report(f"timekeeper round failed, again in {min(self.tick_seconds, RETRY_SECONDS):.0f} s: "
                             f"{describe(exc)}")
                 result = None
-        elif self.clock() >= self.next_crash_check:
+        if self.clock() >= self.next_crash_check:
             # a run its worker could not start (a 503 while submitting it) or whose process died is Crashed: a
             # case must not wait the hour until the next tick for it (the tick does the same, counted per case)
             self.next_crash_check = self.clock() + CRASH_CHECK_SECONDS

@@ -72,16 +72,16 @@ def test_crashed_case_runs_are_rescheduled_between_ticks(app: App) -> None:
     clock = Clock()
     keeper = Housekeeper(app, orchestrator, tick_seconds=3600, publish=lambda table, summary: None,
                          deliver=lambda now: None, report=lambda line: None, clock=clock)
-    keeper.step(NOW)  # the tick
+    keeper.step(NOW)  # the tick, and the first check
     orchestrator.states[run_id] = RunState("CRASHED", "Crashed", None, NOW - timedelta(minutes=1))  # its worker failed to submit it
+    clock.now += CRASH_CHECK_SECONDS - 1
+    keeper.step(NOW)
+    assert orchestrator.rescheduled == []  # not before the next check
     clock.now += 1
-    keeper.step(NOW)  # the first check between ticks
+    keeper.step(NOW)  # the next check between ticks
     assert orchestrator.rescheduled == [run_id]
     orchestrator.states[run_id] = RunState("CRASHED", "Crashed", None, NOW - timedelta(minutes=1))
-    clock.now += CRASH_CHECK_SECONDS - 2
-    keeper.step(NOW)
-    assert orchestrator.rescheduled == [run_id]  # not before the next check
-    clock.now += 2
+    clock.now += CRASH_CHECK_SECONDS
     keeper.step(NOW + timedelta(minutes=3))  # past the back-off after the first restart
     assert orchestrator.rescheduled == [run_id, run_id]  # long before the hour's tick
 
