@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -86,6 +87,18 @@ AUTH_HEADER = {"Authorization": "Basic " + __import__("base64").b64encode(UP_AUT
 def up_env() -> dict[str, str]:
     """What every `hjemtilos up` of the tests needs besides its ports: a free front door and a known auth string."""
     return {"HJEMTILOS_FRONT_PORT": str(free_port()), "PREFECT_API_AUTH_STRING": UP_AUTH}
+
+
+def up_process_env(data: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `hjemtilos up` a test starts: its own data folder and free ports, the fast profile,
+    none of this process's Prefect or hjemtilos settings; ``extra`` on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HJEMTILOS_"))}
+    smtp = str(free_port())
+    env.update(HJEMTILOS_DATA_DIR=str(data), HJEMTILOS_PREFECT_PORT=str(free_port()),
+               HJEMTILOS_FORM_PORT=str(free_port()), HJEMTILOS_MAIL_CATCHER_PORT=smtp, HJEMTILOS_SMTP_PORT=smtp,
+               HJEMTILOS_PROFILE="fast", **up_env())
+    env.update(extra)
+    return env
 
 
 def free_port() -> int:

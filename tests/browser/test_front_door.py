@@ -15,13 +15,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyotp
 import pytest
 
 from hjemtilos import PROJECT_ROOT
-from tests.support import free_port, stop_up, up_env
+from tests.browser.conftest import CHROMIUM_ARGS
+from tests.support import stop_up, up_process_env
 
 PASSWORD = "front door password 7"
 
@@ -29,11 +31,7 @@ PASSWORD = "front door password 7"
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     data = tmp_path_factory.mktemp("front") / "var"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HJEMTILOS_"))}
-    smtp = str(free_port())
-    env.update(HJEMTILOS_DATA_DIR=str(data), HJEMTILOS_PREFECT_PORT=str(free_port()),
-               HJEMTILOS_FORM_PORT=str(free_port()), HJEMTILOS_MAIL_CATCHER_PORT=smtp, HJEMTILOS_SMTP_PORT=smtp,
-               HJEMTILOS_PROFILE="fast", HJEMTILOS_EMBEDDED_DATABASE="sqlite", **up_env())
+    env = up_process_env(data, HJEMTILOS_EMBEDDED_DATABASE="sqlite")
     env.pop("PREFECT_API_AUTH_STRING")  # up makes its own, kept in the data folder
     env["HJEMTILOS_FRONT_DOOR_RECORD"] = str(data.parent / "tour.jsonl")  # every call the front door decides
     log = data.parent / "up.log"
@@ -86,6 +84,19 @@ def test_nothing_of_prefect_without_signing_in(system: dict[str, str]) -> None:
     assert (Path(system["data"]) / "Caddyfile").stat().st_mode & 0o777 == 0o600
 
 
+def take_link_and_sign_in(page: Any, link: str, username: str) -> None:
+    """In chromium: choose a password through the one-time link, sign in, set up the second factor."""
+    page.goto(link)
+    page.fill("#password", PASSWORD)
+    page.fill("#password2", PASSWORD)
+    page.click("button[type=submit]")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.fill("#code", pyotp.TOTP(page.inner_text("#totp-secret")).now())
+    page.click("button[type=submit]")
+
+
 def sign_in(client: httpx.Client, username: str) -> None:
     page = client.get("/arbejde/log-ind")
     answer = client.post("/arbejde/log-ind", data={"csrf": _csrf(page.text), "username": username,
@@ -132,20 +143,9 @@ def test_a_coordinator_reads_a_referral_resumes_its_step_in_the_prefect_ui_and_i
     reference = re.search(r"(HTO-\d{4}-\d{4})", refer.stdout).group(1)  # type: ignore[union-attr]
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-quic", "--no-first-run"])
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = browser.new_page()
-        page.goto(link.group(1))
-        page.fill("#password", PASSWORD)
-        page.fill("#password2", PASSWORD)
-        page.click("button[type=submit]")
-        page.fill("#username", "bo")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        secret = page.inner_text("#totp-secret")
-        page.fill("#code", pyotp.TOTP(secret).now())
-        page.click("button[type=submit]")
+        take_link_and_sign_in(page, link.group(1), "bo")
         page.wait_for_selector(f"text={reference}")
         page.click(f"text={reference}")
         deadline = time.monotonic() + 90
@@ -405,19 +405,9 @@ def test_the_loser_of_a_resume_race_is_told_in_the_prefect_ui_who_decided(system
                            env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     link = re.search(r"(http://\S+/arbejde/opret/\S+)", added.stdout).group(1)  # type: ignore[union-attr]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-quic", "--no-first-run"])
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         page = browser.new_page()
-        page.goto(link)
-        page.fill("#password", PASSWORD)
-        page.fill("#password2", PASSWORD)
-        page.click("button[type=submit]")
-        page.fill("#username", "hal")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.fill("#code", pyotp.TOTP(page.inner_text("#totp-secret")).now())
-        page.click("button[type=submit]")
+        take_link_and_sign_in(page, link, "hal")
         page.goto(f"{system['front']}/runs/flow-run/{run}")
         page.get_by_role("button", name="Resume").click(timeout=60_000)
         dialog = page.get_by_role("dialog")

@@ -62,6 +62,7 @@ def victims(system: UpSystem) -> dict[str, psutil.Process]:
 
 def test_a_year_of_cases_lives_through_random_kills_and_a_restart_of_up(tmp_path: Path) -> None:
     print(f"\nfault test seed: {SEED} (HJEMTILOS_FAULT_SEED={SEED} repeats it)", flush=True)
+    saved = dict(os.environ)  # the harness points this process's settings at the system: put them back after
     rng = random.Random(SEED)
     system = UpSystem(tmp_path / "var", profile="fast")
     system.start()
@@ -131,6 +132,11 @@ def test_a_year_of_cases_lives_through_random_kills_and_a_restart_of_up(tmp_path
                              for _, reference, run_id in started}
     finally:
         system.stop()
+        from tasks.runtime import get_app
+
+        get_app.cache_clear()
+        os.environ.clear()
+        os.environ.update(saved)
     print(f"   kills: {Counter(kills)}; robot answers {sum(answered.values())}", flush=True)
     assert all("FAILED" not in states for states in histories.values()), histories
     caught = system.mails_caught()

@@ -6,7 +6,6 @@ the case page sends its notices within a minute (up wires the workspace's wake).
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -23,7 +22,7 @@ import pytest
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.mail.catcher import list_caught
 from tests.browser.test_front_door import PASSWORD, _csrf, sign_in
-from tests.support import AUTH_HEADER, free_port, stop_up, up_env
+from tests.support import AUTH_HEADER, stop_up, up_process_env
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 1.0) -> Any:
@@ -42,11 +41,7 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float =
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("stranded") / "var"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HJEMTILOS_"))}
-    smtp = str(free_port())
-    env.update(HJEMTILOS_DATA_DIR=str(data), HJEMTILOS_PREFECT_PORT=str(free_port()),
-               HJEMTILOS_FORM_PORT=str(free_port()), HJEMTILOS_MAIL_CATCHER_PORT=smtp, HJEMTILOS_SMTP_PORT=smtp,
-               HJEMTILOS_PROFILE="fast", **up_env())
+    env = up_process_env(data)
     log = data.parent / "up.log"
     up = subprocess.Popen([sys.executable, "-m", "hjemtilos.cli", "up"], env=env, cwd=PROJECT_ROOT,
                           stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
