@@ -70,7 +70,9 @@ def prefect(system: dict[str, Any]) -> httpx.Client:
 
 def run_of(system: dict[str, Any], reference: str) -> dict[str, Any]:
     with prefect(system) as api:
-        runs = api.post("/flow_runs/filter", json={"flow_runs": {"name": {"any_": [reference]}}}).json()
+        answer = api.post("/flow_runs/filter", json={"flow_runs": {"name": {"any_": [reference]}}})
+    answer.raise_for_status()  # a 500 while the database restarts: wait_for tries again
+    runs = answer.json()
     assert len(runs) == 1, runs
     return dict(runs[0])
 
@@ -93,8 +95,14 @@ def state_types(system: dict[str, Any], reference: str) -> list[str]:
 
 
 def resume(system: dict[str, Any], reference: str, answer: dict[str, Any]) -> None:
-    with prefect(system) as api:
-        result = api.post(f"/flow_runs/{run_of(system, reference)['id']}/resume", json={"run_input": answer}).json()
+    """Answer the case's form as the Resume dialog does (again after a 5xx: the server reconnecting to a restarted
+    database answers 500 for a moment, and took nothing)."""
+    def answered() -> dict[str, Any] | None:
+        with prefect(system) as api:
+            response = api.post(f"/flow_runs/{run_of(system, reference)['id']}/resume", json={"run_input": answer})
+        return None if response.status_code >= 500 else dict(response.json())
+
+    result = wait_for(answered, 60, f"the answer to {reference}'s form")
     assert result["status"] == "ACCEPT", result
 
 
