@@ -39,7 +39,8 @@ PREFECT_UI_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
-# the two changes with a body (policy.CHANGE_PATHS), matched loosely here: the workspace's gate checks them exactly
+# the two changes with a body (rules with a body check in workspace/policy.py), matched loosely here: the
+# workspace's gate checks them exactly
 CADDY_CHANGE_PATHS = r"^/api/(flow_runs/[0-9a-fA-F-]+/resume|deployments/[0-9a-fA-F-]+/create_flow_run)/?$"
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "refused",
     "resumed",
     "resumer_of",
+    "run_owner",
     "started_run",
     "starter_of",
 ]
@@ -94,7 +95,8 @@ def record(session: Session, who: SignedIn | str, action: str, now: datetime, *,
     return entry
 
 
-def _run_owner(session: Session, run_id: str) -> tuple[ReferralCase | None, int | None]:
+def run_owner(session: Session, run_id: str) -> tuple[ReferralCase | None, int | None]:
+    """The case whose run this is, else the family's id (None, None: none of ours)."""
     case = session.scalar(select(ReferralCase).where(ReferralCase.flow_run_id == run_id))
     family_id = None if case else session.scalar(select(VolunteerFamily.id)
                                                  .where(VolunteerFamily.flow_run_id == run_id))
@@ -103,7 +105,7 @@ def _run_owner(session: Session, run_id: str) -> tuple[ReferralCase | None, int 
 
 def resumed(session: Session, who: SignedIn, run_id: str, now: datetime, client: str | None) -> AccessLogEntry:
     """A Resume about to be passed on to Prefect (the gate marks it refused if Prefect does not take it)."""
-    case, family_id = _run_owner(session, run_id)
+    case, family_id = run_owner(session, run_id)
     entry = record(session, who, RESUMED, now, case=case, family_id=family_id, flow_run_id=run_id, client=client)
     session.flush()
     return entry
@@ -128,7 +130,7 @@ def refused(session: Session, who: SignedIn | str, method: str, uri: str, now: d
     """A Prefect call the front door did not let through (who, what, when, from where)."""
     path = uri.split("?", 1)[0]
     run = FLOW_RUN.match(path)
-    case, family_id = _run_owner(session, run.group(1).lower()) if run else (None, None)
+    case, family_id = run_owner(session, run.group(1).lower()) if run else (None, None)
     return record(session, who, REFUSED, now, case=case, family_id=family_id, client=client,
                   flow_run_id=run.group(1).lower() if run else None,
                   purpose=f"{method.upper()} {path}"[:150] + (f" ({why})" if why else "")[:48])
@@ -149,7 +151,7 @@ def prefect_request(session: Session, who: SignedIn, method: str, uri: str, now:
     if match is None:
         return None
     run_id = match.group(1).lower()
-    case, family_id = _run_owner(session, run_id)
+    case, family_id = run_owner(session, run_id)
     if case is None and family_id is None:
         return None
     recent = session.scalar(select(AccessLogEntry.id).where(

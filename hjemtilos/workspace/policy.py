@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 from hjemtilos.workspace.accounts import Role
 
-__all__ = ["CHANGE_PATHS", "RULES", "Body", "Decision", "Rule", "decide"]
+__all__ = ["RULES", "Body", "Decision", "Rule", "decide"]
 
 _ID = r"[0-9a-fA-F-]{36}"
 _NAME = r"[A-Za-z0-9._%-]{1,100}"
@@ -92,9 +92,6 @@ RULES: tuple[Rule, ...] = (
     Rule("POST", rf"/api/deployments/{_ID}/create_flow_run", body=Body.START_RUN,
          why="ending a case early or recording a change (end-case, record-change)"),
 )
-
-# Caddy sends these to the workspace's proxy instead of forward_auth (method POST): one expression for both
-CHANGE_PATHS = rf"^/api/(flow_runs/{_ID}/resume|deployments/{_ID}/create_flow_run)/?$"
 
 
 @dataclass(frozen=True)

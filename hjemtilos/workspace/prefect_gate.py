@@ -1,6 +1,6 @@
 """The workspace's proxy for the changes a coordinator makes in Prefect: answering a step's form (Resume) and
 starting end-case or record-change. Caddy sends these two calls here instead of straight to Prefect
-(``hjemtilos.workspace.policy.CHANGE_PATHS``), because only here is the body seen:
+(``front_door.CADDY_CHANGE_PATHS``), because only here is the body seen:
 
 - a Resume must name a case's or a family's run and carry ``run_input`` only; the resumes of one run are taken one
   at a time, so of two coordinators answering the same form a second apart one decides and the other is told who
@@ -25,10 +25,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from hjemtilos.db.models import ReferralCase, VolunteerFamily
 from hjemtilos.front_door import basic_credentials
 from hjemtilos.workspace import access
 from hjemtilos.workspace.accounts import SignedIn
@@ -148,7 +145,7 @@ class PrefectGate:
             return self._refuse(who, "POST", path, now, client, "resume body other than run_input",
                                 refusal("Svaret kan ikke læses", "The answer cannot be read", 422))
         with self.session_factory() as session:
-            known = _owner_known(session, run_id)
+            known = access.run_owner(session, run_id) != (None, None)
         if not known:
             return self._refuse(who, "POST", path, now, client, "resume of a run that is no case's or family's")
         with self._one_at_a_time(run_id):
@@ -218,9 +215,4 @@ class PrefectGate:
             return GateAnswer(answer.status_code, answer.json())
         except ValueError:
             return GateAnswer(answer.status_code, {"detail": answer.text[:500]})
-
-
-def _owner_known(session: Session, run_id: str) -> bool:
-    return session.scalar(select(ReferralCase.id).where(ReferralCase.flow_run_id == run_id)) is not None or \
-        session.scalar(select(VolunteerFamily.id).where(VolunteerFamily.flow_run_id == run_id)) is not None
 
