@@ -316,7 +316,9 @@ def restart_crashed_runs(app: App, now: datetime, orchestrator: Orchestrator, *,
         else:  # the run is gone: a fresh one continues from what the case database says
             from hjemtilos.cases import case_run_key
 
-            key = f"{case_run_key(reference, created_at)}:continued-{now.isoformat()}"
+            # named by the run it replaces: a timekeeper that dies before recording the new run gets the same run
+            # back on its next try, never a second one
+            key = f"{case_run_key(reference, created_at)}:continues-{run_id}"
             new_run = orchestrator.start_case(case_id, reference, key)
             detail = {"flow_run_id": new_run, "was": "gone", "attempt": attempt}
         with app.session_factory.begin() as session:
