@@ -157,6 +157,12 @@ class Settings(BaseSettings):
         return self.data_dir / "pg"
 
     @property
+    def embedded_sqlite_path(self) -> Path:
+        """The case database on the embedded SQLite: in a folder of its own, which the flow runs' system user may
+        share when `up` runs as root (hjemtilos/run_user.py)."""
+        return self.data_dir / "cases" / "hjemtilos.db"
+
+    @property
     def uses_embedded_postgres(self) -> bool:
         """Whether either database is the embedded PostgreSQL server (``hjemtilos up`` starts it)."""
         return self.embedded_database is EmbeddedDatabase.POSTGRESQL and not (
@@ -173,7 +179,7 @@ class Settings(BaseSettings):
             return self.database_url
         if self.embedded_database is EmbeddedDatabase.POSTGRESQL:
             return self._embedded_url("hjemtilos", "psycopg")
-        return f"sqlite:///{self.data_dir / 'hjemtilos.db'}"
+        return f"sqlite:///{self.embedded_sqlite_path}"
 
     @property
     def prefect_server_database_url(self) -> str | None:

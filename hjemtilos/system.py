@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.flow_process import SUPERVISOR_PID
 from hjemtilos.lifelines import die_with_parent
+from hjemtilos.run_user import RunAs
 from hjemtilos.settings import Settings
 
 if TYPE_CHECKING:
@@ -171,9 +172,13 @@ def worker_command(limit: int = WORKER_LIMIT, pool: str = WORK_POOL, warm: bool 
 
 
 def start_worker(env: dict[str, str], limit: int = WORKER_LIMIT, pool: str = WORK_POOL,
-                 warm: bool = True) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(worker_command(limit, pool, warm), env=env, cwd=PROJECT_ROOT, start_new_session=True,
-                            preexec_fn=die_with_parent())
+                 warm: bool = True, run_as: RunAs | None = None) -> subprocess.Popen[bytes]:
+    """The worker (with its zygote and every flow run it starts) as ``run_as`` when given (``up`` as root)."""
+    account: dict[str, Any] = {} if run_as is None else run_as.popen_kwargs()
+    process: subprocess.Popen[bytes] = subprocess.Popen(
+        worker_command(limit, pool, warm), env=env, cwd=PROJECT_ROOT, start_new_session=True,
+        preexec_fn=die_with_parent(), **account)
+    return process
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
@@ -250,6 +255,8 @@ class System:
         self._form_thread: threading.Thread | None = None
         self.restarts: dict[str, list[float]] = {}  # part -> monotonic times of its restarts
         self._due: dict[str, float] = {}  # part -> when its pending restart may happen
+        self.run_as: RunAs | None = None  # who runs the worker and its flow runs (root's `up`: hjemtilos-run)
+        self.worker_env = self.env
 
     def start(self) -> None:
         """Migrate, start the catcher, the Prefect server, the deployments, the workers and the referral form."""
@@ -262,8 +269,7 @@ class System:
         settings = self.settings
         check_binding(self.endpoints.host, self.env)
         check_front_tls(settings)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        settings.data_dir.chmod(0o700)  # databases, Prefect's home, caught mail: the system's user only
+        self._prepare_data_folder()
         if settings.uses_embedded_postgres:
             from hjemtilos.embedded_pg import EmbeddedPostgres
 
@@ -271,6 +277,7 @@ class System:
             self._postgres = EmbeddedPostgres(settings.embedded_pg_folder)
             self._postgres.start()
         upgrade(settings.effective_database_url)
+        self._share_case_database()
         if self.workers > 1 and not settings.prefect_server_database_url:
             self.warn("Several workers on SQLite-backed Prefect: expect 503s under load (README: Running for many "
                       "offices).")
@@ -284,7 +291,8 @@ class System:
         if recovered:
             self.report(f"Rescheduled {len(recovered)} case run(s) left behind when the system stopped.")
         for _ in range(self.workers):
-            self._workers.append(start_worker(self.env, limit=self.worker_limit, warm=self.warm))
+            self._workers.append(start_worker(self.worker_env, limit=self.worker_limit, warm=self.warm,
+                                              run_as=self.run_as))
             self.processes.append(self._workers[-1])
         self._form = self._start_form()
         self._caddy = self._start_front_door()
@@ -294,6 +302,41 @@ class System:
 
             with prefect_api(self.endpoints.api_url, self.auth):
                 load_demo(self.app)
+
+    def _prepare_data_folder(self) -> None:
+        """Databases, Prefect's home, caught mail: the system's user's alone; as root, the flow runs' user gets its
+        own folder in it and nothing else (hjemtilos/run_user.py)."""
+        from hjemtilos.run_user import CASES_FOLDER, RUN_SOCKETS, WORKER_HOME, close_data_folder, prepare_run_user
+
+        settings = self.settings
+        close_data_folder(settings.data_dir, shared={"pg", RUN_SOCKETS, WORKER_HOME, CASES_FOLDER})
+        self.run_as = prepare_run_user(settings.data_dir)
+        if self.run_as is not None and settings.effective_database_url.startswith("sqlite") and \
+                Path(settings.effective_database_url.split("///", 1)[-1]) != settings.embedded_sqlite_path:
+            raise SystemExit("Run as root, 'hjemtilos up' runs the flows as the system user hjemtilos-run, which "
+                             "cannot share a SQLite file named in HJEMTILOS_DATABASE_URL: leave it unset (the "
+                             "embedded database) or give a PostgreSQL URL.")
+        legacy = settings.data_dir / "hjemtilos.db"  # the embedded SQLite's place before it had a folder
+        if not settings.uses_embedded_postgres and legacy.exists() and not settings.embedded_sqlite_path.exists():
+            settings.embedded_sqlite_path.parent.mkdir(mode=0o700, exist_ok=True)
+            for suffix in ("-wal", "-shm", ""):
+                old = legacy.with_name(legacy.name + suffix)
+                if old.exists():
+                    old.rename(settings.embedded_sqlite_path.with_name(settings.embedded_sqlite_path.name + suffix))
+
+    def _share_case_database(self) -> None:
+        """After the migrations: the flow runs' user reaches the case database and only that."""
+        from hjemtilos.embedded_pg import run_user_url
+        from hjemtilos.run_user import share_cases_folder
+
+        settings = self.settings
+        self.worker_env = self.env if self.run_as is None else self.run_as.environment(self.env)
+        if self._postgres is not None:
+            self._postgres.grant_case_tables()
+            if self.run_as is not None and not settings.database_url:
+                self.worker_env["HJEMTILOS_DATABASE_URL"] = run_user_url(settings.embedded_pg_folder)
+        elif settings.effective_database_url.startswith("sqlite") and not settings.database_url:
+            share_cases_folder(settings.embedded_sqlite_path.parent, self.run_as)
 
     def _start_front_door(self) -> subprocess.Popen[bytes]:
         from hjemtilos.front_door import caddyfile, start_caddy
@@ -510,7 +553,8 @@ class System:
         elif part.startswith("worker "):
             number = int(part.split()[1]) - 1
             old = self._workers[number]
-            self._workers[number] = start_worker(self.env, limit=self.worker_limit, warm=self.warm)
+            self._workers[number] = start_worker(self.worker_env, limit=self.worker_limit, warm=self.warm,
+                                                 run_as=self.run_as)
             self.processes[self.processes.index(old)] = self._workers[number]
         elif part == "front door (Caddy)":
             old_caddy = self._caddy

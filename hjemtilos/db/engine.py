@@ -11,11 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def _private_file(path: Path) -> None:
-    """The SQLite file readable by its owner only (SQLite gives its -wal and -shm files the same mode)."""
+    """The SQLite file created readable by its owner only (SQLite gives its -wal and -shm files the same mode);
+    one of ours that others could read is closed to them (a group it was shared with keeps its share:
+    hjemtilos/run_user.py)."""
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
     os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-    path.chmod(0o600)
+    status = path.stat()
+    if status.st_uid == os.geteuid() and status.st_mode & 0o007:
+        path.chmod(status.st_mode & 0o770)
 
 
 def make_engine(url: str) -> Engine:

@@ -2,10 +2,14 @@
 pieces wired for the test: a suspended run forced to Crashed continues and asks its form again; kill -9 of Prefect's
 worker, of the warm worker's supervisor, of the zygote and of the embedded PostgreSQL, each in turn while cases
 move: `up` stays up, the front door answers, and each case takes its next step once; an early ending submitted on
-the case page sends its notices within a minute (up wires the workspace's wake)."""
+the case page sends its notices within a minute (up wires the workspace's wake). Run as root, the worker, the zygote
+and the flow runs are the system user hjemtilos-run, which reaches the case tables and nothing else."""
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
 import re
 import signal
 import subprocess
@@ -236,3 +240,61 @@ def test_an_early_ending_on_the_case_page_is_carried_out_within_a_minute(system:
                    if m.message["X-Hjemtilos-Template"] == "early-ending-notice")
     wait_for(notices, 60, "the early-ending notices")
     assert time.monotonic() - started < 60
+
+
+# What the flow runs' system user tries, run as that user (hjemtilos/run_user.py): each line prints what it met.
+PROBE = r"""
+import os, sys, psycopg
+data = sys.argv[1]
+def attempt(name, fn):
+    try:
+        fn(); print(name, "ok")
+    except Exception as exc:
+        print(name, type(exc).__name__)
+def query(sql, user="hjemtilos_run", dbname="hjemtilos"):
+    with psycopg.connect(host=f"{data}/pg-run", port=5432, user=user, dbname=dbname) as connection:
+        return connection.execute(sql).fetchall()
+attempt("list-data", lambda: os.listdir(data))
+attempt("read-pg-log", lambda: open(f"{data}/pg.log").read())
+attempt("read-caddyfile", lambda: open(f"{data}/Caddyfile").read())
+attempt("list-prefect-home", lambda: os.listdir(f"{data}/prefect"))
+attempt("list-pg", lambda: os.listdir(f"{data}/pg"))
+attempt("as-postgres", lambda: query("select 1", user="postgres"))
+attempt("prefect-database", lambda: query("select 1", dbname="prefect"))
+attempt("cases", lambda: query("select count(*) from referral_case"))
+attempt("names", lambda: query("select display_name from user_account"))
+attempt("sessions", lambda: query("select count(*) from user_session"))
+attempt("password-hashes", lambda: query("select password_hash from user_account"))
+attempt("program", lambda: query("copy (select 1) to program 'id'"))
+attempt("ddl", lambda: query("create table probe (n int)"))
+attempt("own-home", lambda: open(f"{data}/worker/probe", "w").write("x"))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only an `up` run as root can run the flows as another user")
+def test_the_worker_and_its_flow_runs_are_a_system_user_who_reaches_the_case_tables_and_nothing_else(
+        system: dict[str, Any]) -> None:
+    run_user = pwd.getpwnam("hjemtilos-run")
+    tree = psutil.Process(system["up"].pid).children(recursive=True)
+    worker_side = [p for p in tree if any(part in " ".join(p.cmdline()) for part in
+                                          ("hjemtilos.warm.supervisor", "hjemtilos.warm.zygote", "worker start"))]
+    assert len(worker_side) >= 3, [p.cmdline() for p in tree]  # supervisor, zygote, Prefect's worker
+    assert {p.uids().real for p in worker_side} == {run_user.pw_uid}  # their forks and runs can be no one else
+    server = [p for p in tree if "server start" in " ".join(p.cmdline())]
+    assert server and server[0].uids().real == 0  # the server, which holds Prefect's database, stays root's
+    zygote = next(p for p in worker_side if "hjemtilos.warm.zygote" in " ".join(p.cmdline()))
+    assert zygote.environ()["HJEMTILOS_DATABASE_URL"].startswith("postgresql+psycopg://hjemtilos_run@/hjemtilos?")
+    assert not any(key.startswith("PREFECT_SERVER_DATABASE") for key in zygote.environ())
+    reference = refer(system)  # a case's run, forked by that zygote, stores its step through the run role
+    wait_for(lambda: waits_on(system, reference, "approval-screening-r1"), 180, "the screening form")
+
+    done = subprocess.run([sys.executable, "-c", PROBE, str(system["data"])], capture_output=True, text=True,
+                          cwd="/", timeout=60, user=run_user.pw_uid, group=run_user.pw_gid,
+                          extra_groups=[grp.getgrnam("hjemtilos").gr_gid])
+    met = dict(line.split() for line in done.stdout.splitlines())
+    assert met == {"list-data": "PermissionError", "read-pg-log": "PermissionError",
+                   "read-caddyfile": "PermissionError", "list-prefect-home": "PermissionError",
+                   "list-pg": "PermissionError", "as-postgres": "OperationalError",
+                   "prefect-database": "OperationalError", "cases": "ok", "names": "ok",
+                   "sessions": "InsufficientPrivilege", "password-hashes": "InsufficientPrivilege",
+                   "program": "InsufficientPrivilege", "ddl": "InsufficientPrivilege", "own-home": "ok"}, done.stderr

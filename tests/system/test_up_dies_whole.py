@@ -76,10 +76,10 @@ def test_up_killed_mid_smtp_conversation_stops_whole_and_sends_each_mail_once(tm
         assert refer.returncode == 0, refer.stderr
         assert handler.entered.wait(30), "up never started to deliver the receipt"
         data = (tmp_path / "var").stat()
-        if os.geteuid() == 0:  # the embedded PostgreSQL's own user may pass through to its folder, nobody else
+        if os.geteuid() == 0:  # the system users (PostgreSQL's, the flow runs') may pass through to their folders
             import grp
 
-            assert (data.st_mode & 0o777, grp.getgrgid(data.st_gid).gr_name) == (0o710, "hjemtilos-pg")
+            assert (data.st_mode & 0o777, grp.getgrgid(data.st_gid).gr_name) == (0o710, "hjemtilos")
         else:
             assert data.st_mode & 0o777 == 0o700
         started = descendants(up.pid)

@@ -53,7 +53,7 @@ def test_prefect_env_points_every_process_at_one_server(tmp_path: Path) -> None:
 def test_sqlite_stays_a_setting(tmp_path: Path) -> None:
     env = prefect_env(Settings(data_dir=tmp_path, embedded_database="sqlite"), Endpoints("127.0.0.1", 4321))
     assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in env  # Prefect on its own SQLite file
-    assert env["HJEMTILOS_DATABASE_URL"] == f"sqlite:///{tmp_path / 'hjemtilos.db'}"
+    assert env["HJEMTILOS_DATABASE_URL"] == f"sqlite:///{tmp_path / 'cases' / 'hjemtilos.db'}"
 
 
 @pytest.mark.parametrize(("security", "ssl", "tls"), [("none", False, False), ("starttls", False, True),
