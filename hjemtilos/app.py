@@ -47,6 +47,7 @@ class App:
 
 def build_app(settings: Settings | None = None) -> App:
     settings = settings or Settings()
+    settings.move_legacy_sqlite()
     engine = make_engine(settings.effective_database_url)
     return App(settings=settings, profile=settings.load_profile(), engine=engine,
                session_factory=make_session_factory(engine))

@@ -162,6 +162,22 @@ class Settings(BaseSettings):
         share when `up` runs as root (hjemtilos/run_user.py)."""
         return self.data_dir / "cases" / "hjemtilos.db"
 
+    def move_legacy_sqlite(self) -> bool:
+        """Move the embedded SQLite case database from where versions before its folder kept it
+        (``<data>/hjemtilos.db``, with its -wal and -shm) to ``embedded_sqlite_path``, unless that holds one
+        already. Returns whether it moved."""
+        legacy = self.data_dir / "hjemtilos.db"
+        target = self.embedded_sqlite_path
+        if self.database_url or self.embedded_database is not EmbeddedDatabase.SQLITE or target.exists() or \
+                not legacy.exists():
+            return False
+        target.parent.mkdir(mode=0o700, exist_ok=True)
+        for suffix in ("-wal", "-shm", ""):  # the database file last: a crash in between leaves it to move again
+            old = legacy.with_name(legacy.name + suffix)
+            if old.exists():
+                old.rename(target.with_name(target.name + suffix))
+        return True
+
     @property
     def uses_embedded_postgres(self) -> bool:
         """Whether either database is the embedded PostgreSQL server (``hjemtilos up`` starts it)."""

@@ -316,13 +316,6 @@ class System:
             raise SystemExit("Run as root, 'hjemtilos up' runs the flows as the system user hjemtilos-run, which "
                              "cannot share a SQLite file named in HJEMTILOS_DATABASE_URL: leave it unset (the "
                              "embedded database) or give a PostgreSQL URL.")
-        legacy = settings.data_dir / "hjemtilos.db"  # the embedded SQLite's place before it had a folder
-        if not settings.uses_embedded_postgres and legacy.exists() and not settings.embedded_sqlite_path.exists():
-            settings.embedded_sqlite_path.parent.mkdir(mode=0o700, exist_ok=True)
-            for suffix in ("-wal", "-shm", ""):
-                old = legacy.with_name(legacy.name + suffix)
-                if old.exists():
-                    old.rename(settings.embedded_sqlite_path.with_name(settings.embedded_sqlite_path.name + suffix))
 
     def _share_case_database(self) -> None:
         """After the migrations: the flow runs' user reaches the case database and only that."""

@@ -160,3 +160,18 @@ def test_the_front_door_needs_tls_off_loopback(tmp_path: Path) -> None:
     plain = caddyfile(Settings(data_dir=tmp_path), "secret", 4200, 8040)
     assert "http://127.0.0.1:8080 {" in plain and "auto_https off" in plain
     assert 'header_up Authorization "Basic c2VjcmV0"' in plain  # Prefect's auth string, added upstream only
+
+
+def test_the_embedded_sqlite_case_database_moves_once_into_its_folder_with_its_wal(tmp_path: Path) -> None:
+    from hjemtilos.app import build_app
+
+    for name, text in (("hjemtilos.db", "cases"), ("hjemtilos.db-wal", "wal")):
+        (tmp_path / name).write_text(text)
+    settings = Settings(data_dir=tmp_path, embedded_database="sqlite")
+    build_app(settings).engine.dispose()  # every entry point builds the app first
+    assert not (tmp_path / "hjemtilos.db").exists() and not (tmp_path / "hjemtilos.db-wal").exists()
+    assert (tmp_path / "cases" / "hjemtilos.db").read_text() == "cases"
+    assert (tmp_path / "cases" / "hjemtilos.db-wal").read_text() == "wal"
+    (tmp_path / "hjemtilos.db").write_text("older")  # one there already: the folder's is kept, nothing overwritten
+    assert not settings.move_legacy_sqlite()
+    assert (tmp_path / "cases" / "hjemtilos.db").read_text() == "cases"
