@@ -26,7 +26,7 @@ def started_by() -> str:
     """The signed-in coordinator who started this run through the front door, else ``prefect-api``."""
     from prefect.context import FlowRunContext
 
-    from hjemtilos.workspace.access import UNATTRIBUTED, starter_of
+    from hjemtilos.audit.access import UNATTRIBUTED, starter_of
 
     context = FlowRunContext.get()
     run = context.flow_run if context else None

@@ -158,7 +158,7 @@ def _audit(session: Session, case_id: int | None, now: datetime, actor: str, tar
 
 def log_export(session: Session, data: dict[str, Any], who: Any, now: datetime, client: str | None = None) -> None:
     """An export is a read of every case it includes: one access-log entry each."""
-    from hjemtilos.workspace import access
+    from hjemtilos.audit import access
 
     references = [entry["case_reference"] for entry in data.get("as_party", [])]
     if data.get("child_case"):

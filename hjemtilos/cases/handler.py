@@ -35,7 +35,7 @@ def optional_date(title: str, description: str = "") -> Any:
 
 class Answer(BaseModel):
     """The base of every coordinator's answer. Labels and help texts are Danish: they are the form. Who answered
-    is not a field: it is the signed-in user whose Resume the front door recorded (hjemtilos/workspace/access.py)."""
+    is not a field: it is the signed-in user whose Resume the front door recorded (hjemtilos/audit/access.py)."""
 
     model_config = ConfigDict(extra="forbid")
 

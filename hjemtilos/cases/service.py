@@ -26,12 +26,12 @@ from hjemtilos.approvals import (
     skip,
     submit,
 )
+from hjemtilos.audit.access import UNATTRIBUTED, resumer_of
 from hjemtilos.cases.context import CaseContext, load_case
 from hjemtilos.cases.ending import ending_not_begun, pending_ending
 from hjemtilos.cases.handler import Answer, FormSpec
 from hjemtilos.cases.steps import handler_for
 from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, Timer
-from hjemtilos.workspace.access import UNATTRIBUTED, resumer_of
 
 __all__ = ["ApprovalView", "CaseInfo", "attach_run", "case_info", "case_run_key", "prepare_approval",
            "record_run_started", "skip_round", "submit_approval"]

@@ -97,8 +97,8 @@ def access_log(
 ) -> None:
     """Who read or acted on a case, when, why and from where (the access log). The reading is itself logged
     as an export. Exit 1: no entries for that reference."""
+    from hjemtilos.audit.access import EXPORTED, case_log, record
     from hjemtilos.db.models import ReferralCase
-    from hjemtilos.workspace.access import EXPORTED, case_log, record
     from hjemtilos.workspace.app import access_log_csv
 
     application = build()

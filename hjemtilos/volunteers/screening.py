@@ -191,7 +191,7 @@ def submit_family_approval(app: App, family_id: int, kind: FamilyStep, round_: i
         task = get_family_task(session, family.id, _key(kind))
         if task is None:
             raise LookupError(f"no approval {kind} for family {family_id}")
-        from hjemtilos.workspace.access import UNATTRIBUTED, resumer_of
+        from hjemtilos.audit.access import UNATTRIBUTED, resumer_of
 
         actor = resumer_of(session, family.flow_run_id, since=task.created_at) or UNATTRIBUTED
         return submit(session, task, round_, actor, now,

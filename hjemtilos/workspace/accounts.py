@@ -192,6 +192,14 @@ class SignedIn:
     def is_administrator(self) -> bool:
         return self.user.role == Role.ADMINISTRATOR
 
+    @property
+    def actor_id(self) -> int | None:  # an audit.access.Actor
+        return self.user.id
+
+    @property
+    def actor_name(self) -> str:
+        return self.user.username
+
 
 def signed_in(session: Session, token: str | None, now: datetime, idle: timedelta, lifetime: timedelta,
               verified: bool = True, touch: bool = True) -> SignedIn | None:

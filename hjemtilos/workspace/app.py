@@ -35,12 +35,13 @@ from starlette.concurrency import run_in_threadpool
 from casework.clock import format_local, local_date
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
+from hjemtilos.audit import access
 from hjemtilos.cases.ending import CHANGES, ENDED_BY, REASONS
 from hjemtilos.db.models import ReferralCase, UserAccount
 from hjemtilos.front_door import basic_credentials
 from hjemtilos.reports.figures import Report
 from hjemtilos.web.headers import add_security_headers
-from hjemtilos.workspace import access, accounts, policy, views
+from hjemtilos.workspace import accounts, policy, views
 from hjemtilos.workspace.accounts import AccountError, Role, SignedIn
 from hjemtilos.workspace.prefect_gate import PrefectGate, start_validators
 

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from casework.steps import CaseStatus
 from hjemtilos.app import App
+from hjemtilos.audit import access
 from hjemtilos.db.models import OutboxMail, Party, ReferralCase
 from hjemtilos.person import erase_person, export_person, log_export
-from hjemtilos.workspace import access
 from tests.support import NOW, new_case
 
 

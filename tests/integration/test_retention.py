@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from casework.steps import CaseStatus, FamilyStatus, MailStatus
 from hjemtilos.app import App
+from hjemtilos.audit import access
 from hjemtilos.db.models import (
     AccessLogEntry,
     AccountLink,
@@ -30,7 +31,6 @@ from hjemtilos.db.models import (
 )
 from hjemtilos.retention import DEFAULT_POLICY, apply, load_policy, plan
 from hjemtilos.timekeeping import apply_retention_daily
-from hjemtilos.workspace import access
 from tests.fakes import FakeOrchestrator
 from tests.support import NOW, new_case
 

@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from hjemtilos.app import App
+from hjemtilos.audit import access
 from hjemtilos.db.models import AccessLogEntry, ReferralCase, UserAccount
-from hjemtilos.workspace import access, accounts
+from hjemtilos.workspace import accounts
 from hjemtilos.workspace.accounts import Role
 from hjemtilos.workspace.app import SESSION_COOKIE, create_workspace
 from tests.support import new_case

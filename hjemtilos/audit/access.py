@@ -12,12 +12,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hjemtilos.db.models import AccessLogEntry, ReferralCase, VolunteerFamily
-from hjemtilos.workspace.accounts import SignedIn
+
+
+class Actor(Protocol):
+    """Someone signed in (the workspace's signed-in user): the log keeps their id and user name."""
+
+    @property
+    def actor_id(self) -> int | None: ...
+
+    @property
+    def actor_name(self) -> str: ...
+
 
 __all__ = [
     "CHANGES",
@@ -31,6 +42,7 @@ __all__ = [
     "VIEWED",
     "VIEWED_IN_PREFECT",
     "VIEW_EVERY",
+    "Actor",
     "CaseAccess",
     "case_log",
     "mark_refused",
@@ -83,10 +95,10 @@ class CaseAccess:
         return ACTIONS_DA.get(self.action, self.action)
 
 
-def record(session: Session, who: SignedIn | str, action: str, now: datetime, *, case: ReferralCase | None = None,
+def record(session: Session, who: Actor | str, action: str, now: datetime, *, case: ReferralCase | None = None,
            family_id: int | None = None, flow_run_id: str | None = None, client: str | None = None,
            purpose: str | None = None) -> AccessLogEntry:
-    user_id, username = (who.user.id, who.user.username) if isinstance(who, SignedIn) else (None, who)
+    user_id, username = (None, who) if isinstance(who, str) else (who.actor_id, who.actor_name)
     entry = AccessLogEntry(at=now, user_id=user_id, username=username, case_id=case.id if case else None,
                            case_reference=case.reference if case else None, family_id=family_id,
                            flow_run_id=flow_run_id, action=action, purpose=purpose or PURPOSES.get(action),
@@ -103,7 +115,7 @@ def run_owner(session: Session, run_id: str) -> tuple[ReferralCase | None, int |
     return case, family_id
 
 
-def resumed(session: Session, who: SignedIn, run_id: str, now: datetime, client: str | None) -> AccessLogEntry:
+def resumed(session: Session, who: Actor, run_id: str, now: datetime, client: str | None) -> AccessLogEntry:
     """A Resume about to be passed on to Prefect (the gate marks it refused if Prefect does not take it)."""
     case, family_id = run_owner(session, run_id)
     entry = record(session, who, RESUMED, now, case=case, family_id=family_id, flow_run_id=run_id, client=client)
@@ -111,7 +123,7 @@ def resumed(session: Session, who: SignedIn, run_id: str, now: datetime, client:
     return entry
 
 
-def started_run(session: Session, who: SignedIn, deployment_id: str, now: datetime,
+def started_run(session: Session, who: Actor, deployment_id: str, now: datetime,
                 client: str | None) -> AccessLogEntry:
     entry = record(session, who, STARTED_RUN, now, client=client, purpose=f"deployment:{deployment_id.lower()}")
     session.flush()
@@ -125,7 +137,7 @@ def mark_refused(session: Session, entry_id: int) -> None:
         entry.action = RESUME_REFUSED if entry.action == RESUMED else START_REFUSED
 
 
-def refused(session: Session, who: SignedIn | str, method: str, uri: str, now: datetime, client: str | None,
+def refused(session: Session, who: Actor | str, method: str, uri: str, now: datetime, client: str | None,
             why: str = "") -> AccessLogEntry:
     """A Prefect call the front door did not let through (who, what, when, from where)."""
     path = uri.split("?", 1)[0]
@@ -143,7 +155,7 @@ def prefect_changes(session: Session, limit: int = 200) -> list[CaseAccess]:
     return [CaseAccess(r.at, r.username, r.action, r.purpose, r.client, r.case_reference) for r in rows]
 
 
-def prefect_request(session: Session, who: SignedIn, method: str, uri: str, now: datetime,
+def prefect_request(session: Session, who: Actor, method: str, uri: str, now: datetime,
                     client: str | None) -> AccessLogEntry | None:
     """Record a Prefect read the front door admitted, if it concerns one of our runs (changes go through the
     gate, hjemtilos/workspace/prefect_gate.py, which logs them with their outcome)."""
@@ -155,7 +167,7 @@ def prefect_request(session: Session, who: SignedIn, method: str, uri: str, now:
     if case is None and family_id is None:
         return None
     recent = session.scalar(select(AccessLogEntry.id).where(
-        AccessLogEntry.flow_run_id == run_id, AccessLogEntry.user_id == who.user.id,
+        AccessLogEntry.flow_run_id == run_id, AccessLogEntry.user_id == who.actor_id,
         AccessLogEntry.action == VIEWED_IN_PREFECT, AccessLogEntry.at > now - VIEW_EVERY).limit(1))
     if recent is not None:
         return None
