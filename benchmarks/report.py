@@ -270,28 +270,22 @@ def _warm(warm: dict[str, Any]) -> list[str]:
     return [*lines, "", *verdicts, *errors, ""]
 
 
-def write(results: dict[str, Any], day: date) -> None:
-    results = dict(results)
-    run = results.pop(RUN, None)
+def _heading(results: dict[str, Any], run: dict[str, Any] | None, day: date) -> list[str]:
     stamps = {value.get("measured_on", "?") for value in results.values()}
     if run and stamps == {run["measured_on"]}:
         when = (f"every figure from one run of `python -m benchmarks all` that ended {run['measured_on']} and took "
                 f"{run['minutes']:.0f} min")
     else:
         when = "measured: " + ", ".join(f"{name} {value.get('measured_on', '?')}" for name, value in results.items())
-    lines = ["# Benchmark results", "",
-             f"Written {day.isoformat()} from `benchmarks/results.json` ({when}). Machine: {machine()}. "
-             "Databases: the embedded PostgreSQL 18 `hjemtilos up` runs (the default since 2026-12-02), an external "
-             "PostgreSQL 15 on 127.0.0.1, and SQLite. Prefect 3.9.1. "
-             "Every ratio is against a baseline measured in the same run; the machine is shared and noisy.", ""]
-    lines += ["## 1, 2, 3, 7: waiting, intake, approval latency, burst", ""]
-    lines += _comparison(results)
-    for name, value in results.items():
-        if isinstance(value, dict) and "error" in value:
-            lines += [f"**{name} did not complete**: {value['error']}", ""]
-    results = {k: v for k, v in results.items() if not (isinstance(v, dict) and "error" in v)}
-    if "office" not in results:
-        results = {**results, "office": None}
+    return ["# Benchmark results", "",
+            f"Written {day.isoformat()} from `benchmarks/results.json` ({when}). Machine: {machine()}. "
+            "Databases: the embedded PostgreSQL 18 `hjemtilos up` runs (the default since 2026-12-02), an external "
+            "PostgreSQL 15 on 127.0.0.1, and SQLite. Prefect 3.9.1. "
+            "Every ratio is against a baseline measured in the same run; the machine is shared and noisy.", ""]
+
+
+def _offices(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
     for key in ("office-embedded", "office-pg", "office"):
         if key == "office" and not results.get("office"):
             lines += [SQLITE]
@@ -302,6 +296,22 @@ def write(results: dict[str, Any], day: date) -> None:
                 entry["intake_after"] = {**results["intake-pg"]["intake"],
                                          "measured_on": results["intake-pg"].get("measured_on", "?")}
             lines += [*_office(entry), ""]
+    return lines
+
+
+def write(results: dict[str, Any], day: date) -> None:
+    results = dict(results)
+    run = results.pop(RUN, None)
+    lines = _heading(results, run, day)
+    lines += ["## 1, 2, 3, 7: waiting, intake, approval latency, burst", ""]
+    lines += _comparison(results)
+    for name, value in results.items():
+        if isinstance(value, dict) and "error" in value:
+            lines += [f"**{name} did not complete**: {value['error']}", ""]
+    results = {k: v for k, v in results.items() if not (isinstance(v, dict) and "error" in v)}
+    if "office" not in results:
+        results = {**results, "office": None}
+    lines += _offices(results)
     launch = results.get("launch")
     if isinstance(launch, dict) and "prefect-default" in launch and "flow-process" in launch:
         base, ours = launch["prefect-default"], launch["flow-process"]

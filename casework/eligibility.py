@@ -78,11 +78,22 @@ def assess(referral: Referral, today: date) -> Assessment:
     """Apply every intake rule and return all reasons and flags at once."""
     rejections: list[Reason] = []
     flags: list[Flag] = []
-    child = referral.child
-    answers = referral.eligibility
-    placement = referral.placement
-    age = age_on(child.birth_date, today)
+    age = age_on(referral.child.birth_date, today)
+    track = _age_rules(referral, today, age, rejections, flags)
+    _child_rules(referral, rejections)
+    if MIN_AGE <= age < PRESCHOOL_BELOW_AGE:
+        _preschool_rules(referral, rejections)
+    _family_rules(referral, rejections, flags)
+    if referral.placement.kind is not PlacementKind.HOME:
+        _placement_rules(referral, rejections)
+    _concern_flags(referral, flags)
+    return Assessment(age=age, track=track, rejections=tuple(rejections), flags=tuple(flags))
 
+
+def _age_rules(referral: Referral, today: date, age: int, rejections: list[Reason], flags: list[Flag]) \
+        -> Track | None:
+    """Within 4-17 on ``today``: the standard track, or the youth track from 14."""
+    child = referral.child
     track: Track | None = None
     if child.birth_date > today:
         rejections.append(Reason("birth-date-in-future", "child.birth_date",
@@ -103,6 +114,12 @@ def assess(referral: Referral, today: date) -> Assessment:
     else:
         track = Track.STANDARD
 
+    return track
+
+
+def _child_rules(referral: Referral, rejections: list[Reason]) -> None:
+    """The child wants a family and speaks Danish or English."""
+    child, answers = referral.child, referral.eligibility
     if not answers.child_wants_volunteer_family:
         rejections.append(Reason("no-motivation", "eligibility.child_wants_volunteer_family",
                                  "Barnet skal selv ønske en venskabsfamilie.",
@@ -113,16 +130,26 @@ def assess(referral: Referral, today: date) -> Assessment:
                                  "Barnet skal tale dansk eller engelsk.",
                                  "The child must speak Danish or English."))
 
-    if MIN_AGE <= age < PRESCHOOL_BELOW_AGE:
-        if answers.can_say_yes_no is not True:
-            rejections.append(Reason("preschool-yes-no", "eligibility.can_say_yes_no",
-                                     "Et førskolebarn skal selv kunne sige ja og nej. Henviser skal bekræfte det.",
-                                     "A preschool child must be able to say yes and no. The referrer must confirm it."))
-        if answers.manages_toilet_alone is not True:
-            rejections.append(Reason("preschool-toilet", "eligibility.manages_toilet_alone",
-                                     "Et førskolebarn skal selv kunne gå på toilettet. Henviser skal bekræfte det.",
-                                     "A preschool child must manage the toilet alone. The referrer must confirm it."))
 
+
+def _preschool_rules(referral: Referral, rejections: list[Reason]) -> None:
+    """A preschool child says yes and no and manages the toilet alone (the referrer confirms it)."""
+    answers = referral.eligibility
+    if answers.can_say_yes_no is not True:
+        rejections.append(Reason("preschool-yes-no", "eligibility.can_say_yes_no",
+                                 "Et førskolebarn skal selv kunne sige ja og nej. Henviser skal bekræfte det.",
+                                 "A preschool child must be able to say yes and no. The referrer must confirm it."))
+    if answers.manages_toilet_alone is not True:
+        rejections.append(Reason("preschool-toilet", "eligibility.manages_toilet_alone",
+                                 "Et førskolebarn skal selv kunne gå på toilettet. Henviser skal bekræfte det.",
+                                 "A preschool child must manage the toilet alone. The referrer must confirm it."))
+
+
+
+def _family_rules(referral: Referral, rejections: list[Reason], flags: list[Flag]) -> None:
+    """Parents who back the referral, a custody holder, parents who communicate in Danish or English; a child in
+    a residential home is flagged instead."""
+    answers, placement = referral.eligibility, referral.placement
     residential = placement.kind is PlacementKind.RESIDENTIAL_HOME
     if residential:
         flags.append(Flag(FlagCode.RESIDENTIAL_HOME,
@@ -143,19 +170,28 @@ def assess(referral: Referral, today: date) -> Assessment:
                                          "Forældrene skal kunne kommunikere på dansk eller engelsk.",
                                          "The parents must be able to communicate in Danish or English."))
 
-    if placement.kind is not PlacementKind.HOME:
-        if not placement.institution_name:
-            rejections.append(Reason("placement-name-missing", "placement.institution_name",
-                                     "Angiv anbringelsesstedet (plejefamilie eller institution).",
-                                     "Name the placement (foster family or institution)."))
-        for attribute, da_word, en_word in (("contact_name", "navn", "name"),
-                                            ("contact_email", "e-mail", "e-mail"),
-                                            ("contact_phone", "telefonnummer", "phone number")):
-            if not getattr(placement, attribute):
-                rejections.append(Reason("placement-contact-missing", f"placement.{attribute}",
-                                         f"Et anbragt barn skal have en kontaktperson på anbringelsesstedet: angiv {da_word}.",
-                                         f"A child placed out of home needs a contact person at the placement: give the {en_word}."))
 
+
+def _placement_rules(referral: Referral, rejections: list[Reason]) -> None:
+    """A child placed out of home: the placement's name and a contact person there."""
+    placement = referral.placement
+    if not placement.institution_name:
+        rejections.append(Reason("placement-name-missing", "placement.institution_name",
+                                 "Angiv anbringelsesstedet (plejefamilie eller institution).",
+                                 "Name the placement (foster family or institution)."))
+    for attribute, da_word, en_word in (("contact_name", "navn", "name"),
+                                        ("contact_email", "e-mail", "e-mail"),
+                                        ("contact_phone", "telefonnummer", "phone number")):
+        if not getattr(placement, attribute):
+            rejections.append(Reason("placement-contact-missing", f"placement.{attribute}",
+                                     f"Et anbragt barn skal have en kontaktperson på anbringelsesstedet: angiv {da_word}.",
+                                     f"A child placed out of home needs a contact person at the placement: give the {en_word}."))
+
+
+
+def _concern_flags(referral: Referral, flags: list[Flag]) -> None:
+    """Matters outside the target group as a starting point, and a referrer's doubt about resources."""
+    answers = referral.eligibility
     if answers.severe_acting_out or answers.severe_psychiatric_diagnosis or answers.suicide_risk_or_self_harm:
         flags.append(Flag(FlagCode.OUTSIDE_TARGET_GROUP,
                           "Henvisningen nævner forhold, der som udgangspunkt ligger uden for målgruppen. Se sagen.",
@@ -166,4 +202,3 @@ def assess(referral: Referral, today: date) -> Assessment:
                           "Henviser vurderer ikke, at barnet har ressourcer til at starte noget nyt.",
                           "The referrer does not judge that the child has the resources to start something new."))
 
-    return Assessment(age=age, track=track, rejections=tuple(rejections), flags=tuple(flags))

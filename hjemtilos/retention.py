@@ -199,52 +199,91 @@ def _audit(session: Session, due: Due, now: datetime, actor: str, case_id: int |
                            detail={"action": due.action, "target": due.target, "count": due.count}))
 
 
+RunDeleter = Callable[[str], None]
+
+
+def _rejected_referral(session: Session, item: Due, now: datetime, _: RunDeleter | None) -> int | None:
+    session.execute(delete(OutboxMail).where(OutboxMail.case_id == item.ids[0]))
+    case = session.get(ReferralCase, item.ids[0])
+    if case is not None:
+        session.add(tally_of(session, case, now))  # the reports go on counting it, namelessly
+        session.delete(case)
+    return None
+
+
+def _closed_case(session: Session, item: Due, now: datetime, _: RunDeleter | None) -> int | None:
+    case = session.get(ReferralCase, item.ids[0])
+    if case is None:
+        return None
+    anonymise_case(session, case, now)
+    return case.id
+
+
+def _mail_bodies(session: Session, item: Due, now: datetime, _: RunDeleter | None) -> int | None:
+    session.execute(update(OutboxMail).where(OutboxMail.id.in_(item.ids)).values(body_text="", body_html=""))
+    return None
+
+
+def _caught_mail(session: Session, item: Due, now: datetime, _: RunDeleter | None) -> int | None:
+    for name in item.ids:
+        Path(str(name)).unlink(missing_ok=True)
+    return None
+
+
+def _log_rows(session: Session, item: Due, now: datetime, _: RunDeleter | None) -> int | None:
+    model = AuditEvent if item.kind == "audit_log" else AccessLogEntry
+    session.execute(delete(model).where(model.id.in_(item.ids)))
+    return None
+
+
+def _sign_in_records(session: Session, item: Due, now: datetime, _: RunDeleter | None) -> int | None:
+    tables: tuple[tuple[type[UserSession | AccountLink | ReferrerLink], str], ...] = (
+        (UserSession, "s"), (AccountLink, "a"), (ReferrerLink, "r"))
+    for table, prefix in tables:
+        ids = [int(str(i)[1:]) for i in item.ids if str(i).startswith(prefix)]
+        if ids:
+            session.execute(delete(table).where(table.id.in_(ids)))
+    return None
+
+
+def _family_left(session: Session, item: Due, now: datetime, _: RunDeleter | None) -> int | None:
+    family = session.get(VolunteerFamily, item.ids[0])
+    if family is not None:
+        session.delete(family)
+    return None
+
+
+def _prefect_run(session: Session, item: Due, now: datetime, delete_run: RunDeleter | None) -> int | None:
+    assert delete_run is not None  # apply skips these without one
+    run_id = str(item.ids[0])
+    delete_run(run_id)
+    session.execute(update(ReferralCase).where(ReferralCase.flow_run_id == run_id).values(flow_run_id=None))
+    session.execute(update(VolunteerFamily).where(VolunteerFamily.flow_run_id == run_id).values(flow_run_id=None))
+    return None
+
+
+def _nothing(session: Session, item: Due, now: datetime, _: RunDeleter | None) -> int | None:
+    return None
+
+
+# how each kind of due item is carried out; it returns the case to name in the audit row, if any
+CARRY_OUT: dict[str, Callable[[Session, Due, datetime, RunDeleter | None], int | None]] = {
+    "rejected_referrals": _rejected_referral, "closed_cases": _closed_case, "mail_bodies": _mail_bodies,
+    "mail_catcher": _caught_mail, "audit_log": _log_rows, "access_log": _log_rows,
+    "sign_in_records": _sign_in_records, "families_left": _family_left, "prefect_runs": _prefect_run,
+}
+
+
 def apply(app: App, due: list[Due], now: datetime, actor: str = "retention",
-          delete_run: Callable[[str], None] | None = None) -> int:
-    """Carry out ``due`` (from ``plan``); each item in its own transaction, audited. Returns how many were done."""
+          delete_run: RunDeleter | None = None) -> int:
+    """Carry out ``due`` (from ``plan``); each item in its own transaction, audited. Returns how many were done
+    (Prefect's runs are left alone without ``delete_run``)."""
     done = 0
     for item in due:
+        if item.kind == "prefect_runs" and delete_run is None:
+            continue
         with app.session_factory.begin() as session:
-            case_id: int | None = None
-            if item.kind == "rejected_referrals":
-                session.execute(delete(OutboxMail).where(OutboxMail.case_id == item.ids[0]))
-                case = session.get(ReferralCase, item.ids[0])
-                if case is not None:
-                    session.add(tally_of(session, case, now))  # the reports go on counting it, namelessly
-                    session.delete(case)
-            elif item.kind == "closed_cases":
-                case = session.get(ReferralCase, item.ids[0])
-                if case is not None:
-                    anonymise_case(session, case, now)
-                    case_id = case.id
-            elif item.kind == "mail_bodies":
-                session.execute(update(OutboxMail).where(OutboxMail.id.in_(item.ids)).values(body_text="",
-                                                                                             body_html=""))
-            elif item.kind == "mail_catcher":
-                for name in item.ids:
-                    Path(str(name)).unlink(missing_ok=True)
-            elif item.kind in ("audit_log", "access_log"):
-                model = AuditEvent if item.kind == "audit_log" else AccessLogEntry
-                session.execute(delete(model).where(model.id.in_(item.ids)))
-            elif item.kind == "sign_in_records":
-                tables: tuple[tuple[type[UserSession | AccountLink | ReferrerLink], str], ...] = (
-                    (UserSession, "s"), (AccountLink, "a"), (ReferrerLink, "r"))
-                for table, prefix in tables:
-                    ids = [int(str(i)[1:]) for i in item.ids if str(i).startswith(prefix)]
-                    if ids:
-                        session.execute(delete(table).where(table.id.in_(ids)))
-            elif item.kind == "families_left":
-                family = session.get(VolunteerFamily, item.ids[0])
-                if family is not None:
-                    session.delete(family)
-            elif item.kind == "prefect_runs":
-                if delete_run is None:
-                    continue
-                delete_run(str(item.ids[0]))
-                session.execute(update(ReferralCase).where(ReferralCase.flow_run_id == str(item.ids[0]))
-                                .values(flow_run_id=None))
-                session.execute(update(VolunteerFamily).where(VolunteerFamily.flow_run_id == str(item.ids[0]))
-                                .values(flow_run_id=None))
+            case_id = CARRY_OUT.get(item.kind, _nothing)(session, item, now, delete_run)
             _audit(session, item, now, actor, case_id)
         done += 1
     return done

@@ -99,7 +99,7 @@ def access_log(
     as an export. Exit 1: no entries for that reference."""
     from hjemtilos.audit.access import EXPORTED, case_log, record
     from hjemtilos.db.models import ReferralCase
-    from hjemtilos.workspace.app import access_log_csv
+    from hjemtilos.workspace.admin_pages import access_log_csv
 
     application = build()
     reference = case.strip().upper()

@@ -86,6 +86,87 @@ def _exit_like(message: dict[str, int]) -> None:
     os._exit(message.get("exit", message.get("result", 1)))
 
 
+class _Run:
+    """The client's side of one run: the zygote's connection, the forked run's pid (0 until the zygote names it),
+    the signals that arrived before it, the result the run reported, and the owners whose death stops it."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self.connection: socket.socket | None = connection
+        self.child = 0
+        self.pending: list[int] = []
+        self.buffer = b""
+        self.result: int | None = None
+        self.child_fd = -1  # a pidfd of the run once the zygote is gone
+        self.owners, self.up_fd, self.orphaned = _owners()
+        self.stop_with = signal.SIGTERM
+
+    def forward(self, number: int, _frame: object = None) -> None:
+        if not self.child:
+            self.pending.append(number)
+            return
+        try:
+            os.kill(self.child, number)
+        except ProcessLookupError:
+            pass
+
+    def finish(self) -> None:
+        _exit_like({"result": self.result} if self.result is not None else {"exit": 1})
+
+    def step(self) -> None:
+        """One wait for whatever comes next: an owner's death, the run's end, or the zygote's words."""
+        if self.orphaned and self.child:  # the worker or the supervisor died: the run stops with them
+            # SIGTERM lets Prefect's engine mark the run Crashed; with `hjemtilos up` gone there is no server to
+            # tell, so the run ends at once (the next `up` reschedules what it finds Running)
+            self.forward(self.stop_with)
+            self.orphaned = False
+        watched = [*self.owners, *([self.connection.fileno()] if self.connection is not None else []),
+                   *([self.child_fd] if self.child_fd >= 0 else [])]
+        try:
+            ready, _, _ = select.select(watched, [], [])
+        except InterruptedError:
+            return
+        for fd in [fd for fd in self.owners if fd in ready]:
+            self.owners.remove(fd)
+            self.orphaned = True
+            if fd == self.up_fd:
+                self.stop_with = signal.SIGKILL
+        if self.child_fd in ready:  # the zygote is gone and now the run has ended too
+            self.finish()
+        if self.connection is not None and self.connection.fileno() in ready:
+            self._read(self.connection)
+
+    def _read(self, connection: socket.socket) -> None:
+        data = connection.recv(65536)
+        if not data:  # the zygote went away: wait for the run itself (it reports its result before it exits)
+            connection.close()
+            self.connection = None
+            if not self.child:
+                go_cold("the zygote closed the connection")
+            try:
+                self.child_fd = os.pidfd_open(self.child)
+            except ProcessLookupError:
+                self.finish()
+            return
+        self.buffer += data
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            self._heard(connection, json.loads(line))
+
+    def _heard(self, connection: socket.socket, message: dict[str, int]) -> None:
+        if "cold" in message:
+            connection.close()
+            go_cold(str(message["cold"]))
+        if "pid" in message:
+            self.child = int(message["pid"])
+            for number in self.pending:
+                self.forward(number)
+            self.pending.clear()
+        if "result" in message:
+            self.result = int(message["result"])
+        if "exit" in message or "signal" in message:
+            _exit_like(message)
+
+
 def main() -> None:
     path = os.environ.get(SOCKET_ENV, "")
     if not path:
@@ -97,72 +178,11 @@ def main() -> None:
     except OSError as exc:
         opened.close()
         go_cold(f"the zygote at {path} took no request: {exc.__class__.__name__}")
-    connection: socket.socket | None = opened
-    child = 0
-    pending: list[int] = []
-
-    def forward(number: int, _frame: object = None) -> None:
-        if not child:
-            pending.append(number)
-            return
-        try:
-            os.kill(child, number)
-        except ProcessLookupError:
-            pass
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    owners, up_fd, orphaned = _owners()
-    stop_with = signal.SIGTERM
-    buffer, result, child_fd = b"", None, -1
+    run = _Run(opened)
+    signal.signal(signal.SIGTERM, run.forward)
+    signal.signal(signal.SIGINT, run.forward)
     while True:
-        if orphaned and child:  # the worker or the supervisor died: the run stops with them
-            # SIGTERM lets Prefect's engine mark the run Crashed; with `hjemtilos up` gone there is no server to
-            # tell, so the run ends at once (the next `up` reschedules what it finds Running)
-            forward(stop_with)
-            orphaned = False
-        watched = [*owners, *([connection.fileno()] if connection is not None else []),
-                   *([child_fd] if child_fd >= 0 else [])]
-        try:
-            ready, _, _ = select.select(watched, [], [])
-        except InterruptedError:
-            continue
-        for fd in [fd for fd in owners if fd in ready]:
-            owners.remove(fd)
-            orphaned = True
-            if fd == up_fd:
-                stop_with = signal.SIGKILL
-        if child_fd in ready:  # the zygote is gone and now the run has ended too
-            _exit_like({"result": result} if result is not None else {"exit": 1})
-        if connection is None or connection.fileno() not in ready:
-            continue
-        data = connection.recv(65536)
-        if not data:  # the zygote went away: wait for the run itself (it reports its result before it exits)
-            connection.close()
-            connection = None
-            if not child:
-                go_cold("the zygote closed the connection")
-            try:
-                child_fd = os.pidfd_open(child)
-            except ProcessLookupError:
-                _exit_like({"result": result} if result is not None else {"exit": 1})
-            continue
-        buffer += data
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            message = json.loads(line)
-            if "cold" in message:
-                connection.close()
-                go_cold(str(message["cold"]))
-            if "pid" in message:
-                child = int(message["pid"])
-                for number in pending:
-                    forward(number)
-                pending.clear()
-            if "result" in message:
-                result = int(message["result"])
-            if "exit" in message or "signal" in message:
-                _exit_like(message)
+        run.step()
 
 
 if __name__ == "__main__":
