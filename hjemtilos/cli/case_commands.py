@@ -46,7 +46,7 @@ def refer(
 def _start_case_run(application: App, stored: StoredCase) -> str | None:
     """Start the case's referral-case run and say what happened; the case is stored either way, and the
     timekeeper starts the run of a case that has none at its next tick."""
-    from hjemtilos.system import prefect_status
+    from hjemtilos.prefect_processes import prefect_status
 
     url = api_url(application.settings)
     status = prefect_status(url)
@@ -60,8 +60,8 @@ def _start_case_run(application: App, stored: StoredCase) -> str | None:
         err.print(f"Prefect svarer langsomt (ikke inden for 2 s); prøver stadig. / Prefect is slow to answer (not "
                   f"within 2 s at {url}); trying anyway.")
     from hjemtilos.adapters.prefect import PrefectOrchestrator
+    from hjemtilos.prefect_processes import prefect_api
     from hjemtilos.runs import start_case_run
-    from hjemtilos.system import prefect_api
 
     with prefect_api(url):
         try:
@@ -108,7 +108,7 @@ def _print_stuck(application: App) -> None:
     runs: dict[str, RunState] = {}
     if prefect_reachable(url):
         from hjemtilos.adapters.prefect import read_troubled_runs
-        from hjemtilos.system import prefect_api
+        from hjemtilos.prefect_processes import prefect_api
 
         with prefect_api(url):
             runs = read_troubled_runs(moment)

@@ -15,8 +15,8 @@ from rich.console import Console
 
 from casework.clock import format_local
 from hjemtilos.app import App
+from hjemtilos.prefect_processes import prefect_healthy
 from hjemtilos.settings import Settings
-from hjemtilos.system import prefect_healthy
 
 __all__ = ["api_url", "build", "err", "load_json", "local", "now", "out", "prefect_reachable", "require_case_database",
            "stamp"]

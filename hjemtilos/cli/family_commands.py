@@ -45,8 +45,8 @@ def family_add(
                   "the screening run starts when the system is up.")
         return
     from hjemtilos.adapters.prefect import PrefectOrchestrator
+    from hjemtilos.prefect_processes import prefect_api
     from hjemtilos.runs import start_family_run
-    from hjemtilos.system import prefect_api
 
     with prefect_api(url):
         run_id = start_family_run(application, PrefectOrchestrator(), stored.family_id, stored.reference,

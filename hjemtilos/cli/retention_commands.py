@@ -59,8 +59,8 @@ def retention_run() -> None:
     """Carry out what is due, each action audited; Prefect's runs of closed cases are deleted when Prefect is
     reachable (otherwise they wait for the next run). Exit 2: the retention file is not valid."""
     from hjemtilos.adapters.prefect import PrefectOrchestrator
+    from hjemtilos.prefect_processes import prefect_api
     from hjemtilos.retention import apply, plan
-    from hjemtilos.system import prefect_api
 
     application = build()
     policy = _policy(application)

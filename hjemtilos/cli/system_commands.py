@@ -9,7 +9,8 @@ import typer
 
 from hjemtilos.cli.common import api_url, build, err, now, out, stamp
 from hjemtilos.embedded_pg import EmbeddedPostgresError
-from hjemtilos.system import WORKER_LIMIT, System, prefect_api, worker_command
+from hjemtilos.prefect_processes import WORKER_LIMIT, prefect_api, worker_command
+from hjemtilos.system import System
 from hjemtilos.timekeeping import TickReport
 
 __all__ = ["deploy", "up", "worker"]

@@ -99,8 +99,8 @@ def form_url(app):  # type: ignore[no-untyped-def]
     from prefect.settings import PREFECT_API_URL
 
     from hjemtilos.adapters.prefect import PrefectOrchestrator
+    from hjemtilos.prefect_processes import prefect_api
     from hjemtilos.runs import start_case_run
-    from hjemtilos.system import prefect_api
     from hjemtilos.web.app import create_app
 
     api = PREFECT_API_URL.value()

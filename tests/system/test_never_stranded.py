@@ -275,6 +275,7 @@ attempt("own-home", lambda: open(f"{data}/worker/probe", "w").write("x"))
 def test_the_worker_and_its_flow_runs_are_a_system_user_who_reaches_the_case_tables_and_nothing_else(
         system: dict[str, Any]) -> None:
     run_user = pwd.getpwnam("hjemtilos-run")
+    assert "Flow runs run as:      the system user hjemtilos-run" in system["log"].read_text(errors="replace")
     tree = psutil.Process(system["up"].pid).children(recursive=True)
     worker_side = [p for p in tree if any(part in " ".join(p.cmdline()) for part in
                                           ("hjemtilos.warm.supervisor", "hjemtilos.warm.zygote", "worker start"))]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from hjemtilos.mail.sender import SmtpConfig
+from hjemtilos.prefect_processes import Endpoints, check_binding, prefect_env, worker_command
 from hjemtilos.settings import Settings
-from hjemtilos.system import Endpoints, check_binding, prefect_env, worker_command
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
@@ -84,7 +84,7 @@ def test_prefect_status_tells_slow_from_down() -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from hjemtilos.system import prefect_status
+    from hjemtilos.prefect_processes import prefect_status
     from tests.support import free_port
 
     assert prefect_status(f"http://127.0.0.1:{free_port()}/api", timeout=1) == "down"  # nothing listens
