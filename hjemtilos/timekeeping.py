@@ -1,10 +1,14 @@
-"""The timekeeper's tick: resume runs whose timers are due, wake cases waiting for a family, send reminders
-and escalations, deliver the outbox. Due work is found with indexed queries on the case database; Prefect
-is only asked about the runs that have due work."""
+"""The timekeeper: one table of named duties (``DUTIES``), run in order by whichever loop runs it: ``tick`` (every
+few seconds under ``hjemtilos up``, then the outbox is delivered) and the hourly ``timekeeper`` flow (one task a
+duty, flows/timekeeper.py). A new duty is one row. The duties here resume runs whose timers are due, wake cases
+waiting for a family, send reminders and escalations and apply retention; those that keep every case's run alive
+are in hjemtilos/live_runs.py. Due work is found with indexed queries on the case database; Prefect is only asked
+about the runs that have due work."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from casework.clock import local_date
 from casework.matching import family_reference
 from casework.profiles import Timings
-from casework.steps import FINISHED_CASE, FamilyStatus, Role, Step
+from casework.steps import Role, Step
 from casework.stuck import StuckReason
 from hjemtilos.answer_sweep import sweep_answers
 from hjemtilos.app import App
@@ -29,21 +33,19 @@ from hjemtilos.db.models import (
     ReferralCase,
     StuckCase,
     Timer,
-    VolunteerFamily,
 )
 from hjemtilos.form_repair import repair_missing_forms
+from hjemtilos.live_runs import carry_out_endings, restart_crashed_runs, start_missing_runs
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import OutboxBatch, Recipient
 from hjemtilos.mail.sender import DeliveryReport, deliver_pending
 from hjemtilos.orchestration import Orchestrator
-from hjemtilos.runs import start_case_run, start_family_run
 from hjemtilos.stuck_cases import Stuck, check_stuck, record_stuck
 from hjemtilos.volunteers import family_reminder, send_supervision_invitations
 from hjemtilos.volunteers.reminders import send_renewal_reminders
 
-__all__ = ["TickReport", "carry_out_endings", "fire_due_timers", "restart_crashed_runs", "send_reminders",
-           "start_missing_runs", "tick",
-           "wake_family_waits"]
+__all__ = ["DUTIES", "Duty", "TickReport", "apply_retention_daily", "fire_due_timers", "send_reminders",
+           "tick", "wake_family_waits"]
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -52,6 +54,7 @@ NO_WAY_FORWARD = (StuckReason.RUN_FAILED.value, StuckReason.NO_LIVE_RUN.value)
 
 @dataclass
 class TickReport:
+    runs_started: int = 0  # open cases that had no run
     timers_fired: int = 0
     runs_resumed: int = 0
     runs_restarted: int = 0
@@ -121,21 +124,6 @@ def wake_family_waits(app: App, now: datetime, orchestrator: Orchestrator) -> tu
             resumed += 1
             _mark_resumed(app, timer_id, now)
     return fired, resumed
-
-
-def start_missing_runs(app: App, orchestrator: Orchestrator, now: datetime) -> int:
-    """Open cases without a flow run (intake while Prefect was down): start their runs."""
-    with app.session_factory() as session:
-        rows = session.execute(select(ReferralCase.id, ReferralCase.reference, ReferralCase.created_at).where(
-            ReferralCase.flow_run_id.is_(None), ReferralCase.status.not_in(FINISHED_CASE)).limit(BATCH)).all()
-        families = session.execute(select(VolunteerFamily.id, VolunteerFamily.created_at).where(
-            VolunteerFamily.flow_run_id.is_(None), VolunteerFamily.status == FamilyStatus.SCREENING)
-            .limit(BATCH)).all()
-    for case_id, reference, created_at in rows:
-        start_case_run(app, orchestrator, case_id, reference, created_at, now)
-    for family_id, created_at in families:
-        start_family_run(app, orchestrator, family_id, family_reference(family_id), created_at)
-    return len(rows) + len(families)
 
 
 def _consent_missing(case: ReferralCase, receipts: list[ConsentReceipt]) -> tuple[str, ...]:
@@ -251,107 +239,6 @@ def send_reminders(app: App, now: datetime) -> tuple[int, int]:
     return reminders, escalations
 
 
-MAX_RESTARTS = 3  # within RESTART_WINDOW; after that the stuck-case check reports the case
-RESTART_WINDOW = timedelta(hours=24)
-RESTART_BACKOFF = (timedelta(0), timedelta(seconds=30), timedelta(minutes=2))  # before the 1st, 2nd, 3rd restart
-DEAD_RUN = ("CRASHED", "FAILED", "CANCELLED")
-# a run is continued once its dead state has settled: the worker may report a crash a moment after the engine did,
-# and that late report would overwrite a restart made in between (one crash, restarted twice)
-SETTLE = timedelta(seconds=10)
-RUN_RESTARTED = "run-restarted"
-
-
-def _restarts(session: Session, case_ids: list[int], now: datetime) -> dict[int, tuple[int, datetime]]:
-    """Per case: how often its run was continued within RESTART_WINDOW, and when last."""
-    if not case_ids:
-        return {}
-    rows = session.execute(select(AuditEvent.case_id, func.count(), func.max(AuditEvent.at)).where(
-        AuditEvent.action == RUN_RESTARTED, AuditEvent.case_id.in_(case_ids),
-        AuditEvent.at >= now - RESTART_WINDOW).group_by(AuditEvent.case_id)).all()
-    return {case_id: (count, last) for case_id, count, last in rows if case_id is not None}
-
-
-def _may_restart(restarts: tuple[int, datetime] | None, now: datetime) -> bool:
-    count, last = restarts if restarts is not None else (0, None)
-    if count >= MAX_RESTARTS:
-        return False
-    return last is None or now - _aware(last) >= RESTART_BACKOFF[count]
-
-
-def _aware(at: datetime) -> datetime:
-    from datetime import UTC
-
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
-def restart_crashed_runs(app: App, now: datetime, orchestrator: Orchestrator, *, gone: bool = False) -> int:
-    """The case database is the truth, so every open case can be continued: a case whose run is Crashed, Failed
-    or Cancelled (a dead worker, a run that failed, someone's cancel) has its run set going again; it re-executes
-    from the top and the case database tells it what is done (an unanswered form is asked again). ``gone``: also
-    cases whose run Prefect no longer has (deleted), which get a fresh run. At most MAX_RESTARTS within
-    RESTART_WINDOW per case, with back-off between them; after that the stuck-case check reports it."""
-    dead = {run_id: state for run_id, state in orchestrator.troubled_runs(now).items()
-            if state.type in DEAD_RUN and (state.since is None or now - _aware(state.since) >= SETTLE)}
-    with app.session_factory() as session:
-        query = select(ReferralCase.id, ReferralCase.reference, ReferralCase.created_at, ReferralCase.flow_run_id) \
-            .where(ReferralCase.flow_run_id.is_not(None), ReferralCase.status.not_in(FINISHED_CASE))
-        if not gone:
-            if not dead:
-                return 0
-            query = query.where(ReferralCase.flow_run_id.in_(list(dead)))
-        cases = session.execute(query).all()
-        missing = orchestrator.missing_runs([run for *_, run in cases if run not in dead]) if gone else set()
-        counts = _restarts(session, [c for c, *_ in cases if c is not None], now)
-    restarted = 0
-    for case_id, reference, created_at, run_id in cases:
-        if run_id not in dead and run_id not in missing:
-            continue
-        if not _may_restart(counts.get(case_id), now):
-            continue
-        attempt = counts.get(case_id, (0, now))[0] + 1
-        if run_id in dead:
-            if not orchestrator.reschedule(run_id):
-                continue
-            detail = {"flow_run_id": run_id, "was": dead[run_id].type, "attempt": attempt}
-        else:  # the run is gone: a fresh one continues from what the case database says
-            from hjemtilos.cases import case_run_key
-
-            # named by the run it replaces: a timekeeper that dies before recording the new run gets the same run
-            # back on its next try, never a second one
-            key = f"{case_run_key(reference, created_at)}:continues-{run_id}"
-            new_run = orchestrator.start_case(case_id, reference, key)
-            detail = {"flow_run_id": new_run, "was": "gone", "attempt": attempt}
-        with app.session_factory.begin() as session:
-            if run_id in missing:
-                session.execute(update(ReferralCase).where(ReferralCase.id == case_id)
-                                .values(flow_run_id=detail["flow_run_id"]))
-            session.add(AuditEvent(case_id=case_id, at=now, actor="timekeeper", action=RUN_RESTARTED, detail=detail))
-        restarted += 1
-    return restarted
-
-
-def carry_out_endings(app: App, now: datetime, orchestrator: Orchestrator,
-                      grace: timedelta = timedelta(seconds=20)) -> int:
-    """Early endings recorded on the case page (or by end-case) that the case run has not begun: its wake was lost
-    (the workspace wakes the run at once). The run is woken here; it sends the notices and asks the extra child
-    visit. A lost wake costs at most one check."""
-    from hjemtilos.db.models import CaseEnding
-
-    with app.session_factory() as session:
-        rows = session.execute(select(ReferralCase.flow_run_id).join(CaseEnding, CaseEnding.case_id == ReferralCase.id)
-                               .where(CaseEnding.handled_at.is_(None), CaseEnding.begun_at.is_(None),
-                                      CaseEnding.requested_at <= now - grace,
-                                      ReferralCase.flow_run_id.is_not(None))).scalars().all()
-    woken = 0
-    for run_id in rows:
-        if run_id is None:
-            continue
-        state = orchestrator.run_state(run_id)
-        if state is not None and state.type == "PAUSED" and orchestrator.reschedule(run_id):
-            woken += 1
-    return woken
-
-
 RETENTION_RAN = "retention-ran"
 
 
@@ -372,23 +259,97 @@ def apply_retention_daily(app: App, now: datetime, orchestrator: Orchestrator) -
     return done
 
 
-def tick(app: App, now: datetime, orchestrator: Orchestrator, deliver: bool = True) -> TickReport:
-    report = TickReport()
-    start_missing_runs(app, orchestrator, now)
-    report.runs_restarted = restart_crashed_runs(app, now, orchestrator, gone=True)
-    report.endings_woken = carry_out_endings(app, now, orchestrator)
+Run = Callable[[App, datetime, Orchestrator, TickReport], None]
+
+
+@dataclass(frozen=True)
+class Duty:
+    """One thing the timekeeper does every round; ``run`` does it and adds its counts to the report. ``in_flow``:
+    also in the hourly flow (False for what only the host may do: retention removes caught mail from the data
+    folder, which the flow runs' user cannot reach)."""
+
+    name: str
+    run: Run
+    in_flow: bool = True
+
+
+def _start_missing(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
+    report.runs_started += start_missing_runs(app, orchestrator, now)
+
+
+def _restart_crashed(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
+    report.runs_restarted += restart_crashed_runs(app, now, orchestrator, gone=True)
+
+
+def _carry_out_endings(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
+    report.endings_woken += carry_out_endings(app, now, orchestrator)
+
+
+def _fire_timers(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
     fired, resumed = fire_due_timers(app, now, orchestrator)
-    family_fired, family_resumed = wake_family_waits(app, now, orchestrator)
-    report.timers_fired, report.runs_resumed = fired + family_fired, resumed + family_resumed
-    report.reminders, report.escalations = send_reminders(app, now)
-    report.supervision_invitations = send_supervision_invitations(app, now)
-    report.renewal_reminders = send_renewal_reminders(app, now)
-    report.forms_repaired = repair_missing_forms(app, now, orchestrator)
-    report.answers_swept = sweep_answers(app, orchestrator)
+    report.timers_fired += fired
+    report.runs_resumed += resumed
+
+
+def _wake_families(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
+    fired, resumed = wake_family_waits(app, now, orchestrator)
+    report.timers_fired += fired
+    report.runs_resumed += resumed
+
+
+def _remind(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
+    reminders, escalations = send_reminders(app, now)
+    report.reminders += reminders
+    report.escalations += escalations
+
+
+def _invite(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
+    report.supervision_invitations += send_supervision_invitations(app, now)
+
+
+def _renewals(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
+    report.renewal_reminders += send_renewal_reminders(app, now)
+
+
+def _repair_forms(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
+    report.forms_repaired += repair_missing_forms(app, now, orchestrator)
+
+
+def _sweep(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
+    report.answers_swept += sweep_answers(app, orchestrator)
+
+
+def _retention(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
     if app.settings.retention_daily:
-        report.retention_done = apply_retention_daily(app, now, orchestrator)
+        report.retention_done += apply_retention_daily(app, now, orchestrator)
+
+
+def _stuck(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
     report.stuck = check_stuck(app, now, orchestrator)
-    report.new_stuck = record_stuck(app, report.stuck, now)
+    report.new_stuck += record_stuck(app, report.stuck, now)
+
+
+DUTIES: tuple[Duty, ...] = (
+    Duty("start-missing-runs", _start_missing),
+    Duty("restart-crashed-runs", _restart_crashed),
+    Duty("carry-out-endings", _carry_out_endings),
+    Duty("fire-due-timers", _fire_timers),
+    Duty("wake-family-waits", _wake_families),
+    Duty("send-reminders", _remind),
+    Duty("supervision-invitations", _invite),
+    Duty("renewal-reminders", _renewals),
+    Duty("repair-missing-forms", _repair_forms),
+    Duty("sweep-answers", _sweep),
+    Duty("retention", _retention, in_flow=False),
+    Duty("check-stuck-cases", _stuck),  # last: it sees what the others left
+)
+
+
+def tick(app: App, now: datetime, orchestrator: Orchestrator, deliver: bool = True) -> TickReport:
+    """Every duty in turn, then (``deliver``) the outbox."""
+    report = TickReport()
+    for duty in DUTIES:
+        duty.run(app, now, orchestrator, report)
     if deliver:
         report.mail = deliver_pending(app.session_factory, app.smtp, now)
     log.info("tick: %s timers fired, %s runs resumed, %s reminders, %s escalations, %s mails sent",

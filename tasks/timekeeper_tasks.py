@@ -1,59 +1,49 @@
-"""Tasks of the timekeeper flow."""
+"""Tasks of the timekeeper flow: one task a duty of the timekeeper's table (hjemtilos/timekeeping.py), named by
+it, and publishing the stuck-case artifacts."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 from hjemtilos import timekeeping
 from hjemtilos.adapters.prefect import PrefectOrchestrator, publish_stuck_artifacts
-from hjemtilos.stuck_cases import check_stuck, record_stuck, stuck_summary, stuck_table
-from hjemtilos.volunteers import send_supervision_invitations as send_invitations
+from hjemtilos.stuck_cases import stuck_summary, stuck_table
 from tasks.runtime import get_app, side_effect_task, utcnow
 
+COUNTS = ("runs_started", "timers_fired", "runs_resumed", "runs_restarted", "endings_woken", "reminders",
+          "escalations", "supervision_invitations", "renewal_reminders", "forms_repaired", "answers_swept",
+          "retention_done", "new_stuck")
+
+
+@dataclass(frozen=True)
+class DutyOutcome:
+    """What a duty did: its counts, and for the stuck-case check the table and summary to publish (case
+    references, steps and reasons only)."""
+
+    counts: dict[str, int]
+    stuck_table: list[dict[str, str]] | None = None
+    stuck_summary: str | None = None
+
 
 @side_effect_task
-def start_missing_runs() -> int:
-    return timekeeping.start_missing_runs(get_app(), PrefectOrchestrator(), utcnow())
-
-
-@side_effect_task
-def restart_crashed_runs() -> int:
-    return timekeeping.restart_crashed_runs(get_app(), utcnow(), PrefectOrchestrator())
-
-
-@side_effect_task
-def fire_due_timers() -> tuple[int, int]:
-    return timekeeping.fire_due_timers(get_app(), utcnow(), PrefectOrchestrator())
+def run_duty(name: str) -> DutyOutcome:
+    """The timekeeper's duty ``name``."""
+    duty = next(duty for duty in timekeeping.DUTIES if duty.name == name)
+    app, now, report = get_app(), utcnow(), timekeeping.TickReport()
+    duty.run(app, now, PrefectOrchestrator(), report)
+    counts = {key: value for key, value in asdict(report).items() if key in COUNTS and value}
+    if duty.name != "check-stuck-cases":
+        return DutyOutcome(counts)
+    counts["stuck_cases"] = len(report.stuck)
+    return DutyOutcome(counts, stuck_table(report.stuck), stuck_summary(report.stuck, now, app.settings.ui_base))
 
 
 @side_effect_task
 def wake_family_waits() -> tuple[int, int]:
+    """Cases waiting for a family go on at once (the volunteer flow calls it when a family is approved)."""
     return timekeeping.wake_family_waits(get_app(), utcnow(), PrefectOrchestrator())
-
-
-@side_effect_task
-def repair_missing_forms() -> int:
-    from hjemtilos.form_repair import repair_missing_forms as repair
-
-    return repair(get_app(), utcnow(), PrefectOrchestrator())
-
-
-@side_effect_task
-def send_supervision_invitations() -> int:
-    return send_invitations(get_app(), utcnow())
-
-
-@side_effect_task
-def check_stuck_cases() -> tuple[list[dict[str, str]], str, int]:
-    app, now = get_app(), utcnow()
-    stuck = check_stuck(app, now, PrefectOrchestrator())
-    new = record_stuck(app, stuck, now)
-    return stuck_table(stuck), stuck_summary(stuck, now, app.settings.ui_base), new
 
 
 @side_effect_task
 def publish_stuck_cases(table: list[dict[str, str]], summary: str) -> None:
     publish_stuck_artifacts(table, summary)
-
-
-@side_effect_task
-def send_reminders() -> tuple[int, int]:
-    return timekeeping.send_reminders(get_app(), utcnow())

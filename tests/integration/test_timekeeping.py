@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 from casework.steps import EndedBy
 from hjemtilos.app import App
 from hjemtilos.db.models import AuditEvent, HumanTask, OutboxMail, ReferralCase
+from hjemtilos.live_runs import MAX_RESTARTS, RESTART_WINDOW, restart_crashed_runs
 from hjemtilos.mail.contexts import CoordinatorReminder
 from hjemtilos.mail.outbox import OutboxBatch, Recipient
 from hjemtilos.orchestration import RunState
-from hjemtilos.timekeeping import MAX_RESTARTS, RESTART_WINDOW, restart_crashed_runs, send_reminders
+from hjemtilos.timekeeping import send_reminders
 from tests.fakes import FakeOrchestrator
 from tests.support import NOW, new_case
 
@@ -104,7 +105,7 @@ def test_a_failed_cancelled_or_deleted_run_is_continued_from_the_case_database(a
 
 def test_an_ending_recorded_but_not_begun_has_its_run_woken_by_the_timekeeper(app: App) -> None:
     from hjemtilos.cases.ending import request_ending
-    from hjemtilos.timekeeping import carry_out_endings
+    from hjemtilos.live_runs import carry_out_endings
 
     run = str(uuid.uuid4())
     case_id = new_case(app, run)
