@@ -163,3 +163,32 @@ class Continuation(StrEnum):
     LESS_OFTEN = "less-often"
     STOPS = "stops"
     UNDECIDED = "undecided"
+
+
+class StepOutcome(StrEnum):
+    """How a step that waited for a coordinator (or a family) ended: each handler declares the ones it gives
+    (``Handler.outcomes``), the flows branch on them, the reports count them. Stored as these strings."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RECEIVED = "received"  # consent
+    PROPOSED = "proposed"  # a match proposed to a family
+    NONE_FITS = "none-fits"  # the coordinator found no family that fits: back to waiting
+    NO_FAMILY = "no-family"  # no family left to propose
+    DECLINED = "declined"  # the family or the parents said no
+    ACCEPTED = "accepted"  # the family said yes
+    AGREED = "agreed"  # family and parents agreed: the match is made
+    PLANNED = "planned"  # a first meeting
+    RECORDED = "recorded"
+    HELD = "held"  # a visit or meeting took place
+    CONCERN = "concern"  # a visit that raised a concern
+    REMATCH = "rematch"  # an early ending: the child wants a new family
+    NO_REMATCH = "no-rematch"
+    CLOSED = "closed"
+    DONE = "done"
+    CANCELLED = "cancelled"  # an approval closed by an early ending
+    # the future agreement's answer is its outcome (Continuation)
+    WEEKLY = Continuation.WEEKLY.value
+    LESS_OFTEN = Continuation.LESS_OFTEN.value
+    STOPS = Continuation.STOPS.value
+    UNDECIDED = Continuation.UNDECIDED.value

@@ -14,7 +14,7 @@ from prefect import flow
 from prefect.context import FlowRunContext
 from prefect.flow_runs import suspend_flow_run
 
-from casework.steps import FINISHED_CASE, ApprovalKind, TimerKind
+from casework.steps import FINISHED_CASE, ApprovalKind, StepOutcome, TimerKind
 from flows.approvals import await_answer
 from hjemtilos import cases
 from hjemtilos.cases.timers import family_wait_key, timer_key
@@ -106,26 +106,27 @@ def await_family(case_id: int, attempt: int, done: cases.CaseInfo | None = None)
 
 
 def run_programme(case_id: int, info: cases.CaseInfo) -> str:
-    if await_approval(case_id, ApprovalKind.SCREENING, None, info).outcome == "rejected":
+    if await_approval(case_id, ApprovalKind.SCREENING, None, info).outcome == StepOutcome.REJECTED:
         return "rejected"
     await_approval(case_id, ApprovalKind.STARTUP_MEETING if info.residential else ApprovalKind.CONSENT, None, info)
     attempt = info.match_attempt
     while True:
         await_family(case_id, attempt, info)
-        if await_approval(case_id, ApprovalKind.MATCH_PROPOSAL, attempt, info).outcome in ("no-family", "none-fits"):
+        proposal = await_approval(case_id, ApprovalKind.MATCH_PROPOSAL, attempt, info).outcome
+        if proposal in (StepOutcome.NO_FAMILY, StepOutcome.NONE_FITS):
             attempt = read_case_info(case_id).match_attempt
             continue  # nobody left with room, or none of them fits the child: wait for a (new) family
-        if await_approval(case_id, ApprovalKind.FAMILY_ANSWER, attempt, info).outcome == "declined":
+        if await_approval(case_id, ApprovalKind.FAMILY_ANSWER, attempt, info).outcome == StepOutcome.DECLINED:
             attempt = read_case_info(case_id).match_attempt
             continue  # the parents never heard of this family
-        if await_approval(case_id, ApprovalKind.MATCH_ANSWERS, attempt, info).outcome == "agreed":
+        if await_approval(case_id, ApprovalKind.MATCH_ANSWERS, attempt, info).outcome == StepOutcome.AGREED:
             break
         attempt = read_case_info(case_id).match_attempt
     await_approval(case_id, ApprovalKind.FIRST_MEETING_PLAN, attempt, info)
     await_approval(case_id, ApprovalKind.FIRST_MEETING, attempt, info)
     for timer, approval in YEAR_STEPS:
         await_timer(case_id, timer, attempt, info)
-        if await_approval(case_id, approval, attempt, info).outcome == "concern":
+        if await_approval(case_id, approval, attempt, info).outcome == StepOutcome.CONCERN:
             await_approval(case_id, ApprovalKind.CONCERN_FOLLOWUP, attempt, info)
     await_timer(case_id, TimerKind.FAREWELL, attempt, info)
     close_year(case_id, attempt)

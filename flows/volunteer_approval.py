@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.context import FlowRunContext
 
-from casework.steps import FamilyStatus
+from casework.steps import FamilyStatus, StepOutcome
 from flows.approvals import await_answer
 from hjemtilos.volunteers import FamilyApprovalView, FamilyStep, answer_model
 from tasks.case_tasks import tag_waiting_run
@@ -31,9 +31,9 @@ def volunteer_approval(family_id: int) -> str:
     info = read_family_info(family_id, run_id)
     if info.status in (FamilyStatus.APPROVED, FamilyStatus.REJECTED):
         return info.status.value
-    if await_family_approval(family_id, FamilyStep.HOME_VISIT, run_id) == "rejected":
+    if await_family_approval(family_id, FamilyStep.HOME_VISIT, run_id) == StepOutcome.REJECTED:
         return "rejected"
     outcome = await_family_approval(family_id, FamilyStep.FAMILY_APPROVAL, run_id)
-    if outcome == "approved":
+    if outcome == StepOutcome.APPROVED:
         wake_family_waits()  # cases waiting for a family can go on at once
     return outcome or "unknown"

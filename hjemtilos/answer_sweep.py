@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select, update
 
+from casework.keys import round_key
 from hjemtilos.app import App
 from hjemtilos.db.models import HumanTask, ReferralCase, VolunteerFamily
 from hjemtilos.orchestration import Orchestrator
@@ -32,7 +33,7 @@ def sweep_answers(app: App, orchestrator: Orchestrator) -> int:
     for task_id, key, round_, case_run, family_run in rows:
         run_id = case_run or family_run
         if run_id:
-            orchestrator.forget_answers(run_id, [f"{key}-r{n}" for n in range(1, round_ + 1)])
+            orchestrator.forget_answers(run_id, [round_key(key, n) for n in range(1, round_ + 1)])
         with app.session_factory.begin() as session:
             session.execute(update(HumanTask).where(HumanTask.id == task_id).values(answers_forgotten_round=round_))
         swept += 1

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.durations import Duration
+from casework.keys import round_key
 from casework.profiles import Timings
-from casework.steps import Role
+from casework.steps import Role, StepOutcome
 from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, Timer
 
 __all__ = ["CANCELLED", "ApprovalState", "InvalidRequest", "SubmitResult", "TimerState", "approval_state_of", "audit",
@@ -27,7 +28,7 @@ __all__ = ["CANCELLED", "ApprovalState", "InvalidRequest", "SubmitResult", "Time
            "reject_input", "set_step", "skip", "submit"]
 
 
-CANCELLED = "cancelled"  # the outcome of an approval closed by an early ending
+CANCELLED = StepOutcome.CANCELLED  # the outcome of an approval closed by an early ending
 
 
 class InvalidRequest(ValueError):
@@ -52,7 +53,7 @@ class ApprovalState:
 
     @property
     def suspend_key(self) -> str:
-        return f"{self.key}-r{self.round}"
+        return round_key(self.key, self.round)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class TimerState:
 
     @property
     def suspend_key(self) -> str:
-        return f"{self.key}-r{self.round}"
+        return round_key(self.key, self.round)
 
 
 def approval_state_of(task: HumanTask) -> ApprovalState:

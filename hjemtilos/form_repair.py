@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select, update
 
+from casework.keys import round_key
 from hjemtilos.app import App
 from hjemtilos.approvals import reject_input
 from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, VolunteerFamily
@@ -41,7 +42,7 @@ def repair_missing_forms(app: App, now: datetime, orchestrator: Orchestrator) ->
         run_id = case_run or family_run
         if not run_id:
             continue
-        status = orchestrator.form_status(run_id, f"{key}-r{round_}")
+        status = orchestrator.form_status(run_id, round_key(key, round_))
         if status is FormStatus.NOT_WAITING:
             continue  # not suspended on this round yet (or any more): a later tick looks again
         if status is FormStatus.EARLIER_ROUND:  # the round was skipped, the reschedule did not happen (a crash)

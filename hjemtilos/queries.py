@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from casework.keys import FAMILY_WAIT
 from hjemtilos.db.models import HumanTask, ReferralCase, Timer
 
 
@@ -54,7 +55,7 @@ def case_overview(session: Session, include_closed: bool = False) -> list[CaseRo
         dues = [d for d in (task_due, timer_due_at) if d is not None]
         if task_key:
             waiting_for = f"coordinator: {task_key}"
-        elif timer_key and timer_key.startswith("wait-family"):
+        elif timer_key and timer_key.startswith(FAMILY_WAIT):
             waiting_for = "an approved family"
             dues = [d for d in dues if d is not timer_due_at]
         elif timer_key:

@@ -10,7 +10,7 @@ from pydantic import create_model
 
 from casework.durations import Duration
 from casework.profiles import Timings
-from casework.steps import ApprovalKind, ConsentForm, Role, Step
+from casework.steps import ApprovalKind, ConsentForm, Role, Step, StepOutcome
 from hjemtilos.approvals import InvalidRequest
 from hjemtilos.cases.context import CaseContext
 from hjemtilos.cases.handler import Answer, FormSpec, Handler, OptionalDate, optional_date
@@ -86,7 +86,7 @@ class ConsentHandler(Handler[ConsentAnswer]):
             lines += ["", "Allerede registreret: " + ", ".join(received)]
         return lines
 
-    def apply(self, ctx: CaseContext, answer: ConsentAnswer) -> str | None:
+    def apply(self, ctx: CaseContext, answer: ConsentAnswer) -> StepOutcome | None:
         given = answer.received()
         if any(day > ctx.today for day in given.values()):
             future = sorted(consent_label(slot) for slot in consent_slots(ctx.case, [])
@@ -105,4 +105,4 @@ class ConsentHandler(Handler[ConsentAnswer]):
             ctx.ask_again(("Registreret: " + ", ".join(registered) + " – mangler" if registered else "Mangler")
                           + " stadig: " + ", ".join(consent_label(s) for s in missing) + ".")
             return None
-        return "received"
+        return StepOutcome.RECEIVED

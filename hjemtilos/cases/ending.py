@@ -21,6 +21,7 @@ from casework.steps import (
     MatchStatus,
     Role,
     Step,
+    StepOutcome,
     VisitKind,
 )
 from hjemtilos.app import App
@@ -78,10 +79,10 @@ class ExtraChildVisitHandler(Handler[ExtraChildVisitAnswer]):
     instructions = ("Familien har afsluttet forløbet. Besøg barnet, så det ikke giver sig selv skylden, og hør, "
                     "om det ønsker en ny familie.")
 
-    def apply(self, ctx: CaseContext, answer: ExtraChildVisitAnswer) -> str | None:
+    def apply(self, ctx: CaseContext, answer: ExtraChildVisitAnswer) -> StepOutcome | None:
         not_in_future(ctx, answer.visit_held_on)
         record_visit(ctx, VisitKind.EXTRA_CHILD_VISIT, answer.visit_held_on)
-        return "rematch" if answer.wants_rematch else "no-rematch"
+        return StepOutcome.REMATCH if answer.wants_rematch else StepOutcome.NO_REMATCH
 
 
 def case_by_reference(session: Session, reference: str) -> ReferralCase:
@@ -164,14 +165,14 @@ def finish_ending(app: App, case_id: int, ending_id: int, now: datetime) -> str:
         ctx = CaseContext(session, app, case, now)
         if ending.ended_by is EndedBy.FAMILY and ending.match_id is not None:
             visit = get_task(session, case.id, ExtraChildVisitHandler().key(ending.id))
-            rematch = visit is not None and visit.outcome == "rematch"
+            rematch = visit is not None and visit.outcome == StepOutcome.REMATCH
             # the first notice promised nothing: now the referrer and the parents hear what the child visit decided
             for to in [ctx.referrer_recipient(), *(ctx.party_recipient(g) for g in ctx.guardians())]:
                 ctx.mail(Step.EARLY_ENDING, to, mc.EarlyEndingNotice(
                     recipient_name=to.name, child_first_name=ctx.child_name,
                     next_step="rematch" if rematch else "closing", after_child_visit=True, to_family=False),
                     f"ending-{ending.id}-decided")
-        ending.handled_at, ending.outcome = now, "rematch" if rematch else "closed"
+        ending.handled_at, ending.outcome = now, StepOutcome.REMATCH if rematch else StepOutcome.CLOSED
         if rematch:
             case.match_attempt += 1
             ctx.set_step(Step.MATCH_PROPOSAL)

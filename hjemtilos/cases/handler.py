@@ -11,8 +11,9 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from casework.durations import Duration
+from casework.keys import approval_key
 from casework.profiles import Timings
-from casework.steps import ApprovalKind, Role, Step
+from casework.steps import ApprovalKind, Role, Step, StepOutcome
 from hjemtilos.cases.context import CaseContext
 
 __all__ = ["NO_SENSITIVE", "Answer", "FormSpec", "Handler", "OptionalDate", "optional_date"]
@@ -65,7 +66,7 @@ class Handler(Generic[A]):
     reminder_role: ClassVar[Role] = Role.COORDINATOR
 
     def key(self, scope: int | None) -> str:
-        return f"approval-{self.kind}" if not self.scoped or scope is None else f"approval-{self.kind}-{scope}"
+        return approval_key(self.kind, scope if self.scoped else None)
 
     def reminder_after(self, timings: Timings) -> Duration:
         return timings.approval_reminder_after
@@ -91,7 +92,7 @@ class Handler(Generic[A]):
         """Values the form starts with."""
         return {}
 
-    def apply(self, ctx: CaseContext, answer: A) -> str | None:
+    def apply(self, ctx: CaseContext, answer: A) -> StepOutcome | None:
         """Carry out an answer: returns the outcome, or None when recorded but not finished (the handler has opened
         the next round). Raises InvalidRequest when the answer cannot be accepted."""
         raise NotImplementedError

@@ -11,7 +11,7 @@ from pydantic import Field, create_model
 from sqlalchemy import func, select
 
 from casework.matching import Candidate
-from casework.steps import LIVE_MATCH, ApprovalKind, FamilyStatus, MatchStatus, Step
+from casework.steps import LIVE_MATCH, ApprovalKind, FamilyStatus, MatchStatus, Step, StepOutcome
 from hjemtilos.approvals import InvalidRequest
 from hjemtilos.cases.context import PASSED_OVER, CaseContext, candidates_for, family_recipient
 from hjemtilos.cases.handler import NO_SENSITIVE, Answer, FormSpec, Handler, OptionalDate, optional_date
@@ -83,7 +83,7 @@ class MatchProposalHandler(Handler[MatchProposalAnswer]):
                   for c in stored_candidates(ctx.open_task().data)]
         return lines
 
-    def apply(self, ctx: CaseContext, answer: MatchProposalAnswer) -> str | None:
+    def apply(self, ctx: CaseContext, answer: MatchProposalAnswer) -> StepOutcome | None:
         offered = {c.reference: c for c in stored_candidates(ctx.open_task().data)}
         if answer.family == NONE_FITS:
             if not answer.reason.strip():
@@ -91,7 +91,7 @@ class MatchProposalHandler(Handler[MatchProposalAnswer]):
             ctx.case.match_attempt = ctx.attempt + 1
             ctx.audit(PASSED_OVER, self.step, {"attempt": ctx.attempt, "reason": answer.reason.strip(),
                                                "families": sorted(c.family_id for c in offered.values())})
-            return "none-fits"  # back to waiting, for a family not passed over
+            return StepOutcome.NONE_FITS  # back to waiting, for a family not passed over
         chosen = offered.get(answer.family)
         if chosen is None:
             raise InvalidRequest("Vælg en af de foreslåede familier.")
@@ -102,7 +102,7 @@ class MatchProposalHandler(Handler[MatchProposalAnswer]):
             if not stored_candidates(fresh):  # nobody has room now: back to waiting for a family, next attempt
                 ctx.case.match_attempt = attempt + 1
                 ctx.audit("match-proposal-no-family", self.step, {"attempt": attempt})
-                return "no-family"
+                return StepOutcome.NO_FAMILY
             ctx.ask_again(f"{chosen.reference} har ikke længere plads: en anden sag har fået familien, efter "
                           "formularen blev åbnet. Vælg en af de familier, der har plads nu.")
             return None
@@ -114,14 +114,14 @@ class MatchProposalHandler(Handler[MatchProposalAnswer]):
         ctx.mail(self.step, family_recipient(family),
                  mc.MatchProposalFamily(recipient_name=family.name, child_first_name=ctx.child_name,
                                         child_age=ctx.child_age, child_local_area=ctx.case.child.local_area), attempt)
-        return "proposed"
+        return StepOutcome.PROPOSED
 
 
-def _decline(ctx: CaseContext, match: Match) -> str:
+def _decline(ctx: CaseContext, match: Match) -> StepOutcome:
     match.status = MatchStatus.DECLINED
     ctx.case.match_attempt = ctx.attempt + 1
     ctx.set_step(Step.MATCH_PROPOSAL)
-    return "declined"
+    return StepOutcome.DECLINED
 
 
 REASON_HELP = "Kræves ved nej: hvorfor? Gemmes kun i sagsdatabasen. "
@@ -152,7 +152,7 @@ class FamilyAnswerHandler(Handler[FamilyAnswerAnswer]):
     def initial(self, ctx: CaseContext) -> dict[str, Any]:
         return {"family_answered_on": ctx.today}
 
-    def apply(self, ctx: CaseContext, answer: FamilyAnswerAnswer) -> str | None:
+    def apply(self, ctx: CaseContext, answer: FamilyAnswerAnswer) -> StepOutcome | None:
         if _declined_without_reason(answer.family_answer, answer.reason):
             raise InvalidRequest("Skriv en begrundelse, når familien siger nej.")
         match = ctx.current_match()
@@ -160,7 +160,7 @@ class FamilyAnswerHandler(Handler[FamilyAnswerAnswer]):
             ctx.audit("family-declined", self.step, {"attempt": ctx.attempt, "reason": answer.reason.strip()})
         match.family_answer = answer.family_answer
         match.family_answered_on = not_in_future(ctx, answer.family_answered_on or ctx.today)
-        return "accepted" if answer.family_answer == "ja" else _decline(ctx, match)
+        return StepOutcome.ACCEPTED if answer.family_answer == "ja" else _decline(ctx, match)
 
 
 class MatchAnswersAnswer(Answer):
@@ -192,7 +192,7 @@ class MatchAnswersHandler(Handler[MatchAnswersAnswer]):
     def initial(self, ctx: CaseContext) -> dict[str, Any]:
         return {"parents_answered_on": ctx.today}
 
-    def apply(self, ctx: CaseContext, answer: MatchAnswersAnswer) -> str | None:
+    def apply(self, ctx: CaseContext, answer: MatchAnswersAnswer) -> StepOutcome | None:
         if _declined_without_reason(answer.parents_answer, answer.reason):
             raise InvalidRequest("Skriv en begrundelse, når forældrene/kontaktpersonen siger nej.")
         match = ctx.current_match()
@@ -208,4 +208,4 @@ class MatchAnswersHandler(Handler[MatchAnswersAnswer]):
         ctx.mail(self.step, ctx.party_recipient(referrer),
                  mc.MatchAgreed(recipient_name=referrer.name, case_reference=ctx.case.reference,
                                 child_first_name=ctx.child_name, family_local_area=family.local_area), ctx.attempt)
-        return "agreed"
+        return StepOutcome.AGREED

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from casework.clock import at_local, format_local, local_date
-from casework.steps import ApprovalKind, MatchStatus, Step
+from casework.steps import ApprovalKind, MatchStatus, Step, StepOutcome
 from hjemtilos.cases.context import CaseContext, family_recipient
 from hjemtilos.cases.handler import Answer, Handler, OptionalDate, optional_date
 from hjemtilos.mail import contexts as mc
@@ -49,7 +49,7 @@ class FirstMeetingPlanHandler(Handler[FirstMeetingPlanAnswer]):
     def initial(self, ctx: CaseContext) -> dict[str, Any]:
         return {"meeting_on": ctx.today}  # a date, never a date-time: the browser's zone must not move it
 
-    def apply(self, ctx: CaseContext, answer: FirstMeetingPlanAnswer) -> str | None:
+    def apply(self, ctx: CaseContext, answer: FirstMeetingPlanAnswer) -> StepOutcome | None:
         match = ctx.current_match()
         family = ctx.family(match)
         meeting_at = answer.meeting_time
@@ -60,7 +60,7 @@ class FirstMeetingPlanHandler(Handler[FirstMeetingPlanAnswer]):
                                                               family_name=family.name, meeting_at=meeting_at,
                                                               address=family.address or "",
                                                               family_local_area=family.local_area), ctx.attempt)
-        return "planned"
+        return StepOutcome.PLANNED
 
 
 class FirstMeetingAnswer(Answer):
@@ -92,7 +92,7 @@ class FirstMeetingHandler(Handler[FirstMeetingAnswer]):
         start = ctx.app.profile.timings.visits_start_after_first_meeting.after(match.first_meeting_at)
         return {"start_date": local_date(start)}
 
-    def apply(self, ctx: CaseContext, answer: FirstMeetingAnswer) -> str | None:
+    def apply(self, ctx: CaseContext, answer: FirstMeetingAnswer) -> StepOutcome | None:
         match = ctx.current_match()
         if answer.start_date is not None and answer.start_date > ctx.today:
             started_at = at_local(answer.start_date)
@@ -103,4 +103,4 @@ class FirstMeetingHandler(Handler[FirstMeetingAnswer]):
         match.started_at = started_at
         match.status = MatchStatus.ACTIVE
         ctx.audit("visits-start", self.step, {"started_at": started_at.isoformat()})
-        return "recorded"
+        return StepOutcome.RECORDED

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from casework.steps import ApprovalKind, CaseStatus, Role, Step, VisitKind
+from casework.steps import ApprovalKind, CaseStatus, Role, Step, StepOutcome, VisitKind
 from hjemtilos.approvals import InvalidRequest
 from hjemtilos.cases.context import CaseContext
 from hjemtilos.cases.handler import NO_SENSITIVE, Answer, Handler
@@ -68,7 +68,7 @@ class ScreeningHandler(Handler[ScreeningAnswer]):
             lines += ["", f"**Markeret til din vurdering:** se sagens side ({page})."]
         return lines
 
-    def apply(self, ctx: CaseContext, answer: ScreeningAnswer) -> str | None:
+    def apply(self, ctx: CaseContext, answer: ScreeningAnswer) -> StepOutcome | None:
         reason = answer.reason.strip()
         referrer = ctx.referrer()
         to = ctx.referrer_recipient()
@@ -81,7 +81,7 @@ class ScreeningHandler(Handler[ScreeningAnswer]):
             ctx.set_step(Step.CLOSED)
             ctx.mail(self.step, to, mc.ReferralRejected(recipient_name=referrer.name, case_reference=case.reference,
                                                         child_first_name=ctx.child_name, reason=reason), "rejected")
-            return "rejected"
+            return StepOutcome.REJECTED
         if answer.choice is ScreeningDecision.MORE_INFORMATION:
             if not reason:
                 raise InvalidRequest("Skriv hvilke oplysninger, du mangler.")
@@ -91,7 +91,7 @@ class ScreeningHandler(Handler[ScreeningAnswer]):
             ctx.ask_again("Venter på flere oplysninger fra henviser. Træf beslutningen, når de er her.")
             return None
         ctx.case.status = CaseStatus.ACTIVE
-        return "approved"
+        return StepOutcome.APPROVED
 
 
 class StartupMeetingAnswer(Answer):
@@ -132,8 +132,8 @@ class StartupMeetingHandler(Handler[StartupMeetingAnswer]):
                      "startup")
         return None
 
-    def apply(self, ctx: CaseContext, answer: StartupMeetingAnswer) -> str | None:
+    def apply(self, ctx: CaseContext, answer: StartupMeetingAnswer) -> StepOutcome | None:
         not_in_future(ctx, answer.child_visit_on, answer.startup_meeting_on)
         record_visit(ctx, VisitKind.CHILD_VISIT_AT_STARTUP, answer.child_visit_on)
         record_visit(ctx, VisitKind.STARTUP_MEETING, answer.startup_meeting_on)
-        return "held"
+        return StepOutcome.HELD

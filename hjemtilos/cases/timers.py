@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework.keys import family_wait_key, timer_key
 from casework.steps import CaseStatus, EndedBy, MatchStatus, Step, TimerKind
 from hjemtilos.app import App
 from hjemtilos.approvals import TimerState, audit, ensure_timer, set_step
@@ -29,14 +30,6 @@ class TimerView:
     key: str
     state: TimerState
     ending_pending: bool
-
-
-def timer_key(kind: TimerKind, attempt: int) -> str:
-    return f"timer-{kind}-{attempt}"
-
-
-def family_wait_key(attempt: int) -> str:
-    return f"wait-family-{attempt}"
 
 
 def _due(app: App, match: Match, kind: TimerKind) -> datetime:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from casework.clock import local_date
-from casework.steps import ApprovalKind, Continuation, Step, VisitAssessment, VisitKind
+from casework.steps import ApprovalKind, Continuation, Step, StepOutcome, VisitAssessment, VisitKind
 from hjemtilos.cases.context import CaseContext, family_recipient
 from hjemtilos.cases.handler import Answer, Handler
 from hjemtilos.cases.records import not_in_future, record_visit
@@ -52,10 +52,10 @@ class FirstVisitFollowupHandler(Handler[FirstVisitFollowupAnswer]):
                                        first_visit_on=first_visit), ctx.attempt)
         return None
 
-    def apply(self, ctx: CaseContext, answer: FirstVisitFollowupAnswer) -> str | None:
+    def apply(self, ctx: CaseContext, answer: FirstVisitFollowupAnswer) -> StepOutcome | None:
         not_in_future(ctx, answer.call_held_on)
         record_visit(ctx, VisitKind.FIRST_VISIT_CALL, answer.call_held_on)
-        return "held"
+        return StepOutcome.HELD
 
 
 class ChildVisitAnswer(Answer):
@@ -81,10 +81,10 @@ class ChildVisitHandler(Handler[ChildVisitAnswer]):
                                          coordinator_name=ctx.app.settings.coordinator_name), ctx.attempt)
         return None
 
-    def apply(self, ctx: CaseContext, answer: ChildVisitAnswer) -> str | None:
+    def apply(self, ctx: CaseContext, answer: ChildVisitAnswer) -> StepOutcome | None:
         not_in_future(ctx, answer.visit_held_on)
         record_visit(ctx, VisitKind.CHILD_VISIT, answer.visit_held_on, answer.assessment)
-        return "concern" if answer.assessment is VisitAssessment.CONCERN else "held"
+        return StepOutcome.CONCERN if answer.assessment is VisitAssessment.CONCERN else StepOutcome.HELD
 
 
 class ConcernFollowupAnswer(Answer):
@@ -101,10 +101,10 @@ class ConcernFollowupHandler(Handler[ConcernFollowupAnswer]):
                     "kontaktpersonen og familien) og registrér det her; detaljer noteres i sagsdatabasen. Skal "
                     "forløbet afsluttes, brug `end-case`.")
 
-    def apply(self, ctx: CaseContext, answer: ConcernFollowupAnswer) -> str | None:
+    def apply(self, ctx: CaseContext, answer: ConcernFollowupAnswer) -> StepOutcome | None:
         not_in_future(ctx, answer.followed_up_on)
         record_visit(ctx, VisitKind.CONCERN_FOLLOWUP, answer.followed_up_on, FOLLOWUP_RESULT[answer.result])
-        return "held"
+        return StepOutcome.HELD
 
 
 class FutureAgreementAnswer(Answer):
@@ -142,6 +142,6 @@ class FutureAgreementHandler(Handler[FutureAgreementAnswer]):
                      ctx.attempt)
         return None
 
-    def apply(self, ctx: CaseContext, answer: FutureAgreementAnswer) -> str | None:
+    def apply(self, ctx: CaseContext, answer: FutureAgreementAnswer) -> StepOutcome | None:
         ctx.current_match().continuation = answer.agreed.value
-        return answer.agreed.value
+        return StepOutcome(answer.agreed.value)

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from casework.clock import local_date
 from casework.eligibility import age_on
 from casework.families import needs_certificates
-from casework.steps import LIVE_MATCH, ApprovalKind, CaseStatus, FamilyStatus, MatchStatus, Role, Step
+from casework.keys import any_scope, approval_key
+from casework.steps import LIVE_MATCH, ApprovalKind, CaseStatus, FamilyStatus, MatchStatus, Role, Step, StepOutcome
 from hjemtilos.db.models import (
     CaseEnding,
     Child,
@@ -31,9 +32,9 @@ from hjemtilos.db.models import (
 __all__ = ["CertificateFact", "EndingFact", "FamilyFact", "MatchFact", "Outcome", "ReferralFact", "certificates",
            "endings", "families", "future_agreements", "matches", "referrals", "tally_of"]
 
-SCREENING_KEY = f"approval-{ApprovalKind.SCREENING}"
-FUTURE_KEY = f"approval-{ApprovalKind.FUTURE_AGREEMENT}-%"
-AGREED_KEY = f"approval-{ApprovalKind.MATCH_ANSWERS}-%"
+SCREENING_KEY = approval_key(ApprovalKind.SCREENING)
+FUTURE_KEY = any_scope(ApprovalKind.FUTURE_AGREEMENT)
+AGREED_KEY = any_scope(ApprovalKind.MATCH_ANSWERS)
 
 
 class Outcome(StrEnum):
@@ -106,9 +107,9 @@ def _month(moment: datetime) -> date:
 
 
 def _outcome(status: CaseStatus, screening: str | None) -> Outcome:
-    if screening == "approved":
+    if screening == StepOutcome.APPROVED:
         return Outcome.ACCEPTED
-    if screening == "rejected" or status is CaseStatus.REJECTED:
+    if screening == StepOutcome.REJECTED or status is CaseStatus.REJECTED:
         return Outcome.REJECTED
     if status is CaseStatus.SCREENING:
         return Outcome.AWAITING
@@ -132,11 +133,11 @@ def referrals(session: Session) -> list[ReferralFact]:
         .join(screening, screening.c.case_id == ReferralCase.id, isouter=True)).all()
     consent = dict(session.execute(
         select(HumanTask.case_id, func.min(HumanTask.completed_at))
-        .where(HumanTask.step == Step.CONSENT, HumanTask.outcome == "received", HumanTask.case_id.is_not(None))
+        .where(HumanTask.step == Step.CONSENT, HumanTask.outcome == StepOutcome.RECEIVED, HumanTask.case_id.is_not(None))
         .group_by(HumanTask.case_id)).tuples().all())
     agreed = dict(session.execute(
         select(HumanTask.case_id, func.min(HumanTask.completed_at))
-        .where(HumanTask.key.like(AGREED_KEY), HumanTask.outcome == "agreed", HumanTask.case_id.is_not(None))
+        .where(HumanTask.key.like(AGREED_KEY), HumanTask.outcome == StepOutcome.AGREED, HumanTask.case_id.is_not(None))
         .group_by(HumanTask.case_id)).tuples().all())
     met = dict(session.execute(
         select(Match.case_id, func.min(Match.first_meeting_at))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from casework.clock import local_date
 from casework.matching import family_reference
-from casework.steps import Continuation, FamilyStatus, MatchStatus, PlacementKind, Track
+from casework.steps import Continuation, FamilyStatus, MatchStatus, PlacementKind, StepOutcome, Track
 from hjemtilos.cases.screening import REJECTION_REASONS
 from hjemtilos.reports import facts as f
 from hjemtilos.reports.periods import Period
@@ -247,7 +247,7 @@ def _match_tables(matches: list[f.MatchFact], endings: list[f.EndingFact], agree
                    Column("nyt_match", "Heraf nyt match", "Of which re-matched")),
                   draw=(2,), label_columns=2, chart="bars", rows=tuple((ENDED_BY_DA.get(by, by), reason, n,
                          sum(1 for e in inside if (e.ended_by, e.reason) == (by, reason)
-                                   and e.outcome == "rematch"))
+                                   and e.outcome == StepOutcome.REMATCH))
                         for (by, reason), n in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))))
     said = Counter(outcome for at, outcome in agreements if period.holds(at))
     future = Table("fremtidsaftale", "Fremtidsaftaler (efter 10 måneder)", "Future agreements (after 10 months)",
@@ -349,7 +349,7 @@ def build_report(session: Session, period: Period, now: datetime, renewal_years:
         ("Afsluttet før tid i perioden / ended early in the period",
          sum(1 for m in matches if m.status is MatchStatus.ENDED and period.holds(m.ended_at))),
         ("Nye match efter en afslutning / re-matches after an ending",
-         sum(1 for e in endings if e.outcome == "rematch" and period.holds(e.handled_at))),
+         sum(1 for e in endings if e.outcome == StepOutcome.REMATCH and period.holds(e.handled_at))),
     )
     tables = [*_referral_tables(referrals, period), _waiting_table(referrals, period, hide_below),
               *_match_tables(matches, endings, f.future_agreements(session), period),

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.clock import local_date
+from casework.keys import approval_key
 from casework.matching import family_reference
 from casework.steps import Role
 from hjemtilos.app import App
@@ -28,7 +29,7 @@ def family_reminder(session: Session, app: App, task: HumanTask,
     family = load_family(session, task.family_id or 0)
     reference = family_reference(family.id)
     coordinator = coordinator_recipient(app)
-    if task.key != f"approval-{FamilyStep.FAMILY_APPROVAL}":
+    if task.key != approval_key(FamilyStep.FAMILY_APPROVAL):
         return [(coordinator, mc.CoordinatorReminder(recipient_name=coordinator.name, case_reference=reference,
                                                      task_title=task.title, waiting_since=task.created_at,
                                                      link=app.settings.inbox_url()))]

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from casework.clock import local_date
 from casework.eligibility import age_on
 from casework.families import needs_certificates
+from casework.keys import approval_key
 from casework.matching import family_reference
-from casework.steps import FamilyStatus
+from casework.steps import FamilyStatus, StepOutcome
 from hjemtilos.app import App
 from hjemtilos.approvals import (
     ApprovalState,
@@ -146,7 +147,7 @@ def record_certificate(session: Session, family_id: int, member_id: int, certifi
 
 
 def _key(kind: FamilyStep) -> str:
-    return f"approval-{kind}"
+    return approval_key(kind)
 
 
 def prepare_family_approval(app: App, family_id: int, kind: FamilyStep, now: datetime) -> FamilyApprovalView:
@@ -203,7 +204,7 @@ def _reject(family: VolunteerFamily, answer: FamilyAnswer) -> str:
     if not reason:
         raise InvalidRequest("Skriv en begrundelse, når familien afvises.")
     family.status, family.rejected_reason = FamilyStatus.REJECTED, reason[:500]
-    return "rejected"
+    return StepOutcome.REJECTED
 
 
 def _apply(session: Session, family: VolunteerFamily, task: HumanTask, answer: FamilyAnswer,
@@ -216,7 +217,7 @@ def _apply(session: Session, family: VolunteerFamily, task: HumanTask, answer: F
         if visit > today or interview > today:
             raise InvalidRequest("Datoerne kan ikke ligge i fremtiden.")
         family.home_visit_on, family.interview_on = visit, interview
-        return "done"
+        return StepOutcome.DONE
     if not isinstance(answer, FamilyApprovalAnswer):
         raise InvalidRequest("Ukendt formular / unknown form")
     if answer.choice is FamilyDecision.REJECT:
@@ -237,7 +238,7 @@ def _apply(session: Session, family: VolunteerFamily, task: HumanTask, answer: F
             reject_input(session, task, "Kan ikke godkendes endnu. Mangler: " + ", ".join(problems) + ".", now)
             return None
         family.status, family.approved_at = FamilyStatus.APPROVED, now
-        return "approved"
+        return StepOutcome.APPROVED
     reject_input(session, task, "Gemt. Mangler: " + (", ".join(status.missing) or "intet – klar til godkendelse") + ".",
                  now)
     return None

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from casework.clock import local_date
 from casework.eligibility import age_on
+from casework.keys import FAMILY_WAIT
 from casework.steps import FINISHED_CASE, MailStatus, Role
 from hjemtilos.db.models import (
     AuditEvent,
@@ -76,7 +77,7 @@ def _waits_for(task: HumanTask | None, timer_key: str | None) -> str:
     if task is not None:
         role = task.assignee_role
         return {"volunteer_family": "family", Role.CUSTODY_HOLDER.value: "parents"}.get(role, "coordinator")
-    if timer_key and timer_key.startswith("wait-family"):
+    if timer_key and timer_key.startswith(FAMILY_WAIT):
         return "new-family"
     return "timer" if timer_key else ""
 
