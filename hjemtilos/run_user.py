@@ -43,8 +43,13 @@ def system_group(name: str) -> int:
     try:
         return grp.getgrnam(name).gr_gid
     except KeyError:
-        subprocess.run(["groupadd", "--system", name], check=True, capture_output=True)
-        return grp.getgrnam(name).gr_gid
+        # another `up` starting at the same moment may create it first: then it exists, which is all we need
+        made = subprocess.run(["groupadd", "--system", name], check=False, capture_output=True, text=True)
+        try:
+            return grp.getgrnam(name).gr_gid
+        except KeyError:
+            raise SystemExit(f"Could not create the system group {name} (groupadd: {made.stderr.strip()[:200]}); "
+                             "create it by hand, or run 'hjemtilos up' as an ordinary user.") from None
 
 
 def system_user(name: str) -> pwd.struct_passwd:
@@ -52,9 +57,14 @@ def system_user(name: str) -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True)
-        return pwd.getpwnam(name)
+        made = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir",
+                               "/nonexistent", "--shell", "/usr/sbin/nologin", name],
+                              check=False, capture_output=True, text=True)
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            raise SystemExit(f"Could not create the system user {name} (useradd: {made.stderr.strip()[:200]}); "
+                             "create it by hand, or run 'hjemtilos up' as an ordinary user.") from None
 
 
 def open_path_for(paths: list[Path]) -> None:
