@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 from pydantic import Field
 
 from casework.steps import ChangeKind, EndedBy
 from hjemtilos import cases
 from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.cases.ending import CHANGES, ENDED_BY, REASONS
-from tasks.runtime import get_app, utcnow
+from tasks.runtime import get_app, once_task, side_effect_task, utcnow
 
 
 def started_by() -> str:
@@ -36,7 +35,7 @@ def started_by() -> str:
         return starter_of(session, str(run.deployment_id), run.created) or UNATTRIBUTED
 
 
-@task(name="record_ending", cache_policy=NO_CACHE, persist_result=False)
+@once_task
 def record_ending(case_reference: str, ended_by: EndedBy, reason: str, rematch: bool,
                   coordinator: str) -> str | None:
     _, run_id = cases.request_ending(get_app(), case_reference, ended_by=ended_by, reason=reason,
@@ -44,7 +43,7 @@ def record_ending(case_reference: str, ended_by: EndedBy, reason: str, rematch: 
     return run_id
 
 
-@task(name="wake_case_run", retries=3, retry_delay_seconds=[1, 5, 15], cache_policy=NO_CACHE, persist_result=False)
+@side_effect_task
 def wake_case_run(flow_run_id: str) -> bool:
     return PrefectOrchestrator().reschedule(flow_run_id)
 
@@ -76,7 +75,7 @@ def end_case(
     return "recorded"
 
 
-@task(name="record_circumstance_change", cache_policy=NO_CACHE, persist_result=False)
+@once_task
 def record_circumstance_change(case_reference: str, kind: ChangeKind, coordinator: str) -> int:
     return cases.record_change(get_app(), case_reference, kind, coordinator, utcnow())
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
-from prefect._internal.pydantic.v2_schema import create_v2_schema
 from prefect.client.schemas.objects import State
 from prefect.context import FlowRunContext
 from prefect.exceptions import Abort, ObjectNotFound, Pause, PrefectHTTPStatusError
@@ -26,6 +25,8 @@ from prefect.input.actions import create_flow_run_input
 from prefect.input.run_input import RunInput, run_input_subclass_from_type
 from prefect.states import Suspended
 from pydantic import ValidationError
+
+from hjemtilos.adapters.prefect_private import form_schema, mark_suspension_requested
 
 T = TypeVar("T", bound=RunInput)
 
@@ -44,7 +45,7 @@ def store_once(key: str, value: Any, flow_run_id: Any) -> None:
 
 def store_form_schema(form: type[RunInput], keyset: Mapping[Any, str], flow_run_id: Any) -> None:
     """The schema the server validates answers against (and the UI draws its form from), and the description."""
-    store_once(keyset["schema"], create_v2_schema(form.__name__, model_base=form), flow_run_id)
+    store_once(keyset["schema"], form_schema(form.__name__, form), flow_run_id)
     if isinstance(form._description, str) and form._description:
         store_once(keyset["description"], form._description, flow_run_id)
 
@@ -54,7 +55,6 @@ def suspend_for_input(form: type[T], key: str) -> T:
 
     Raises RuntimeError (or ObjectNotFound from loading) when the run was resumed without an answer, like
     Prefect's function."""
-    from prefect._flow_run_suspension import mark_flow_run_suspension_requested
     from prefect.client.orchestration import get_client
     from prefect.logging.loggers import get_run_logger
     from prefect.utilities.engine import propose_state_sync
@@ -100,5 +100,5 @@ def suspend_for_input(form: type[T], key: str) -> T:
         raise RuntimeError(f"Flow run cannot be suspended. Received unexpected state from API: {state}")
     store_form_schema(model, keyset, flow_run_id)
     get_run_logger(context=context).info("Suspended for input under key %s", key)
-    mark_flow_run_suspension_requested(flow_run_id, state)
+    mark_suspension_requested(flow_run_id, state)
     raise Pause(state=state)

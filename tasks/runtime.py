@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hjemtilos.app import App, build_app
 
-__all__ = ["CaseDatabaseError", "db_task", "get_app", "set_clock", "side_effect_task", "utcnow"]
+__all__ = ["CaseDatabaseError", "db_task", "get_app", "once_task", "set_clock", "side_effect_task", "utcnow"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,3 +76,10 @@ def side_effect_task(fn: Callable[P, R]) -> Task[P, R]:
     """A task with one side effect outside the case database (mail, Prefect's API): retried with longer waits."""
     return task(name=fn.__name__, retries=3, retry_delay_seconds=[2.0, 10.0, 30.0], cache_policy=NO_CACHE,
                 persist_result=False)(_withheld(fn))
+
+
+def once_task(fn: Callable[P, R]) -> Task[P, R]:
+    """A task that records a person's decision once (an early ending, a change of circumstances): not retried,
+    since a second attempt after a lost answer would be refused as a repeat; never cached, no result stored in
+    Prefect, and its database errors told without their data."""
+    return task(name=fn.__name__, retries=0, cache_policy=NO_CACHE, persist_result=False)(_withheld(fn))
