@@ -1,15 +1,59 @@
-"""Read models for people: the case overview behind ``hjemtilos cases``."""
+"""Read models for people: what an open case waits for (one rule, for the workspace's case list and for
+``hjemtilos cases``), and the case overview behind ``hjemtilos cases``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.keys import FAMILY_WAIT
+from casework.steps import FINISHED_CASE, Role
 from hjemtilos.db.models import HumanTask, ReferralCase, Timer
+
+__all__ = ["CaseRow", "Waiting", "case_overview", "open_work", "waiting_of"]
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What a case waits for: ``kind`` is ``coordinator``, ``family``, ``parents`` (an open task, by whom it is
+    answered), ``new-family`` (a family with room), ``timer`` or ``""`` (nothing); ``key`` the task's or timer's
+    key; ``due`` when it is due (a task: its escalation, else its due date; a timer: when it fires; a family:
+    never)."""
+
+    kind: str
+    key: str | None
+    due: datetime | None
+
+
+def waiting_of(task: HumanTask | None, timer: Timer | None) -> Waiting:
+    """The one rule: an open task comes first, then a timer."""
+    if task is not None:
+        role = task.assignee_role
+        kind = {"volunteer_family": "family", Role.CUSTODY_HOLDER.value: "parents"}.get(role, "coordinator")
+        return Waiting(kind, task.key, task.escalation_at or task.due_at)
+    if timer is not None and timer.key.startswith(FAMILY_WAIT):
+        return Waiting("new-family", timer.key, None)
+    if timer is not None:
+        return Waiting("timer", timer.key, timer.due_at)
+    return Waiting("", None, None)
+
+
+def open_work(session: Session, case_ids: Iterable[int]) -> tuple[dict[int, HumanTask], dict[int, Timer]]:
+    """Each case's first open task (the oldest) and its next open timer."""
+    ids = list(case_ids)
+    tasks: dict[int, HumanTask] = {}
+    for task in session.scalars(select(HumanTask).where(HumanTask.case_id.in_(ids), HumanTask.completed_at.is_(None))
+                                .order_by(HumanTask.id)):
+        tasks.setdefault(task.case_id or 0, task)
+    timers: dict[int, Timer] = {}
+    for timer in session.scalars(select(Timer).where(Timer.case_id.in_(ids), Timer.consumed_at.is_(None))
+                                 .order_by(Timer.due_at)):
+        timers.setdefault(timer.case_id, timer)
+    return tasks, timers
 
 
 @dataclass(frozen=True)
@@ -23,45 +67,14 @@ class CaseRow:
 
 
 def case_overview(session: Session, include_closed: bool = False) -> list[CaseRow]:
-    open_task_due = (
-        select(HumanTask.case_id, func.min(func.coalesce(HumanTask.escalation_at, HumanTask.due_at)).label("due"))
-        .where(HumanTask.completed_at.is_(None))
-        .group_by(HumanTask.case_id)
-        .subquery()
-    )
-    open_task = (
-        select(HumanTask.case_id, func.min(HumanTask.key).label("task_key"))
-        .where(HumanTask.completed_at.is_(None))
-        .group_by(HumanTask.case_id)
-        .subquery()
-    )
-    timer_due = (
-        select(Timer.case_id, func.min(Timer.due_at).label("due"), func.min(Timer.key).label("timer_key"))
-        .where(Timer.consumed_at.is_(None))
-        .group_by(Timer.case_id)
-        .subquery()
-    )
-    query = (
-        select(ReferralCase, open_task.c.task_key, open_task_due.c.due, timer_due.c.due, timer_due.c.timer_key)
-        .outerjoin(open_task, open_task.c.case_id == ReferralCase.id)
-        .outerjoin(open_task_due, open_task_due.c.case_id == ReferralCase.id)
-        .outerjoin(timer_due, timer_due.c.case_id == ReferralCase.id)
-        .order_by(ReferralCase.reference)
-    )
+    query = select(ReferralCase).order_by(ReferralCase.reference)
     if not include_closed:
-        query = query.where(ReferralCase.status.not_in(("closed", "rejected")))
+        query = query.where(ReferralCase.status.not_in(FINISHED_CASE))
+    cases = list(session.scalars(query))
+    tasks, timers = open_work(session, (case.id for case in cases))
     rows = []
-    for case, task_key, task_due, timer_due_at, timer_key in session.execute(query):
-        dues = [d for d in (task_due, timer_due_at) if d is not None]
-        if task_key:
-            waiting_for = f"coordinator: {task_key}"
-        elif timer_key and timer_key.startswith(FAMILY_WAIT):
-            waiting_for = "an approved family"
-            dues = [d for d in dues if d is not timer_due_at]
-        elif timer_key:
-            waiting_for = f"timer: {timer_key}"
-        else:
-            waiting_for = "-"
-        rows.append(CaseRow(case.reference, case.status, case.current_step, waiting_for, case.step_since,
-                            min(dues) if dues else None))
+    for case in cases:
+        waiting = waiting_of(tasks.get(case.id), timers.get(case.id))
+        label = {"": "-", "new-family": "an approved family"}.get(waiting.kind, f"{waiting.kind}: {waiting.key}")
+        rows.append(CaseRow(case.reference, case.status, case.current_step, label, case.step_since, waiting.due))
     return rows

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from casework.clock import local_date
 from casework.eligibility import age_on
-from casework.keys import FAMILY_WAIT
 from casework.steps import FINISHED_CASE, MailStatus, Role
 from hjemtilos.db.models import (
     AuditEvent,
@@ -31,6 +30,7 @@ from hjemtilos.db.models import (
     UserAccount,
     VolunteerFamily,
 )
+from hjemtilos.queries import open_work, waiting_of
 
 __all__ = ["CaseFilter", "CaseListRow", "case_list", "case_page", "dashboard", "families", "family_page"]
 
@@ -73,15 +73,6 @@ class CaseListRow:
     status: str
 
 
-def _waits_for(task: HumanTask | None, timer_key: str | None) -> str:
-    if task is not None:
-        role = task.assignee_role
-        return {"volunteer_family": "family", Role.CUSTODY_HOLDER.value: "parents"}.get(role, "coordinator")
-    if timer_key and timer_key.startswith(FAMILY_WAIT):
-        return "new-family"
-    return "timer" if timer_key else ""
-
-
 def case_list(session: Session, now: datetime, user_id: int | None, filters: CaseFilter) -> list[CaseListRow]:
     query = select(ReferralCase).order_by(ReferralCase.reference.desc())
     if not filters.closed:
@@ -98,22 +89,13 @@ def case_list(session: Session, now: datetime, user_id: int | None, filters: Cas
             func.lower(ReferralCase.reference).like(term), func.lower(Child.first_name).like(term),
             func.lower(Child.last_name).like(term)))
     cases = list(session.scalars(query.limit(500)))
-    ids = [c.id for c in cases]
-    tasks: dict[int, HumanTask] = {}
-    for open_task in session.scalars(select(HumanTask).where(HumanTask.case_id.in_(ids),
-                                                             HumanTask.completed_at.is_(None)).order_by(HumanTask.id)):
-        tasks.setdefault(open_task.case_id or 0, open_task)
-    timers: dict[int, Timer] = {}
-    for open_timer in session.scalars(select(Timer).where(Timer.case_id.in_(ids), Timer.consumed_at.is_(None))
-                                      .order_by(Timer.due_at)):
-        timers.setdefault(open_timer.case_id, open_timer)
+    tasks, timers = open_work(session, (c.id for c in cases))
     names = dict(session.execute(select(UserAccount.id, UserAccount.display_name)).tuples().all())
     today = local_date(now)
     rows = []
     for case in cases:
-        task, timer = tasks.get(case.id), timers.get(case.id)
-        waits = _waits_for(task, timer.key if timer else None)
-        due = task.escalation_at or task.due_at if task else (timer.due_at if timer and waits == "timer" else None)
+        waiting = waiting_of(tasks.get(case.id), timers.get(case.id))
+        waits, due = waiting.kind, waiting.due
         overdue = due is not None and due <= now
         if (filters.waits_for and waits != filters.waits_for) or (filters.overdue and not overdue):
             continue
