@@ -39,6 +39,11 @@ def worker(
     from hjemtilos.adapters.prefect import recover_orphaned_runs
     from hjemtilos.settings import Settings
 
+    if os.geteuid() == 0:
+        err.print("Advarsel: arbejderen kører som root, og dens forløb gør det også. / Warning: this worker runs as "
+                  "root, and so do its flow runs. 'hjemtilos up' runs them as the system user hjemtilos-run; for a "
+                  "worker of its own, start it as an unprivileged user (e.g. 'runuser -u hjemtilos-run -- hjemtilos "
+                  "worker') with a case database that user may reach.")
     url = api_url(Settings())
     with prefect_api(url):
         recovered = recover_orphaned_runs(include_running=sole)
