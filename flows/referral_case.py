@@ -10,6 +10,9 @@ timekeeper resumes it. No flow-level retries (a flow retry would start over with
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from prefect import flow
 from prefect.context import FlowRunContext
 from prefect.flow_runs import suspend_flow_run
@@ -52,6 +55,36 @@ def _tag(kind: str, waits_for: str) -> None:
         tag_waiting_run(run_id, kind, waits_for)
 
 
+@dataclass(frozen=True)
+class CaseApproval:
+    """A case's approval as its run waits on it (``flows.approvals.AwaitedStep``)."""
+
+    case_id: int
+    kind: ApprovalKind
+    scope: int | None
+
+    def open(self) -> cases.ApprovalView:
+        current = open_approval(self.case_id, self.kind, self.scope)
+        if current.ending_pending:
+            raise EndedEarly
+        return current
+
+    def form_model(self, current: cases.ApprovalView) -> type[cases.Answer]:
+        return cases.handler_for(self.kind).answer_model(current.form)
+
+    def initial(self, current: cases.ApprovalView) -> dict[str, Any]:
+        return current.initial
+
+    def record(self, round_: int, answer: cases.Answer) -> cases.SubmitResult:
+        return record_approval(self.case_id, self.kind, self.scope, round_, answer)
+
+    def skip(self, round_: int) -> None:
+        skip_approval_round(self.case_id, self.kind, self.scope, round_)
+
+    def before_suspend(self, current: cases.ApprovalView) -> None:
+        _tag(self.kind, "coordinator")
+
+
 def await_approval(case_id: int, kind: ApprovalKind, scope: int | None = None,
                    done: cases.CaseInfo | None = None) -> cases.SubmitResult:
     """``done``: the case as this execution found it; what it records as answered is skipped without a task, so a
@@ -59,24 +92,7 @@ def await_approval(case_id: int, kind: ApprovalKind, scope: int | None = None,
     outcome = done.answered.get(cases.handler_for(kind).key(scope)) if done else None
     if outcome is not None:
         return cases.SubmitResult(True, outcome, None)
-
-    def view() -> cases.ApprovalView:
-        current = open_approval(case_id, kind, scope)
-        if current.ending_pending:
-            raise EndedEarly
-        return current
-
-    def model_of(current: cases.ApprovalView) -> type[cases.Answer]:
-        return cases.handler_for(kind).answer_model(current.form)
-
-    def record(round_: int, answer: cases.Answer) -> cases.SubmitResult:
-        return record_approval(case_id, kind, scope, round_, answer)
-
-    def before_suspend(_: cases.ApprovalView) -> None:
-        _tag(kind, "coordinator")
-
-    return await_answer(view, model_of, lambda current: current.initial, record,
-                        lambda round_: skip_approval_round(case_id, kind, scope, round_), before_suspend)
+    return await_answer(CaseApproval(case_id, kind, scope))
 
 
 def await_timer(case_id: int, kind: TimerKind, attempt: int, done: cases.CaseInfo | None = None) -> None:

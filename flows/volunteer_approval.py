@@ -2,25 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from prefect import flow
 from prefect.context import FlowRunContext
 
 from casework.steps import FamilyStatus, StepOutcome
 from flows.approvals import await_answer
-from hjemtilos.volunteers import FamilyApprovalView, FamilyStep, answer_model
+from hjemtilos.approvals import SubmitResult
+from hjemtilos.volunteers.screening import FamilyAnswer, FamilyApprovalView, FamilyStep, answer_model
 from tasks.case_tasks import tag_waiting_run
 from tasks.family_tasks import open_family_approval, read_family_info, record_family_approval, skip_family_round
 from tasks.timekeeper_tasks import wake_family_waits
 
 
-def await_family_approval(family_id: int, kind: FamilyStep, run_id: str | None) -> str | None:
-    def before_suspend(_: FamilyApprovalView) -> None:
-        if run_id:
-            tag_waiting_run(run_id, f"volunteer-{kind}", "coordinator", family=True)
+@dataclass(frozen=True)
+class FamilyApproval:
+    """A family's screening step as its run waits on it (``flows.approvals.AwaitedStep``)."""
 
-    return await_answer(lambda: open_family_approval(family_id, kind), answer_model, lambda _: {},
-                        lambda round_, answer: record_family_approval(family_id, kind, round_, answer),
-                        lambda round_: skip_family_round(family_id, kind, round_), before_suspend).outcome
+    family_id: int
+    kind: FamilyStep
+    run_id: str | None
+
+    def open(self) -> FamilyApprovalView:
+        return open_family_approval(self.family_id, self.kind)
+
+    def form_model(self, current: FamilyApprovalView) -> type[FamilyAnswer]:
+        return answer_model(current)
+
+    def initial(self, current: FamilyApprovalView) -> dict[str, Any]:
+        return {}
+
+    def record(self, round_: int, answer: FamilyAnswer) -> SubmitResult:
+        return record_family_approval(self.family_id, self.kind, round_, answer)
+
+    def skip(self, round_: int) -> None:
+        skip_family_round(self.family_id, self.kind, round_)
+
+    def before_suspend(self, current: FamilyApprovalView) -> None:
+        if self.run_id:
+            tag_waiting_run(self.run_id, f"volunteer-{self.kind}", "coordinator", family=True)
+
+
+def await_family_approval(family_id: int, kind: FamilyStep, run_id: str | None) -> str | None:
+    return await_answer(FamilyApproval(family_id, kind, run_id)).outcome
 
 
 @flow(name="volunteer-approval", persist_result=False, log_prints=False)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,9 +24,9 @@ from casework.profiles import Timings
 from casework.steps import Role, StepOutcome
 from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, Timer
 
-__all__ = ["CANCELLED", "ApprovalState", "InvalidRequest", "SubmitResult", "TimerState", "approval_state_of", "audit",
-           "cancel_open_waits", "complete_task", "ensure_timer", "get_family_task", "get_task", "open_task",
-           "reject_input", "set_step", "skip", "submit"]
+__all__ = ["CANCELLED", "Answer", "ApprovalState", "InvalidRequest", "StepHandler", "SubmitResult", "TimerState",
+           "approval_state_of", "audit", "cancel_open_waits", "complete_task", "ensure_timer", "get_family_task",
+           "get_task", "open_task", "reject_input", "set_step", "skip", "submit"]
 
 
 CANCELLED = StepOutcome.CANCELLED  # the outcome of an approval closed by an early ending
@@ -33,6 +34,52 @@ CANCELLED = StepOutcome.CANCELLED  # the outcome of an approval closed by an ear
 
 class InvalidRequest(ValueError):
     """An answer or request that cannot be carried out, with a message for the person (Danish / English)."""
+
+
+class Answer(BaseModel):
+    """The base of every coordinator's answer, to a case's step or a volunteer family's. Labels and help texts are
+    Danish: they are the form. Who answered is not a field: it is the signed-in user whose Resume the front door
+    recorded (hjemtilos/audit/access.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+S = TypeVar("S")  # what a step works on: a case's context (hjemtilos.cases) or a family's (hjemtilos.volunteers)
+A = TypeVar("A", bound=Answer)
+
+
+class StepHandler(Generic[S, A]):
+    """One programme step that waits for a coordinator, whatever its subject: its typed answer model (the Resume
+    form is built from it), its title, what opening it does, how it is described and what an answer does.
+    ``hjemtilos.cases.Handler`` (a referral case's steps) and ``hjemtilos.volunteers.FamilyHandler`` (a volunteer
+    family's screening) are its two kinds; each step is a subclass in its subject's table."""
+
+    title: ClassVar[str]
+    answer: ClassVar[type[Answer]]
+    instructions: ClassVar[str] = ""
+
+    def reminder_after(self, timings: Timings) -> Duration:
+        return timings.approval_reminder_after
+
+    def escalation_after(self, timings: Timings) -> Duration:
+        return timings.approval_escalation_after
+
+    def open(self, ctx: S) -> dict[str, Any] | None:
+        """Rows and mails that belong to opening the step (same transaction); returns the task's data."""
+        return None
+
+    def describe(self, ctx: S) -> list[str]:
+        """Markdown lines for the Resume dialog: what to do. No names, no special-category data."""
+        return [self.instructions]
+
+    def initial(self, ctx: S) -> dict[str, Any]:
+        """Values the form starts with."""
+        return {}
+
+    def apply(self, ctx: S, answer: A) -> StepOutcome | None:
+        """Carry out an answer: returns the outcome, or None when recorded but not finished (the handler has opened
+        the next round). Raises InvalidRequest when the answer cannot be accepted."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,15 @@ import json
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from casework.referral import Referral
 from casework.steps import FamilyStatus
 from hjemtilos.app import App
 from hjemtilos.db.models import AuditEvent, VolunteerFamily
-from hjemtilos.intake import IntakeRejected, StoredCase, receive_referral
-from hjemtilos.orchestration import Orchestrator
+from hjemtilos.intake import StoredCase
 from hjemtilos.paths import EXAMPLES
-from hjemtilos.runs import start_case_run
+from hjemtilos.submission import OrchestratorScope, orchestrator_scope, submit_referrals
 
 DEMO_FAMILIES = [  # name, e-mail, street address, local area, languages
     ("Familien Holm", "holm@example.dk", "Jægersborggade 12, 2200 København N", "Nørrebro", ["da"]),
@@ -23,29 +23,32 @@ DEMO_FAMILIES = [  # name, e-mail, street address, local area, languages
 ]
 
 
-def load_demo(app: App, orchestrator: Orchestrator | None = None) -> list[str]:
-    """Idempotent: does nothing when the demo was loaded before. Starts the cases' runs (Prefect's by default)."""
+class _AlreadyLoaded(Exception):
+    """The demo was loaded before: what this call stored is rolled back."""
+
+
+def _add_families(session: Session, stored: list[StoredCase]) -> None:
+    if session.scalar(select(AuditEvent.id).where(AuditEvent.action == "demo-loaded")) is not None:
+        raise _AlreadyLoaded
+    now = stored[0].created_at if stored else datetime.now(UTC)
+    for name, email, address, area, languages in DEMO_FAMILIES:
+        session.add(VolunteerFamily(name=name, email=email, local_area=area, address=address, languages=languages,
+                                    capacity=1, status=FamilyStatus.APPROVED, approved_at=now, created_at=now))
+    session.add(AuditEvent(case_id=None, at=now, actor="demo", action="demo-loaded", step=None, detail=None))
+
+
+def load_demo(app: App, orchestrator: OrchestratorScope | None = None) -> list[str]:
+    """Idempotent: does nothing when the demo was loaded before. Starts the cases' runs (Prefect's, on the server
+    of the client's settings, by default)."""
     if orchestrator is None:
         from hjemtilos.adapters.prefect import PrefectOrchestrator
 
-        orchestrator = PrefectOrchestrator()
-    now = datetime.now(UTC)
-    stored_cases: list[StoredCase] = []
-    with app.session_factory.begin() as session:
-        if session.scalar(select(AuditEvent.id).where(AuditEvent.action == "demo-loaded")) is not None:
-            return []
-        for name, email, address, area, languages in DEMO_FAMILIES:
-            session.add(VolunteerFamily(name=name, email=email, local_area=area, address=address,
-                                        languages=languages, capacity=1, status=FamilyStatus.APPROVED, approved_at=now,
-                                        created_at=now))
-        for example in ("referral-standard.json", "referral-residential-home.json", "referral-youth-14.json"):
-            referral = Referral.model_validate(json.loads((EXAMPLES / example).read_text()))
-            try:
-                stored = receive_referral(app, session, referral, now, actor="demo")
-            except IntakeRejected:
-                continue
-            stored_cases.append(stored)
-        session.add(AuditEvent(case_id=None, at=now, actor="demo", action="demo-loaded", step=None, detail=None))
-    for stored in stored_cases:
-        start_case_run(app, orchestrator, stored.case_id, stored.reference, stored.created_at, now)
-    return [stored.reference for stored in stored_cases]
+        orchestrator = orchestrator_scope(PrefectOrchestrator())
+    referrals = [Referral.model_validate(json.loads((EXAMPLES / example).read_text()))
+                 for example in ("referral-standard.json", "referral-residential-home.json", "referral-youth-14.json")]
+    try:
+        submitted = submit_referrals(app, referrals, actor="demo", now=datetime.now(UTC), orchestrator=orchestrator,
+                                     within=_add_families, skip_rejected=True)
+    except _AlreadyLoaded:
+        return []
+    return [case.stored.reference for case in submitted]

@@ -12,7 +12,8 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from hjemtilos.app import App
     from hjemtilos.embedded_pg import EmbeddedPostgres
     from hjemtilos.housekeeping import Housekeeper
+    from hjemtilos.orchestration import Orchestrator
     from hjemtilos.timekeeping import TickReport
 
 from hjemtilos.prefect_processes import (
@@ -127,8 +129,7 @@ class System:
         if self.demo:
             from hjemtilos.demo import load_demo
 
-            with prefect_api(self.endpoints.api_url, self.auth):
-                load_demo(self.app)
+            load_demo(self.app, self.orchestrator)
 
     def _prepare_data_folder(self) -> None:
         """Databases, Prefect's home, caught mail: the system's user's alone; as root, the flow runs' user gets its
@@ -207,23 +208,12 @@ class System:
         door; a submitted referral starts its case run."""
         import uvicorn
 
-        from hjemtilos.adapters.prefect import PrefectOrchestrator
-        from hjemtilos.intake import StoredCase
-        from hjemtilos.runs import start_case_run
         from hjemtilos.web.app import create_app
         from hjemtilos.workspace.app import create_workspace
 
-        def start_run(stored: StoredCase) -> str | None:
-            with prefect_api(self.endpoints.api_url, self.auth):
-                try:
-                    return start_case_run(self.app, PrefectOrchestrator(), stored.case_id, stored.reference,
-                                          stored.created_at, _utcnow())
-                except Exception:  # noqa: BLE001 - the case is stored; the timekeeper starts runs for cases without one
-                    return None
-
         web = create_workspace(self.app, prefect_api=self.endpoints.api_url, prefect_auth=self.auth,
                                health=self.health, wake=self.wake, recorder=self._recorder())
-        web.mount("/henvisning", create_app(self.app, start_run, root="/henvisning"))
+        web.mount("/henvisning", create_app(self.app, self.orchestrator, root="/henvisning"))
         config = uvicorn.Config(web, host="127.0.0.1", port=self.settings.form_port, log_level="warning",
                                 proxy_headers=True, forwarded_allow_ips="127.0.0.1")
         server = uvicorn.Server(config)
@@ -231,13 +221,19 @@ class System:
         self._form_thread.start()
         return server
 
-    def wake(self, flow_run_id: str) -> object:
-        """Reschedule a case run at once (an early ending or a change recorded on the case page): the warm worker
-        picks it up within a second; if this fails, the timekeeper's next tick carries the ending out."""
+    @contextmanager
+    def orchestrator(self) -> Iterator[Orchestrator]:
+        """Prefect, as the application sees it, on this system's server (for calls from any thread)."""
         from hjemtilos.adapters.prefect import PrefectOrchestrator
 
         with prefect_api(self.endpoints.api_url, self.auth):
-            return PrefectOrchestrator().reschedule(flow_run_id)
+            yield PrefectOrchestrator()
+
+    def wake(self, flow_run_id: str) -> object:
+        """Reschedule a case run at once (an early ending or a change recorded on the case page): the warm worker
+        picks it up within a second; if this fails, the timekeeper's next tick carries the ending out."""
+        with self.orchestrator() as orchestrator:
+            return orchestrator.reschedule(flow_run_id)
 
     def _recorder(self) -> Callable[[str, str, str, bool], None] | None:
         """With HJEMTILOS_FRONT_DOOR_RECORD: every decision of the front door as a JSON line (recording a tour)."""

@@ -22,6 +22,7 @@ class FakeOrchestrator:
     resumed: list[str] = field(default_factory=list)
     rescheduled: list[str] = field(default_factory=list)
     started: dict[str, str] = field(default_factory=dict)  # run key -> run id
+    started_references: list[str] = field(default_factory=list)  # the cases whose runs were started, in order
     forms: dict[tuple[str, str], FormStatus] = field(default_factory=dict)  # (run id, pause key) -> status
     form_checks: list[tuple[str, str]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)  # runs deleted by retention
@@ -43,6 +44,7 @@ class FakeOrchestrator:
         return run_id
 
     def start_case(self, case_id: int, reference: str, run_key: str) -> str:
+        self.started_references.append(reference)
         return self._start(f"referral-case:{run_key}")
 
     def start_family(self, family_id: int, reference: str, run_key: str) -> str:

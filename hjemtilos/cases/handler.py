@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import Field, WithJsonSchema
 
-from casework.durations import Duration
 from casework.keys import approval_key
-from casework.profiles import Timings
-from casework.steps import ApprovalKind, Role, Step, StepOutcome
+from casework.steps import ApprovalKind, Role, Step
+from hjemtilos.approvals import Answer, StepHandler
 from hjemtilos.cases.context import CaseContext
 
 __all__ = ["NO_SENSITIVE", "Answer", "FormSpec", "Handler", "OptionalDate", "optional_date"]
@@ -34,13 +33,6 @@ def optional_date(title: str, description: str = "") -> Any:
     return Field(default=None, title=title, description=description or None, json_schema_extra=_no_default)
 
 
-class Answer(BaseModel):
-    """The base of every coordinator's answer. Labels and help texts are Danish: they are the form. Who answered
-    is not a field: it is the signed-in user whose Resume the front door recorded (hjemtilos/audit/access.py)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
 A = TypeVar("A", bound=Answer)
 
 
@@ -54,45 +46,20 @@ class FormSpec:
     choices: tuple[str, ...] = ()
 
 
-class Handler(Generic[A]):
-    """One approval kind. Subclasses set the class attributes and override what their step does."""
+class Handler(StepHandler[CaseContext, A]):
+    """One approval kind of a referral case. Subclasses set the class attributes and override what their step
+    does (``StepHandler`` says what each method is for)."""
 
     kind: ClassVar[ApprovalKind]
     step: ClassVar[Step]
-    title: ClassVar[str]
-    answer: ClassVar[type[Answer]]
-    instructions: ClassVar[str] = ""
     scoped: ClassVar[bool] = True  # keyed by match attempt (or ending); screening, start-up and consent are not
     reminder_role: ClassVar[Role] = Role.COORDINATOR
 
     def key(self, scope: int | None) -> str:
         return approval_key(self.kind, scope if self.scoped else None)
 
-    def reminder_after(self, timings: Timings) -> Duration:
-        return timings.approval_reminder_after
-
-    def escalation_after(self, timings: Timings) -> Duration:
-        return timings.approval_escalation_after
-
     def spec(self, ctx: CaseContext) -> FormSpec:
         return FormSpec(self.kind)
 
     def answer_model(self, spec: FormSpec) -> type[Answer]:
         return self.answer
-
-    def open(self, ctx: CaseContext) -> dict[str, Any] | None:
-        """Rows and mails that belong to opening the step (same transaction); returns the task's data."""
-        return None
-
-    def describe(self, ctx: CaseContext) -> list[str]:
-        """Markdown lines for the Resume dialog: what to do. No names, no special-category data."""
-        return [self.instructions]
-
-    def initial(self, ctx: CaseContext) -> dict[str, Any]:
-        """Values the form starts with."""
-        return {}
-
-    def apply(self, ctx: CaseContext, answer: A) -> StepOutcome | None:
-        """Carry out an answer: returns the outcome, or None when recorded but not finished (the handler has opened
-        the next round). Raises InvalidRequest when the answer cannot be accepted."""
-        raise NotImplementedError

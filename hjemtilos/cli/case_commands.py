@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,7 +13,10 @@ from rich.table import Table
 from casework.referral import Referral
 from hjemtilos.app import App
 from hjemtilos.cli.common import api_url, build, err, load_json, local, now, out, prefect_reachable
-from hjemtilos.intake import StoredCase
+
+if TYPE_CHECKING:
+    from hjemtilos.orchestration import Orchestrator
+    from hjemtilos.submission import OrchestratorScope, Submitted
 
 __all__ = ["cases", "refer"]
 
@@ -24,55 +29,63 @@ def refer(
     Exit code 0: stored. 1: the referral was rejected (each reason is listed; nothing is stored).
     2: the file could not be read.
     """
-    from hjemtilos.intake import IntakeRejected, receive_referral
+    from hjemtilos.intake import IntakeRejected
+    from hjemtilos.submission import submit_referral
 
     referral = load_json(file, Referral, "Henvisningen", "the referral")
     application = build()
+    orchestrator = _orchestrator(application)
     try:
-        with application.session_factory.begin() as session:
-            stored = receive_referral(application, session, referral, now(), actor="cli")
+        submitted = submit_referral(application, referral, actor="cli", now=now(), orchestrator=orchestrator)
     except IntakeRejected as exc:
         err.print(f"[red]Henvisningen kan ikke modtages / the referral cannot be accepted "
                   f"({len(exc.reasons)} grunde/reasons):[/red]")
         for reason in exc.reasons:
             err.print(f"  {reason.field}: {reason.da} / {reason.en}", markup=False, highlight=False)
         raise typer.Exit(1) from exc
-    out.print(stored.reference)
-    _start_case_run(application, stored)
-    if stored.flags:
-        err.print("Til koordinatoren / for the coordinator: " + ", ".join(flag.value for flag in stored.flags))
+    out.print(submitted.stored.reference)
+    _say_how_the_run_went(application, orchestrator, submitted)
+    if submitted.stored.flags:
+        err.print("Til koordinatoren / for the coordinator: " + ", ".join(flag.value for flag in submitted.stored.flags))
 
 
-def _start_case_run(application: App, stored: StoredCase) -> str | None:
-    """Start the case's referral-case run and say what happened; the case is stored either way, and the
-    timekeeper starts the run of a case that has none at its next tick."""
+LATER_DA, LATER_EN = "timekeeperen starter forløbet ved sin næste runde", "the timekeeper starts its run at its next tick"
+
+
+def _orchestrator(application: App) -> OrchestratorScope | None:
+    """Prefect on the system's server, or None when nothing answers there (the case is stored all the same)."""
     from hjemtilos.prefect_processes import prefect_status
 
     url = api_url(application.settings)
     status = prefect_status(url)
-    later_da, later_en = "timekeeperen starter forløbet ved sin næste runde", "the timekeeper starts its run at its next tick"
     if status == "down":
-        err.print(f"Sagen er gemt. Prefect kører ikke (intet svar på {url}): {later_da}, når systemet er oppe. / "
-                  f"The case is stored. Prefect is not running (nothing answers at {url}): {later_en} once the "
-                  "system is up.")
         return None
     if status == "slow":
         err.print(f"Prefect svarer langsomt (ikke inden for 2 s); prøver stadig. / Prefect is slow to answer (not "
                   f"within 2 s at {url}); trying anyway.")
-    from hjemtilos.adapters.prefect import PrefectOrchestrator
-    from hjemtilos.prefect_processes import prefect_api
-    from hjemtilos.runs import start_case_run
 
-    with prefect_api(url):
-        try:
-            run_id = start_case_run(application, PrefectOrchestrator(), stored.case_id, stored.reference,
-                                    stored.created_at, now())
-        except Exception as exc:  # noqa: BLE001 - the case is stored; the timekeeper starts runs for cases without one
-            err.print(f"Sagen er gemt, men forløbet kunne ikke startes nu ({type(exc).__name__}): {later_da}. / "
-                      f"The case is stored, but its run could not be started now: {later_en}.")
-            return None
-    err.print(f"Sagen er gemt, og forløbet er startet i Prefect / the case is stored and its run started: {run_id}")
-    return run_id
+    @contextmanager
+    def on_server() -> Iterator[Orchestrator]:
+        from hjemtilos.adapters.prefect import PrefectOrchestrator
+        from hjemtilos.prefect_processes import prefect_api
+
+        with prefect_api(url):
+            yield PrefectOrchestrator()
+
+    return on_server
+
+
+def _say_how_the_run_went(application: App, orchestrator: OrchestratorScope | None, submitted: Submitted) -> None:
+    if orchestrator is None:
+        err.print(f"Sagen er gemt. Prefect kører ikke (intet svar på {api_url(application.settings)}): {LATER_DA}, når "
+                  f"systemet er oppe. / The case is stored. Prefect is not running (nothing answers at "
+                  f"{api_url(application.settings)}): {LATER_EN} once the system is up.")
+    elif submitted.run_id is None:
+        err.print(f"Sagen er gemt, men forløbet kunne ikke startes nu ({submitted.run_error}): {LATER_DA}. / "
+                  f"The case is stored, but its run could not be started now: {LATER_EN}.")
+    else:
+        err.print("Sagen er gemt, og forløbet er startet i Prefect / the case is stored and its run started: "
+                  f"{submitted.run_id}")
 
 
 def cases(

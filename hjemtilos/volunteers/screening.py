@@ -7,21 +7,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from casework.clock import local_date
+from casework.durations import Duration
 from casework.eligibility import age_on
 from casework.families import needs_certificates
 from casework.keys import approval_key
 from casework.matching import family_reference
+from casework.profiles import Timings
 from casework.steps import FamilyStatus, StepOutcome
 from hjemtilos.app import App
 from hjemtilos.approvals import (
+    Answer,
     ApprovalState,
     InvalidRequest,
+    StepHandler,
     SubmitResult,
     approval_state_of,
     get_family_task,
@@ -33,9 +37,23 @@ from hjemtilos.approvals import (
 from hjemtilos.db.models import AuditEvent, FamilyMember, HumanTask, VolunteerFamily
 from hjemtilos.volunteers.registry import load_family, members_of, status_of
 
-__all__ = ["Certificate", "CertificateError", "FamilyApprovalAnswer", "FamilyApprovalView", "FamilyStep",
-           "HomeVisitAnswer", "answer_model", "prepare_family_approval", "record_certificate", "skip_family_round",
-           "submit_family_approval"]
+__all__ = [
+    "FAMILY_HANDLERS",
+    "Certificate",
+    "CertificateError",
+    "FamilyAnswer",
+    "FamilyApprovalAnswer",
+    "FamilyApprovalView",
+    "FamilyContext",
+    "FamilyHandler",
+    "FamilyStep",
+    "HomeVisitAnswer",
+    "answer_model",
+    "prepare_family_approval",
+    "record_certificate",
+    "skip_family_round",
+    "submit_family_approval",
+]
 
 NO_CERTIFICATE_TEXT = "Skriv ikke oplysninger fra straffeattester her."
 
@@ -62,8 +80,6 @@ class Certificate(StrEnum):
 
 
 CERTIFICATE_LABEL = {Certificate.CHILD: "børneattest", Certificate.CRIMINAL_RECORD: "straffeattest"}
-TITLES = {FamilyStep.HOME_VISIT: "Hjemmebesøg og samtale med familien",
-          FamilyStep.FAMILY_APPROVAL: "Attester, e-læring og godkendelse af familien"}
 
 
 @dataclass(frozen=True)
@@ -74,9 +90,7 @@ class FamilyApprovalView:
     members_needing_certificates: tuple[int, ...]  # 1-based member numbers
 
 
-class FamilyAnswer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FamilyAnswer(Answer):
     reason: str = Field(default="", max_length=500, title="Begrundelse ved afvisning",
                         description=NO_CERTIFICATE_TEXT)
 
@@ -103,10 +117,6 @@ class FamilyApprovalAnswer(FamilyAnswer):
     @property
     def choice(self) -> FamilyDecision:
         return DECISION_CHOICE[self.decision]
-
-
-def answer_model(view: FamilyApprovalView) -> type[FamilyAnswer]:
-    return HomeVisitAnswer if view.kind is FamilyStep.HOME_VISIT else FamilyApprovalAnswer
 
 
 class CertificateError(ValueError):
@@ -146,104 +156,162 @@ def record_certificate(session: Session, family_id: int, member_id: int, certifi
     return member
 
 
-def _key(kind: FamilyStep) -> str:
-    return approval_key(kind)
+@dataclass
+class FamilyContext:
+    """What a family step's handler works with: the family, its open task, the time, who answered."""
+
+    session: Session
+    family: VolunteerFamily
+    task: HumanTask
+    now: datetime
+    family_page: str
+    actor: str = "system"
+
+    @property
+    def today(self) -> date:
+        return local_date(self.now)
 
 
-def prepare_family_approval(app: App, family_id: int, kind: FamilyStep, now: datetime) -> FamilyApprovalView:
-    timings = app.profile.timings
-    with app.session_factory.begin() as session:
-        family = load_family(session, family_id)
-        task, _ = open_task(session, None, family_id=family.id, key=_key(kind), step=f"volunteer-{kind}",
-                            title=TITLES[kind], now=now, timings=timings,
-                            reminder_after=timings.screening_reminder_after)
-        today = local_date(now)
-        needing = tuple(i for i, m in enumerate(members_of(family), start=1) if needs_certificates(m.birth_date, today))
-        return FamilyApprovalView(kind, approval_state_of(task), _describe(family, kind, task, today,
-                                                                     app.settings.workspace_url(f"/familier/{family.id}")),
-                                  needing)
+F = TypeVar("F", bound=FamilyAnswer)
 
 
-def _describe(family: VolunteerFamily, kind: FamilyStep, task: HumanTask, today: date, family_page: str) -> str:
-    lines = [f"## {family_reference(family.id)}: {TITLES[kind]}", ""]
-    if task.last_error:
-        lines += [f"> **{task.last_error}**", ""]
-    if kind is FamilyStep.HOME_VISIT:
-        lines.append("Besøg familien hjemme og hold samtalen. Registrér datoerne og om screeningen fortsætter.")
-    else:
+class FamilyHandler(StepHandler[FamilyContext, F]):
+    """One step of a volunteer family's screening (``StepHandler`` says what each method is for)."""
+
+    kind: ClassVar[FamilyStep]
+    answer: ClassVar[type[FamilyAnswer]]
+
+    @property
+    def key(self) -> str:
+        return approval_key(self.kind)
+
+    @property
+    def step(self) -> str:
+        return f"volunteer-{self.kind}"
+
+    def reminder_after(self, timings: Timings) -> Duration:
+        return timings.screening_reminder_after
+
+    def escalation_after(self, timings: Timings) -> Duration:
+        return timings.approval_escalation_after
+
+    def reject(self, ctx: FamilyContext, answer: FamilyAnswer) -> StepOutcome:
+        reason = answer.reason.strip()
+        if not reason:
+            raise InvalidRequest("Skriv en begrundelse, når familien afvises.")
+        ctx.family.status, ctx.family.rejected_reason = FamilyStatus.REJECTED, reason[:500]
+        return StepOutcome.REJECTED
+
+
+class HomeVisitHandler(FamilyHandler[HomeVisitAnswer]):
+    kind = FamilyStep.HOME_VISIT
+    title = "Hjemmebesøg og samtale med familien"
+    answer = HomeVisitAnswer
+    instructions = "Besøg familien hjemme og hold samtalen. Registrér datoerne og om screeningen fortsætter."
+
+    def apply(self, ctx: FamilyContext, answer: HomeVisitAnswer) -> StepOutcome | None:
+        if answer.choice is FamilyDecision.REJECT:
+            return self.reject(ctx, answer)
+        visit, interview = answer.home_visit_on, answer.interview_on
+        if visit > ctx.today or interview > ctx.today:
+            raise InvalidRequest("Datoerne kan ikke ligge i fremtiden.")
+        ctx.family.home_visit_on, ctx.family.interview_on = visit, interview
+        return StepOutcome.DONE
+
+
+class FamilyApprovalHandler(FamilyHandler[FamilyApprovalAnswer]):
+    kind = FamilyStep.FAMILY_APPROVAL
+    title = "Attester, e-læring og godkendelse af familien"
+    answer = FamilyApprovalAnswer
+
+    def describe(self, ctx: FamilyContext) -> list[str]:
+        family, today = ctx.family, ctx.today
         status = status_of(family, today)
-        lines += ["Registrér attesterne (datoer og udfald) for hvert medlem på 15 år eller derover på familiens "
-                  f"side i arbejdsrummet: {family_page}", "",
-                  "Her: datoen for e-læringskurset og beslutningen. Godkendelse kræver, at alt er registreret.",
-                  "", "| Medlem | Alder | Attester krævet |", "|---|---|---|"]
+        lines = ["Registrér attesterne (datoer og udfald) for hvert medlem på 15 år eller derover på familiens "
+                 f"side i arbejdsrummet: {ctx.family_page}", "",
+                 "Her: datoen for e-læringskurset og beslutningen. Godkendelse kræver, at alt er registreret.",
+                 "", "| Medlem | Alder | Attester krævet |", "|---|---|---|"]
         for number, member in enumerate(members_of(family), start=1):
             lines.append(f"| {number} ({'frivillig' if member.is_volunteer else 'husstand'}) | "
                          f"{age_on(member.birth_date, today)} | "
                          f"{'ja' if needs_certificates(member.birth_date, today) else 'nej'} |")
-        lines += ["", "**Mangler:** " + (", ".join(status.missing) if status.missing else "intet")]
-    lines += ["", f"Familien i arbejdsrummet: {family_page}"]
-    return "\n".join(lines)
+        return [*lines, "", "**Mangler:** " + (", ".join(status.missing) if status.missing else "intet")]
+
+    def apply(self, ctx: FamilyContext, answer: FamilyApprovalAnswer) -> StepOutcome | None:
+        if answer.choice is FamilyDecision.REJECT:
+            return self.reject(ctx, answer)
+        family, today = ctx.family, ctx.today
+        if answer.elearning_completed_on is not None:
+            if answer.elearning_completed_on > today:
+                raise InvalidRequest("Datoen for e-læringen ligger i fremtiden.")
+            family.elearning_completed_on = answer.elearning_completed_on
+        ctx.session.add(AuditEvent(family_id=family.id, at=ctx.now, actor=ctx.actor, action="screening-recorded",
+                                   step="volunteer-family-approval", detail=None))
+        ctx.session.flush()
+        status = status_of(family, today)
+        if answer.choice is FamilyDecision.APPROVE:
+            if not status.complete:
+                # which member's certificate has a remark stays on the family page: Prefect keeps this text
+                problems = list(status.missing) + (["en attest kræver din vurdering (se familiens side)"]
+                                                   if status.unclear_certificates else [])
+                reject_input(ctx.session, ctx.task, "Kan ikke godkendes endnu. Mangler: " + ", ".join(problems) + ".",
+                             ctx.now)
+                return None
+            family.status, family.approved_at = FamilyStatus.APPROVED, ctx.now
+            return StepOutcome.APPROVED
+        reject_input(ctx.session, ctx.task,
+                     "Gemt. Mangler: " + (", ".join(status.missing) or "intet – klar til godkendelse") + ".", ctx.now)
+        return None
+
+
+FAMILY_HANDLERS: dict[FamilyStep, FamilyHandler[Any]] = {handler.kind: handler for handler in (
+    HomeVisitHandler(), FamilyApprovalHandler())}
+
+
+def answer_model(view: FamilyApprovalView) -> type[FamilyAnswer]:
+    return FAMILY_HANDLERS[view.kind].answer
+
+
+def _family_page(app: App, family_id: int) -> str:
+    return app.settings.workspace_url(f"/familier/{family_id}")
+
+
+def prepare_family_approval(app: App, family_id: int, kind: FamilyStep, now: datetime) -> FamilyApprovalView:
+    handler, timings = FAMILY_HANDLERS[kind], app.profile.timings
+    with app.session_factory.begin() as session:
+        family = load_family(session, family_id)
+        task, created = open_task(session, None, family_id=family.id, key=handler.key, step=handler.step,
+                                  title=handler.title, now=now, timings=timings,
+                                  reminder_after=handler.reminder_after(timings),
+                                  escalation_after=handler.escalation_after(timings))
+        ctx = FamilyContext(session, family, task, now, _family_page(app, family.id))
+        if created:
+            task.data = handler.open(ctx)
+        today = local_date(now)
+        needing = tuple(i for i, m in enumerate(members_of(family), start=1) if needs_certificates(m.birth_date, today))
+        lines = [f"## {family_reference(family.id)}: {handler.title}", ""]
+        if task.last_error:
+            lines += [f"> **{task.last_error}**", ""]
+        lines += [*handler.describe(ctx), "", f"Familien i arbejdsrummet: {ctx.family_page}"]
+        return FamilyApprovalView(kind, approval_state_of(task), "\n".join(lines), needing)
 
 
 def submit_family_approval(app: App, family_id: int, kind: FamilyStep, round_: int, answer: FamilyAnswer,
                            now: datetime) -> SubmitResult:
+    handler = FAMILY_HANDLERS[kind]
     with app.session_factory.begin() as session:
         family = load_family(session, family_id)
-        task = get_family_task(session, family.id, _key(kind))
+        task = get_family_task(session, family.id, handler.key)
         if task is None:
             raise LookupError(f"no approval {kind} for family {family_id}")
         from hjemtilos.audit.access import UNATTRIBUTED, resumer_of
 
         actor = resumer_of(session, family.flow_run_id, since=task.created_at) or UNATTRIBUTED
-        return submit(session, task, round_, actor, now,
-                      lambda: _apply(session, family, task, answer, now, actor), answer.model_dump(mode="json"))
-
-
-def _reject(family: VolunteerFamily, answer: FamilyAnswer) -> str:
-    reason = answer.reason.strip()
-    if not reason:
-        raise InvalidRequest("Skriv en begrundelse, når familien afvises.")
-    family.status, family.rejected_reason = FamilyStatus.REJECTED, reason[:500]
-    return StepOutcome.REJECTED
-
-
-def _apply(session: Session, family: VolunteerFamily, task: HumanTask, answer: FamilyAnswer,
-           now: datetime, actor: str) -> str | None:
-    today = local_date(now)
-    if isinstance(answer, HomeVisitAnswer):
-        if answer.choice is FamilyDecision.REJECT:
-            return _reject(family, answer)
-        visit, interview = answer.home_visit_on, answer.interview_on
-        if visit > today or interview > today:
-            raise InvalidRequest("Datoerne kan ikke ligge i fremtiden.")
-        family.home_visit_on, family.interview_on = visit, interview
-        return StepOutcome.DONE
-    if not isinstance(answer, FamilyApprovalAnswer):
-        raise InvalidRequest("Ukendt formular / unknown form")
-    if answer.choice is FamilyDecision.REJECT:
-        return _reject(family, answer)
-    if answer.elearning_completed_on is not None:
-        if answer.elearning_completed_on > today:
-            raise InvalidRequest("Datoen for e-læringen ligger i fremtiden.")
-        family.elearning_completed_on = answer.elearning_completed_on
-    session.add(AuditEvent(family_id=family.id, at=now, actor=actor, action="screening-recorded",
-                           step="volunteer-family-approval", detail=None))
-    session.flush()
-    status = status_of(family, today)
-    if answer.choice is FamilyDecision.APPROVE:
-        if not status.complete:
-            # which member's certificate has a remark stays on the family page: Prefect keeps this text
-            problems = list(status.missing) + (["en attest kræver din vurdering (se familiens side)"]
-                                               if status.unclear_certificates else [])
-            reject_input(session, task, "Kan ikke godkendes endnu. Mangler: " + ", ".join(problems) + ".", now)
-            return None
-        family.status, family.approved_at = FamilyStatus.APPROVED, now
-        return StepOutcome.APPROVED
-    reject_input(session, task, "Gemt. Mangler: " + (", ".join(status.missing) or "intet – klar til godkendelse") + ".",
-                 now)
-    return None
+        ctx = FamilyContext(session, family, task, now, _family_page(app, family.id), actor)
+        return submit(session, task, round_, actor, now, lambda: handler.apply(ctx, answer),
+                      answer.model_dump(mode="json"))
 
 
 def skip_family_round(app: App, family_id: int, kind: FamilyStep, round_: int, now: datetime) -> None:
     with app.session_factory.begin() as session:
-        skip(session, get_family_task(session, family_id, _key(kind)), round_, now)
+        skip(session, get_family_task(session, family_id, FAMILY_HANDLERS[kind].key), round_, now)

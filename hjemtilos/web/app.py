@@ -16,13 +16,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from casework.clock import local_date
 from casework.referral import Referral
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
-from hjemtilos.intake import IntakeRejected, StoredCase, receive_referral
+from hjemtilos.intake import IntakeRejected, StoredCase
+from hjemtilos.submission import OrchestratorScope, submit_referral
 from hjemtilos.web.fields import ALL_FIELDS, GROUPS, to_referral_data
 from hjemtilos.web.headers import add_security_headers
 from hjemtilos.web.referrers import LinkRefused, find_link, request_link, use_link
@@ -76,12 +78,12 @@ async def _posted(request: Request) -> dict[str, str]:
 
 
 class ReferralForm:
-    """The form's pages. ``start_run`` starts the case's run (None in tests that only check the form); ``root``
+    """The form's pages. ``orchestrator`` starts the case's run (None in tests that only check the form); ``root``
     is the path the app is mounted under (``/henvisning`` behind the front door)."""
 
-    def __init__(self, app: App, start_run: Callable[[StoredCase], str | None] | None, root: str) -> None:
+    def __init__(self, app: App, orchestrator: OrchestratorScope | None, root: str) -> None:
         self.app = app
-        self.start_run = start_run
+        self.orchestrator = orchestrator
         self.root = root
         self.verify = app.settings.referrer_verification
         self.env = Environment(loader=FileSystemLoader(str(PROJECT_ROOT / "templates" / "web")),
@@ -195,16 +197,15 @@ class ReferralForm:
         except IntakeRejected as exc:  # the rules were checked above; only a day turning over gets here
             errors.update({reason.field: reason.da if lang == "da" else reason.en for reason in exc.reasons})
             return self.form_page(request, lang, posted, errors, [], cookie, status=422)
-        if self.start_run is not None:
-            self.start_run(stored)
         return RedirectResponse(f"{self.root}/tak/{stored.reference}?lang={lang}", status_code=303)
 
     def _store(self, referral: Referral, access: str) -> StoredCase:
-        with self.app.session_factory.begin() as session:
-            stored = receive_referral(self.app, session, referral, datetime.now(UTC), actor="web")
-            if self.verify and not use_link(session, access, stored.case_id, datetime.now(UTC)):
+        def use_up_link(session: Session, stored: list[StoredCase]) -> None:
+            if self.verify and not use_link(session, access, stored[0].case_id, datetime.now(UTC)):
                 raise LinkTaken
-        return stored
+
+        return submit_referral(self.app, referral, actor="web", now=datetime.now(UTC), orchestrator=self.orchestrator,
+                               within=use_up_link).stored
 
     def privacy(self, request: Request) -> Response:
         lang = _lang(request)
@@ -223,9 +224,9 @@ def _asset(name: str, media_type: str) -> Callable[[], Response]:
     return serve
 
 
-def create_app(app: App, start_run: Callable[[StoredCase], str | None] | None = None, root: str = "") -> FastAPI:
+def create_app(app: App, orchestrator: OrchestratorScope | None = None, root: str = "") -> FastAPI:
     """The referral form's web application (``ReferralForm`` says what the arguments are)."""
-    form = ReferralForm(app, start_run, root)
+    form = ReferralForm(app, orchestrator, root)
     web = FastAPI(title="Hjem til Os – tilmelding", docs_url=None, redoc_url=None, openapi_url=None)
     add_security_headers(web, SECURITY_HEADERS)
     web.add_api_route("/form.css", _asset("form.css", "text/css"), methods=["GET"])

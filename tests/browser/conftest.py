@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -100,18 +101,17 @@ def form_url(app):  # type: ignore[no-untyped-def]
 
     from hjemtilos.adapters.prefect import PrefectOrchestrator
     from hjemtilos.prefect_processes import prefect_api
-    from hjemtilos.runs import start_case_run
     from hjemtilos.web.app import create_app
 
     api = PREFECT_API_URL.value()
 
-    def start_run(stored):  # type: ignore[no-untyped-def]  # runs in uvicorn's thread: name the server explicitly
+    @contextmanager
+    def on_server():  # type: ignore[no-untyped-def]  # runs in uvicorn's thread: name the server explicitly
         with prefect_api(api):
-            return start_case_run(app, PrefectOrchestrator(), stored.case_id, stored.reference, stored.created_at,
-                                  stored.created_at)
+            yield PrefectOrchestrator()
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(app, start_run), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(app, on_server), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

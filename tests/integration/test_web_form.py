@@ -13,7 +13,9 @@ from hjemtilos.app import App
 from hjemtilos.db.engine import make_engine, make_session_factory
 from hjemtilos.db.models import ReferralCase
 from hjemtilos.settings import Settings
+from hjemtilos.submission import orchestrator_scope
 from hjemtilos.web.app import create_app
+from tests.fakes import FakeOrchestrator
 
 VALID = {
     "child.first_name": "Sofie", "child.last_name": "Hansen", "child.birth_date": "2018-05-14",
@@ -32,12 +34,12 @@ VALID = {
 def client(database_url: str, tmp_path):  # type: ignore[no-untyped-def]
     settings = Settings(database_url=database_url, data_dir=tmp_path, referrer_verification=False)
     engine = make_engine(database_url)
-    started: list[str] = []
     application = App(settings=settings, profile=settings.load_profile(), engine=engine,
                       session_factory=make_session_factory(engine))
-    web = create_app(application, start_run=lambda stored: started.append(stored.reference) or "run")
+    orchestrator = FakeOrchestrator()
+    web = create_app(application, orchestrator_scope(orchestrator))
     with TestClient(web) as test_client:
-        test_client.started = started  # type: ignore[attr-defined]
+        test_client.started = orchestrator.started_references  # type: ignore[attr-defined]
         test_client.app_state = application  # type: ignore[attr-defined]
         yield test_client
     engine.dispose()
