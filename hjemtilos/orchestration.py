@@ -6,12 +6,14 @@ The timekeeper, the stuck-case check, intake and the CLI depend on this module o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-__all__ = ["FormStatus", "Orchestrator", "RunState"]
+__all__ = ["FormStatus", "Orchestrator", "OrchestratorScope", "RunState", "orchestrator_scope"]
 
 
 class FormStatus(StrEnum):
@@ -55,6 +57,11 @@ class Orchestrator(Protocol):
         """Set a suspended, crashed, failed or cancelled run to Scheduled so a worker runs it again."""
         ...
 
+    def edit_form_description(self, flow_run_id: str, pause_key: str, edit: Callable[[str], str]) -> bool:
+        """Rewrite the description of the Resume form the run waits with under ``pause_key`` (who works on the
+        step); False when the run has no such form (not suspended there yet: it writes the new one itself)."""
+        ...
+
     def crash_silent_runs(self, now: datetime, silent_after: timedelta) -> list[str]:
         """Mark Crashed the Running case runs whose process sent no heartbeat for ``silent_after`` (and the Pending
         ones that never started in that time)."""
@@ -76,3 +83,13 @@ class Orchestrator(Protocol):
         """Delete what Prefect keeps of these answered suspensions (the answer, the form's schema and its
         description): the case database has recorded them. Missing inputs are fine."""
         ...
+
+
+# How a caller lends its orchestrator to code that runs elsewhere (a web request's thread, a use case): entered
+# around the calls (Prefect's client settings pointed at the system's server, say), it yields the orchestrator.
+OrchestratorScope = Callable[[], AbstractContextManager[Orchestrator]]
+
+
+def orchestrator_scope(orchestrator: Orchestrator) -> OrchestratorScope:
+    """A scope for an orchestrator that needs none (a test's fake, one already pointed at its server)."""
+    return lambda: nullcontext(orchestrator)

@@ -7,7 +7,6 @@ and the timekeeper starts the run of any case without one at its next tick."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,13 +15,11 @@ from sqlalchemy.orm import Session
 from casework.referral import Referral
 from hjemtilos.app import App
 from hjemtilos.intake import IntakeRejected, StoredCase, receive_referral
-from hjemtilos.orchestration import Orchestrator
+from hjemtilos.orchestration import OrchestratorScope, orchestrator_scope
 from hjemtilos.runs import start_case_run
 
 __all__ = ["OrchestratorScope", "Submitted", "orchestrator_scope", "submit_referral", "submit_referrals"]
 
-# How a caller lends its orchestrator: entered around the calls (Prefect's client settings, say), yields it.
-OrchestratorScope = Callable[[], AbstractContextManager[Orchestrator]]
 # What the caller adds to the storing transaction, given the cases stored in it (it may raise to roll back).
 Within = Callable[[Session, list[StoredCase]], None]
 
@@ -32,11 +29,6 @@ class Submitted:
     stored: StoredCase
     run_id: str | None  # None: not started now (no orchestrator, or it failed); the timekeeper starts it
     run_error: str | None = None  # the exception's type name when starting failed (never its text)
-
-
-def orchestrator_scope(orchestrator: Orchestrator) -> OrchestratorScope:
-    """A scope for an orchestrator that needs none (a test's fake, one already pointed at its server)."""
-    return lambda: nullcontext(orchestrator)
 
 
 def submit_referral(app: App, referral: Referral, *, actor: str, now: datetime, orchestrator: OrchestratorScope | None,

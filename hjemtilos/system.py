@@ -212,7 +212,8 @@ class System:
         from hjemtilos.workspace.app import create_workspace
 
         web = create_workspace(self.app, prefect_api=self.endpoints.api_url, prefect_auth=self.auth,
-                               health=self.health, wake=self.wake, recorder=self._recorder())
+                               health=self.health, wake=self.wake, recorder=self._recorder(),
+                               orchestrator=self.orchestrator)
         web.mount("/henvisning", create_app(self.app, self.orchestrator, root="/henvisning"))
         config = uvicorn.Config(web, host="127.0.0.1", port=self.settings.form_port, log_level="warning",
                                 proxy_headers=True, forwarded_allow_ips="127.0.0.1")

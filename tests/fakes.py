@@ -4,6 +4,7 @@ answers from the states a test gives it."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -28,6 +29,7 @@ class FakeOrchestrator:
     deleted: list[str] = field(default_factory=list)  # runs deleted by retention
     forgotten: list[tuple[str, str]] = field(default_factory=list)  # (run, pause key) whose answers were deleted
     silent: set[str] = field(default_factory=set)  # Running runs whose process sends no heartbeat
+    descriptions: dict[tuple[str, str], str] = field(default_factory=dict)  # (run id, pause key) -> form text
 
     def run_state(self, flow_run_id: str) -> RunState | None:
         return self.states.get(flow_run_id)
@@ -61,6 +63,13 @@ class FakeOrchestrator:
             self.states[flow_run_id] = RunState("SCHEDULED", "Resuming", None)
         return self.accept
 
+
+    def edit_form_description(self, flow_run_id: str, pause_key: str, edit: Callable[[str], str]) -> bool:
+        current = self.descriptions.get((flow_run_id, pause_key))
+        if current is None:
+            return False
+        self.descriptions[flow_run_id, pause_key] = edit(current)
+        return True
 
     def crash_silent_runs(self, now: datetime, silent_after: timedelta) -> list[str]:
         silent = [run_id for run_id, state in self.states.items() if state.type == "RUNNING"

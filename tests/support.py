@@ -31,6 +31,16 @@ from hjemtilos.settings import Settings
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
+class Clock:
+    """A settable clock for the workspace (``create_workspace(clock=...)``): starts at the real now."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 def example_referral(name: str = "referral-standard.json") -> Referral:
     return Referral.model_validate(json.loads((EXAMPLES / name).read_text()))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -21,6 +22,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import StateType
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.input import create_flow_run_input, delete_flow_run_input, keyset_from_base_key, read_flow_run_input
 from prefect.states import Scheduled
 
 from hjemtilos.orchestration import FormStatus, RunState
@@ -127,6 +129,17 @@ class PrefectOrchestrator:
                                                                          force=True)
         return result.status.value == "ACCEPT"
 
+    def edit_form_description(self, flow_run_id: str, pause_key: str, edit: Callable[[str], str]) -> bool:
+        """The description is a run input of its own (``<pause key>-description``, Prefect's keyset): replaced."""
+        key, run = keyset_from_base_key(pause_key)["description"], UUID(flow_run_id)
+        current = read_flow_run_input(key, run)
+        if not isinstance(current, str):
+            return False
+        changed = edit(current)
+        if changed != current:
+            delete_flow_run_input(key, run)
+            create_flow_run_input(key, changed, run)
+        return True
 
     def crash_silent_runs(self, now: datetime, silent_after: timedelta) -> list[str]:
         """Mark Crashed the case and family runs that are Running but whose process has sent no heartbeat for

@@ -31,6 +31,7 @@ from hjemtilos.cases.context import CaseContext, load_case
 from hjemtilos.cases.ending import ending_not_begun, pending_ending
 from hjemtilos.cases.handler import Answer, FormSpec
 from hjemtilos.cases.steps import handler_for
+from hjemtilos.claims import banner_of, with_claim_banner
 from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, Timer
 
 __all__ = ["ApprovalView", "CaseInfo", "attach_run", "case_info", "case_run_key", "prepare_approval",
@@ -134,7 +135,8 @@ def prepare_approval(app: App, case_id: int, kind: ApprovalKind, scope: int | No
             lines += [f"> **{heading}:** {task.last_error}", ""]
         lines += handler.describe(ctx)
         lines += ["", f"Læs sagen i arbejdsrummet / read the case: {app.settings.workspace_url('/sager/' + case.reference)}"]
-        return ApprovalView(kind, scope, approval_state_of(task), "\n".join(lines), ending, handler.spec(ctx),
+        description = with_claim_banner("\n".join(lines), banner_of(session, task))
+        return ApprovalView(kind, scope, approval_state_of(task), description, ending, handler.spec(ctx),
                             handler.initial(ctx))
 
 

@@ -34,6 +34,7 @@ from hjemtilos.approvals import (
     skip,
     submit,
 )
+from hjemtilos.claims import banner_of, with_claim_banner
 from hjemtilos.db.models import AuditEvent, FamilyMember, HumanTask, VolunteerFamily
 from hjemtilos.volunteers.registry import load_family, members_of, status_of
 
@@ -293,7 +294,8 @@ def prepare_family_approval(app: App, family_id: int, kind: FamilyStep, now: dat
         if task.last_error:
             lines += [f"> **{task.last_error}**", ""]
         lines += [*handler.describe(ctx), "", f"Familien i arbejdsrummet: {ctx.family_page}"]
-        return FamilyApprovalView(kind, approval_state_of(task), "\n".join(lines), needing)
+        description = with_claim_banner("\n".join(lines), banner_of(session, task))
+        return FamilyApprovalView(kind, approval_state_of(task), description, needing)
 
 
 def submit_family_approval(app: App, family_id: int, kind: FamilyStep, round_: int, answer: FamilyAnswer,

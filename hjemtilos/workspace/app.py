@@ -6,7 +6,8 @@ referral form and the rest to Prefect after asking ``/_auth``.
 | --- | --- |
 | what every page shares: the ``Workspace``, ``page`` (signed in, role, CSRF, one transaction) | ``pages.py`` |
 | sign-in, the code, sign-out, one-time links | ``sign_in.py`` |
-| the case list and a case's page (take, end early, record a change) | ``case_pages.py`` |
+| Opgaver: every open step, claim and release | ``task_pages.py`` |
+| the case list and a case's page (take, end early, record a change, notes) | ``case_pages.py`` |
 | volunteer families and their certificates | ``family_pages.py`` |
 | the programme in figures | ``programme_pages.py`` |
 | the administrators' dashboard, access log and person export | ``admin_pages.py`` |
@@ -27,6 +28,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
+from hjemtilos.orchestration import OrchestratorScope
 from hjemtilos.web.headers import add_security_headers
 from hjemtilos.workspace import (
     admin_pages,
@@ -35,10 +37,11 @@ from hjemtilos.workspace import (
     front_door_auth,
     programme_pages,
     sign_in,
+    task_pages,
 )
 from hjemtilos.workspace.admin_pages import access_log_csv
 from hjemtilos.workspace.front_door_auth import NOT_ALLOWED
-from hjemtilos.workspace.pages import BASE, SESSION_COOKIE, Workspace
+from hjemtilos.workspace.pages import BASE, SESSION_COOKIE, START, Workspace
 from hjemtilos.workspace.prefect_gate import PrefectGate, start_validators
 
 __all__ = ["BASE", "NOT_ALLOWED", "SESSION_COOKIE", "access_log_csv", "create_workspace"]
@@ -57,12 +60,13 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
                      health: Callable[[], dict[str, str]] | None = None,
                      wake: Callable[[str], object] | None = None,
                      clock: Callable[[], datetime] | None = None,
-                     recorder: Callable[[str, str, str, bool], None] | None = None) -> FastAPI:
+                     recorder: Callable[[str, str, str, bool], None] | None = None,
+                     orchestrator: OrchestratorScope | None = None) -> FastAPI:
     """The workspace's web application (``Workspace`` says what each argument is)."""
     gate = PrefectGate(prefect_api, prefect_auth, app.session_factory, start_validators()) \
         if prefect_api is not None else None
     workspace = Workspace(app, prefect_api=prefect_api, prefect_auth=prefect_auth, health=health, wake=wake,
-                          recorder=recorder, gate=gate)
+                          recorder=recorder, gate=gate, orchestrator=orchestrator)
     if clock is not None:
         workspace.clock = clock
     web = FastAPI(title="Hjem til Os – arbejdsrum", docs_url=None, redoc_url=None, openapi_url=None)
@@ -75,11 +79,11 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
     def stylesheet() -> Response:
         return Response(ASSET, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
-    for area in (sign_in, case_pages, family_pages, programme_pages, admin_pages, front_door_auth):
+    for area in (sign_in, task_pages, case_pages, family_pages, programme_pages, admin_pages, front_door_auth):
         web.include_router(area.router)
 
     @web.get("/")
     def root() -> Response:
-        return RedirectResponse(f"{BASE}/", status_code=303)
+        return RedirectResponse(START, status_code=303)
 
     return web

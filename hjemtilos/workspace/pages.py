@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from casework import vocabulary as words
 from casework.clock import format_local
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
@@ -30,11 +31,13 @@ from hjemtilos.workspace import accounts
 from hjemtilos.workspace.accounts import SignedIn
 
 if TYPE_CHECKING:
+    from hjemtilos.orchestration import OrchestratorScope
     from hjemtilos.workspace.prefect_gate import PrefectGate
 
-__all__ = ["BASE", "SESSION_COOKIE", "Handler", "Workspace", "client_of", "page", "safe_next", "workspace_of"]
+__all__ = ["BASE", "SESSION_COOKIE", "START", "Handler", "Workspace", "client_of", "page", "safe_next", "workspace_of"]
 
 BASE = "/arbejde"
+START = f"{BASE}/opgaver"  # where a coordinator lands after signing in: Opgaver
 SESSION_COOKIE = "hjemtilos_session"
 NOT_FOUND_CASE = "Ingen sag / No case"
 
@@ -50,7 +53,7 @@ def client_of(request: Request) -> str | None:
 def safe_next(value: str | None) -> str:
     """Only a path on this site (no scheme, no host, no //) is followed after sign-in."""
     if not value or not value.startswith("/") or value.startswith("//") or urlsplit(value).netloc or "\\" in value:
-        return f"{BASE}/"
+        return START
     return value
 
 
@@ -58,7 +61,13 @@ def _templates() -> Environment:
     env = Environment(loader=FileSystemLoader(str(PROJECT_ROOT / "templates" / "workspace")),
                       undefined=StrictUndefined, autoescape=select_autoescape(["html"]))
     env.filters["local"] = lambda value: format_local(value) if value else "–"
+    env.filters["words"] = _words
     return env
+
+
+def _words(code: object, vocabulary: str) -> str:
+    """``{{ code | words("steps") }}``: the code in Danish / English words (``casework/vocabulary.py``)."""
+    return getattr(words, vocabulary.upper()).both(None if code is None else str(code))  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -66,7 +75,8 @@ class Workspace:
     """One workspace: ``prefect_api``/``prefect_auth``: the Prefect server behind the front door; ``health``: the
     dashboard's liveness row (part → up/slow/down); ``wake``: reschedule a case run (an early ending is handled by
     the run at once; the timekeeper wakes it otherwise); ``recorder``: told of every Prefect call the front door
-    decides (role, method, URI, admitted), for recording a tour (tests/data)."""
+    decides (role, method, URI, admitted), for recording a tour (tests/data); ``orchestrator``: Prefect as the
+    application sees it (a claim is written to the Resume dialog)."""
 
     app: App
     clock: Callable[[], datetime] = _now
@@ -76,6 +86,7 @@ class Workspace:
     wake: Callable[[str], object] | None = None
     recorder: Callable[[str, str, str, bool], None] | None = None
     gate: PrefectGate | None = None
+    orchestrator: OrchestratorScope | None = None
     templates: Environment = field(default_factory=_templates)
     lifetime: timedelta = timedelta(hours=12)
 

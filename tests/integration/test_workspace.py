@@ -8,7 +8,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pyotp
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -18,27 +17,9 @@ from hjemtilos.db.models import AccessLogEntry, ReferralCase, UserAccount
 from hjemtilos.workspace import accounts
 from hjemtilos.workspace.accounts import Role
 from hjemtilos.workspace.app import SESSION_COOKIE, create_workspace
-from tests.support import new_case
+from tests.support import Clock, new_case
 
 PASSWORD = "et langt kodeord 42"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def web(app: App, clock: Clock) -> TestClient:
-    return TestClient(create_workspace(app, clock=clock), base_url="http://127.0.0.1")
 
 
 def _csrf(html: str) -> str:
@@ -263,7 +244,7 @@ def test_session_cookie_is_httponly_and_samesite(app: App, web: TestClient, cloc
 def test_next_after_sign_in_stays_on_this_site(app: App, web: TestClient, clock: Clock) -> None:
     add_user(app, "ida")
     page = web.get("/arbejde/log-ind?next=//evil.example/x")
-    assert 'name="next" value="/arbejde/"' in page.text
+    assert 'name="next" value="/arbejde/opgaver"' in page.text  # Opgaver, the start page
     page = web.get("/arbejde/log-ind?next=/runs/flow-run/abc")
     assert 'name="next" value="/runs/flow-run/abc"' in page.text
 

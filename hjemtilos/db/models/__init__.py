@@ -5,6 +5,7 @@ from hjemtilos.db.models.accounts import AccessLogEntry, AccountLink, ReferrerLi
 from hjemtilos.db.models.base import NAMING, Base
 from hjemtilos.db.models.cases import (
     CaseEnding,
+    CaseNote,
     CaseVisit,
     Child,
     CircumstanceChange,
@@ -25,6 +26,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "CaseEnding",
+    "CaseNote",
     "CaseVisit",
     "Child",
     "CircumstanceChange",

@@ -189,3 +189,20 @@ class CircumstanceChange(Base):
     kind: Mapped[str] = mapped_column(String(30))
     recorded_at: Mapped[datetime]
     recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class CaseNote(Base):
+    """A coordinator's note on a case: a phone call with a parent, a family's worry, a meeting. Free text about
+    people: it stays in the case database and the signed-in workspace (never in Prefect), every read of the case is
+    access-logged, it is in the person export, and retention anonymises it with the case."""
+
+    __tablename__ = "case_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("referral_case.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # casework.vocabulary.NOTE_KINDS
+    occurred_on: Mapped[date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    written_at: Mapped[datetime]
+    written_by: Mapped[str] = mapped_column(String(200))  # the coordinator's user name
+

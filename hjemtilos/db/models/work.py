@@ -51,6 +51,10 @@ class HumanTask(Base):
     outcome: Mapped[str | None] = mapped_column(String(40))
     decided_by: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # who works on it (a coordinator claimed it on the task list): shown on Opgaver, the case page and in the
+    # Resume dialog, so a colleague is warned before answering it too
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime | None]
 
 
 class Timer(Base):

@@ -1,0 +1,87 @@
+"""Who works on a step: a coordinator claims an open step on the task list (Opgaver) and releases it again; a
+colleague sees the claim there, on the case page and in the Resume dialog's description, so they are warned before
+answering it too. A claim never blocks an answer: it says who is on it (Camunda Tasklist's claim, not a lock)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework.clock import format_local
+from hjemtilos.db.models import AuditEvent, HumanTask, UserAccount
+
+__all__ = ["BANNER_MARK", "ClaimError", "banner_of", "claim", "claim_banner", "release", "with_claim_banner"]
+
+BANNER_MARK = "> **Taget af "  # the first words of the banner: how an older banner is found and replaced
+
+
+class ClaimError(ValueError):
+    """A claim or release that cannot be done, in Danish / English words."""
+
+
+def claim_banner(name: str, since: datetime) -> str:
+    return (f"{BANNER_MARK}{name}** siden {format_local(since)}. Svar kun på trinnet, hvis I har aftalt det. / "
+            f"Claimed by {name}; answer it only if you have agreed so.")
+
+
+def with_claim_banner(description: str, banner: str | None) -> str:
+    """The dialog's description with ``banner`` (or none) after its heading, an older banner removed."""
+    lines = description.split("\n")
+    for index, line in enumerate(lines):
+        if line.startswith(BANNER_MARK):
+            blank_after = index + 1 < len(lines) and lines[index + 1] == ""
+            del lines[index:index + (2 if blank_after else 1)]
+            break
+    if banner is None:
+        return "\n".join(lines)
+    at = 2 if len(lines) >= 2 and lines[0].startswith("## ") and lines[1] == "" else 0
+    return "\n".join([*lines[:at], banner, "", *lines[at:]])
+
+
+def banner_of(session: Session, task: HumanTask) -> str | None:
+    """The banner of a claimed task (reads only the holder's name: the flow runs' database role sees no more)."""
+    if task.claimed_by_id is None or task.claimed_at is None:
+        return None
+    name = session.scalar(select(UserAccount.display_name).where(UserAccount.id == task.claimed_by_id))
+    return claim_banner(name or "en kollega", task.claimed_at)
+
+
+def _open_task(session: Session, task_id: int) -> HumanTask:
+    task = session.get(HumanTask, task_id)
+    if task is None or task.completed_at is not None:
+        raise ClaimError("Trinnet er ikke åbent længere (det er afgjort). / The step is no longer open (it was "
+                         "decided).")
+    return task
+
+
+def claim(session: Session, task_id: int, user: UserAccount, now: datetime, *, take_over: bool = False) -> HumanTask:
+    """``user`` works on the step from ``now``. A step a colleague has claimed is taken over only when asked."""
+    task = _open_task(session, task_id)
+    if task.claimed_by_id == user.id:
+        return task
+    if task.claimed_by_id is not None and not take_over:
+        holder = session.get(UserAccount, task.claimed_by_id)
+        raise ClaimError(f"{holder.display_name if holder else 'En kollega'} har allerede taget trinnet. Tag det "
+                         "kun over efter aftale. / A colleague has already claimed the step.")
+    previous = task.claimed_by_id
+    task.claimed_by_id, task.claimed_at = user.id, now
+    session.add(AuditEvent(case_id=task.case_id, family_id=task.family_id, at=now, actor=user.username,
+                           action="task-claimed", step=task.step,
+                           detail={"key": task.key, **({"took_over_from": previous} if previous else {})}))
+    return task
+
+
+def release(session: Session, task_id: int, user: UserAccount, now: datetime) -> HumanTask:
+    """The step is nobody's again (its holder lets it go, or an administrator frees it)."""
+    task = _open_task(session, task_id)
+    if task.claimed_by_id is None:
+        return task
+    if task.claimed_by_id != user.id and user.role != "administrator":
+        raise ClaimError("Kun den, der har taget trinnet, eller en administrator kan slippe det. / Only whoever "
+                         "claimed the step, or an administrator, can release it.")
+    task.claimed_by_id, task.claimed_at = None, None
+    session.add(AuditEvent(case_id=task.case_id, family_id=task.family_id, at=now, actor=user.username,
+                           action="task-released", step=task.step, detail={"key": task.key}))
+    return task
