@@ -4,7 +4,7 @@ Prefect), a timer's key, and the patterns the reports use to find every attempt 
 
 from __future__ import annotations
 
-__all__ = ["FAMILY_WAIT", "any_scope", "approval_key", "family_wait_key", "round_key", "timer_key"]
+__all__ = ["FAMILY_WAIT", "any_scope", "approval_key", "family_wait_key", "round_key", "timer_key", "wait_kind_of"]
 
 FAMILY_WAIT = "wait-family"  # the prefix of a case's wait for a family
 
@@ -32,3 +32,10 @@ def timer_key(kind: str, attempt: int) -> str:
 def family_wait_key(attempt: int) -> str:
     """The key of a case's wait for a family with room, per match attempt."""
     return f"{FAMILY_WAIT}-{attempt}"
+
+
+def wait_kind_of(key: str) -> str:
+    """What a timer's or family wait's key waits for: its ``TimerKind`` value, or ``awaiting-family``."""
+    if key.startswith(FAMILY_WAIT):
+        return "awaiting-family"
+    return key.removeprefix("timer-").rsplit("-", 1)[0] if key.startswith("timer-") else key

@@ -19,6 +19,7 @@ from hjemtilos.db.models import (
     AccessLogEntry,
     AuditEvent,
     CaseEnding,
+    CaseNote,
     CaseVisit,
     CircumstanceChange,
     ConsentReceipt,
@@ -54,7 +55,7 @@ def _case_export(session: Session, case: ReferralCase) -> dict[str, Any]:
     return {
         "case": _row(case), "child": _row(case.child), "placement": _row(case.placement) if case.placement else None,
         "parties": rows(Party), "consent": rows(ConsentReceipt), "matches": rows(Match), "tasks": rows(HumanTask),
-        "timers": rows(Timer), "visits": rows(CaseVisit), "changes": rows(CircumstanceChange),
+        "timers": rows(Timer), "visits": rows(CaseVisit), "changes": rows(CircumstanceChange), "notes": rows(CaseNote),
         "endings": rows(CaseEnding), "mails": rows(OutboxMail), "audit": rows(AuditEvent),
         "access_log": [_row(r) for r in session.scalars(select(AccessLogEntry).where(
             AccessLogEntry.case_reference == case.reference).order_by(AccessLogEntry.id))],

@@ -2,7 +2,7 @@
 then; ``plan`` lists what is due at ``now`` and ``apply`` does it, each action audited by reference and kind.
 
 Kinds and actions: rejected referrals (delete), closed cases (anonymise: names, contact data and free text
-removed, birth date reduced to 1 January of its year, concern flags dropped, statistics kept), mail bodies (drop
+removed, notes emptied, birth date reduced to 1 January of its year, concern flags dropped, statistics kept), mail bodies (drop
 the text, keep the metadata), the mail catcher's folder (delete files), the audit and access logs (delete rows),
 families that left (delete), Prefect's runs of closed cases (delete, with their inputs).
 """
@@ -30,6 +30,7 @@ from hjemtilos.db.models import (
     AccountLink,
     AuditEvent,
     CaseEnding,
+    CaseNote,
     HumanTask,
     Match,
     OutboxMail,
@@ -191,6 +192,7 @@ def anonymise_case(session: Session, case: ReferralCase, now: datetime) -> None:
         recipient_name=ANONYMOUS, recipient_email="anonymised@invalid", subject=ANONYMOUS, body_text="",
         body_html="", last_error=None))
     session.execute(update(CaseEnding).where(CaseEnding.case_id == case.id).values(requested_by="anonymised"))
+    session.execute(update(CaseNote).where(CaseNote.case_id == case.id).values(text=ANONYMOUS))  # kind, day kept
     case.anonymised_at = now
 
 

@@ -118,3 +118,99 @@ def test_a_decided_step_leaves_opgaver_and_names_who_decided(app: App, clock: Cl
     assert gone.status_code == 409 and "ikke åbent længere" in gone.text
     timeline = web.get(f"/arbejde/sager/{reference}").text
     assert "cai" in timeline
+
+
+def test_the_case_page_says_every_code_in_words_and_groups_reminders(app: App, clock: Clock, web: TestClient) -> None:
+    from hjemtilos.timekeeping import send_reminders
+
+    case_id = new_case(app, run_id=RUN_A)
+    reference, task_id, _ = _open_screening(app, case_id, clock)
+    for days in (8, 16, 24):  # production timings: a reminder after 7 days and every 7 days, escalated at 14
+        send_reminders(app, clock.now + timedelta(days=days))
+    with app.session_factory() as session:
+        sent = session.scalar(select(HumanTask.reminders_sent).where(HumanTask.id == task_id))
+    assert sent and sent >= 2
+    add_user(app, "dina")
+    sign_in(web, app, "dina", clock)
+    page = web.get(f"/arbejde/sager/{reference}").text
+    for words_shown in ("Henviser / Referrer", "Forælder med forældremyndighed / Parent with custody",
+                        "Bor hjemme / Lives at home", "Til visitation / In screening", "Visitation / Screening",
+                        "Henvisning modtaget", "Trin åbnet"):
+        assert words_shown in page, words_shown
+    timeline = page[page.index('id="timeline"'):]
+    for code in ("case-registered", "run-started", "task-opened", "custody_holder", "bbu_contact", ">home<",
+                 "reminder-sent"):
+        assert code not in timeline and code not in page.replace('data-step="screening"', ""), code
+    assert timeline.count(f"{sent} påmindelser, seneste") == 1  # one row for every reminder of the step
+
+
+def test_a_note_is_written_read_back_exported_and_anonymised(app: App, clock: Clock, web: TestClient) -> None:
+    from hjemtilos.audit import access
+    from hjemtilos.db.models import CaseNote
+    from hjemtilos.person import export_person
+    from hjemtilos.retention import anonymise_case
+
+    case_id = new_case(app, run_id=RUN_A)
+    with app.session_factory() as session:
+        case = session.get(ReferralCase, case_id)
+        assert case is not None
+        reference = case.reference
+    add_user(app, "emil")
+    sign_in(web, app, "emil", clock)
+    page = web.get(f"/arbejde/sager/{reference}")
+    today = f"{clock.now:%Y-%m-%d}"
+    text = "Ringede til mor efter første besøg: Sofie glæder sig til næste gang."
+
+    def post(**data: str):  # type: ignore[no-untyped-def]
+        return web.post(f"/arbejde/sager/{reference}/notat", data={"csrf": _csrf(page.text), **data},
+                        follow_redirects=False)
+
+    future = post(kind="call", occurred_on=f"{clock.now + timedelta(days=2):%Y-%m-%d}", text=text)
+    assert future.status_code == 422 and "Datoen ligger i fremtiden" in future.text
+    assert text in future.text  # what was typed comes back
+    assert post(kind="call", occurred_on=today, text="   ").status_code == 422
+    assert post(kind="gossip", occurred_on=today, text=text).status_code == 422
+    assert post(kind="call", occurred_on="31-02-2026", text=text).status_code == 422
+    saved = post(kind="call", occurred_on=today, text=text)
+    assert saved.status_code == 303
+    shown = web.get(f"/arbejde/sager/{reference}").text
+    assert text in shown and "Telefonsamtale" in shown
+    with app.session_factory.begin() as session:
+        notes = list(session.scalars(select(CaseNote)))
+        assert [(n.kind, n.written_by, n.text) for n in notes] == [("call", "emil", text)]
+        note_events = list(session.scalars(select(AuditEvent).where(AuditEvent.action == "note-written")))
+        assert len(note_events) == 1 and text not in str(note_events[0].detail)  # the log names, never tells
+        assert [row.action for row in access.case_log(session, reference)].count(access.VIEWED) >= 2
+        exported = export_person(session, reference=reference)
+        assert [n["text"] for n in exported["child_case"]["notes"]] == [text]
+        case = session.get(ReferralCase, case_id)
+        assert case is not None
+        anonymise_case(session, case, clock.now)
+    with app.session_factory() as session:
+        assert [n.text for n in session.scalars(select(CaseNote))] == ["–"]
+
+
+def test_search_finds_a_case_by_any_words_of_the_childs_a_parents_or_the_familys_name(
+        app: App, clock: Clock, web: TestClient) -> None:
+    case_id = new_case(app, run_id=RUN_A)
+    other = new_case(app, example="referral-residential-home.json")
+    with app.session_factory() as session:
+        case = session.get(ReferralCase, case_id)
+        assert case is not None
+        reference, first, last = case.reference, case.child.first_name, case.child.last_name
+        parent = next(p.name for p in case.parties if p.role == "custody_holder")
+        other_ref = session.get(ReferralCase, other).reference  # type: ignore[union-attr]
+    add_user(app, "frida")
+    sign_in(web, app, "frida", clock)
+
+    def found(words: str) -> list[str]:
+        html = web.get("/arbejde/", params={"soeg": words}).text
+        return sorted(set(re.findall(r'href="/arbejde/sager/(HTO-[0-9-]+)"', html)))
+
+    assert found(f"{first} {last}") == [reference]
+    assert found(f"{last.upper()}") == [reference]
+    assert found(parent) == [reference]  # a parent's whole name
+    assert found(parent.split()[0]) == [reference]
+    assert found(reference) == [reference]
+    assert found(f"{first} Nogensen") == []  # every word must match
+    assert other_ref in found("")

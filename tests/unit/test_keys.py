@@ -23,3 +23,11 @@ def test_the_reports_pattern_finds_every_attempt_of_a_kind_and_nothing_else() ->
     assert pattern.match(approval_key(ApprovalKind.MATCH_ANSWERS, 12))
     assert not pattern.match(approval_key(ApprovalKind.MATCH_ANSWERS))
     assert not pattern.match(approval_key(ApprovalKind.MATCH_PROPOSAL, 1))
+
+
+def test_a_wait_key_says_what_it_waits_for() -> None:
+    from casework.keys import wait_kind_of
+
+    for kind in TimerKind:
+        assert wait_kind_of(timer_key(kind, 3)) == kind.value
+    assert wait_kind_of(family_wait_key(2)) == "awaiting-family"
