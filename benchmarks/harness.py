@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import psutil
 
+from casework.clock import LOCAL_TZ
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.db.scratch import scratch_database
 
@@ -326,6 +327,16 @@ def drive_many(system: UpSystem, run_ids: list[str], processes: int = 4) -> list
 
 # --- the coordinator robot -----------------------------------------------------------------------------------
 
+MEETING_AHEAD = timedelta(seconds=20)  # the answer is applied well within this, even on a loaded machine
+
+
+def meeting_soon(ahead: timedelta = MEETING_AHEAD) -> dict[str, str]:
+    """The first-meeting plan's answer for a meeting a little ahead (it must lie ahead), to the second, in
+    Copenhagen time: in the fast profile the year counts from it."""
+    at = datetime.now(UTC).astimezone(LOCAL_TZ) + ahead
+    return {"meeting_on": at.date().isoformat(), "meeting_clock": at.strftime("%H:%M:%S")}
+
+
 def robot_answer(pause_key: str, schema: dict[str, Any] | None) -> dict[str, Any]:
     """What a coordinator enters in the Resume dialog for each approval of a case that goes well."""
     today = date.today().isoformat()
@@ -334,7 +345,7 @@ def robot_answer(pause_key: str, schema: dict[str, Any] | None) -> dict[str, Any
         "approval-consent": {"parent_1_bbu": today, "parent_1_redbarnet": today},
         "approval-family-answer": {"family_answer": "ja"},
         "approval-match-answers": {"parents_answer": "ja"},
-        "approval-first-meeting-plan": {"meeting_on": today, "meeting_clock": "16:00"},
+        "approval-first-meeting-plan": meeting_soon(),
         "approval-first-meeting": {"weekday": "onsdag", "brings": "forælder/kontaktperson",
                                    "fetches": "venskabsfamilien"},
         "approval-first-visit-followup": {"call_held_on": today},

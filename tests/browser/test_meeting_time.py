@@ -1,5 +1,5 @@
 """A coordinator plans the first meeting in the Prefect UI from a browser in another time zone: the time typed is
-Copenhagen's, and the invitation says so."""
+Copenhagen's, and the invitation says so; a time already passed is refused in Danish and nothing is sent."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ def zoned_page(request: pytest.FixtureRequest, chromium_path: str) -> Iterator[o
         browser.close()
 
 
+CLOCK = "23:58"  # later today in Copenhagen (the test is not run in the last two minutes of a day)
+PAST = "00:01"  # earlier today
+
+
 def test_meeting_time_typed_in_any_browser_zone_is_copenhagen_time(app, zoned_page, ui_server, smtp_server) -> None:  # type: ignore[no-untyped-def]
     page = zoned_page
     family = add_family(app)
@@ -41,30 +45,37 @@ def test_meeting_time_typed_in_any_browser_zone_is_copenhagen_time(app, zoned_pa
     assert case.answer({"parents_answer": "ja"}) == "approval-first-meeting-plan-1-r1"
     day = local_date(now())
     page.goto(f"{ui_server}/runs/flow-run/{case.run_id}")
-    page.get_by_role("button", name="Resume").click()
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_text(f"{reference}: Planlæg det første møde").wait_for()
-    textareas = dialog.locator("textarea")
-    textareas.nth(0).fill("16:00")  # the date is prefilled with Copenhagen's today
-    dialog.get_by_role("button", name="Submit").click()
-    for _ in range(120):  # up to 30 s: a loaded CI machine is slow to hand the answer over
-        if not case.state().is_paused():
-            break
-        page.wait_for_timeout(250)
-    if case.state().is_paused():  # say what the dialog showed: a validation message, or the form still there
+
+    def answer_dialog(clock: str, heading: str) -> None:
+        page.get_by_role("button", name="Resume").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text(heading).first.wait_for()
+        dialog.locator("textarea").nth(0).fill(clock)  # the date is prefilled with Copenhagen's today
+        dialog.get_by_role("button", name="Submit").click()
+        for _ in range(120):  # up to 30 s: a loaded CI machine is slow to hand the answer over
+            if not case.state().is_paused():
+                return
+            page.wait_for_timeout(250)
         page.screenshot(path=str(app.settings.data_dir / "meeting-dialog-not-sent.png"))
         shown = dialog.inner_text() if dialog.count() else "(dialog closed)"
         raise AssertionError(f"the UI did not resume the run; the dialog shows: {shown[:1500]}")
+
+    # a meeting that has already passed (this morning, just after midnight) is refused, in Danish, and nothing sent
+    answer_dialog(PAST, f"{reference}: Planlæg det første møde")
+    assert case.run() == "approval-first-meeting-plan-1-r2"
+    page.reload()
+    answer_dialog(CLOCK, "Det første møde skal ligge forude")
+    assert not [r for r in smtp_server.received if r.message["X-Hjemtilos-Template"] == "first-meeting-invitation"]
     assert case.run() == "approval-first-meeting-1-r1"
     with app.session_factory() as session:
         meeting = session.scalars(select(Match.first_meeting_at)).one()
-    assert meeting == at_local(day, datetime.strptime("16:00", "%H:%M").time())
+    assert meeting == at_local(day, datetime.strptime(CLOCK, "%H:%M").time())
     invitations = [r for r in smtp_server.received if r.message["X-Hjemtilos-Template"] == "first-meeting-invitation"]
     assert len(invitations) == 2
     for invitation in invitations:
         body = invitation.message.get_body(preferencelist=("plain",)).get_content()
-        assert "kl. 16.00" in body and "kl. 17.00" not in body, body
+        assert "kl. 23.58" in body and "kl. 00.58" not in body, body
     # the next dialog shows the time back, in Copenhagen time
     page.reload()
     page.get_by_role("button", name="Resume").click()
-    page.get_by_role("dialog").get_by_text(re.compile(r"Det første møde: .* kl\. 16\.00 \(dansk tid\)")).wait_for()
+    page.get_by_role("dialog").get_by_text(re.compile(r"Det første møde: .* kl\. 23\.58 \(dansk tid\)")).wait_for()

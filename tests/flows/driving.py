@@ -15,6 +15,7 @@ from prefect.exceptions import Pause
 from prefect.flow_engine import run_flow
 from prefect.flow_runs import resume_flow_run
 
+from benchmarks.harness import meeting_soon
 from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.app import App
 from hjemtilos.db.models import VolunteerFamily
@@ -201,7 +202,6 @@ def agree_and_start(case: CaseDriver, family_id: int, attempt: int = 1) -> None:
         == f"approval-family-answer-{attempt}-r1"
     assert case.answer({"family_answer": "ja"}) == f"approval-match-answers-{attempt}-r1"
     assert case.answer({"parents_answer": "ja"}) == f"approval-first-meeting-plan-{attempt}-r1"
-    assert case.answer({"meeting_on": TODAY, "meeting_clock": "16:00"}) \
-        == f"approval-first-meeting-{attempt}-r1"
+    assert case.answer(meeting_soon()) == f"approval-first-meeting-{attempt}-r1"
     assert case.answer({"weekday": "tirsdag", "brings": "venskabsfamilien",
                         "fetches": "venskabsfamilien"}) == f"timer-first-visit-followup-{attempt}-r1"

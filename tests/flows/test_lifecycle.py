@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from casework.clock import local_date
+from casework.clock import at_local, local_date
 from hjemtilos.app import App
 from hjemtilos.db.models import AuditEvent, CaseVisit, ConsentReceipt, HumanTask, Match, OutboxMail, ReferralCase, Timer
 from tests.flows.driving import SyntheticClock, add_family, jump_to_next_due, start_case
@@ -54,14 +54,16 @@ def test_referral_to_farewell(production_app: App, smtp_server, synthetic_clock:
     assert case.answer({"family": "VF-%04d" % family_id}) == "approval-family-answer-1-r1"
     assert case.answer({"family_answer": "ja"}) == "approval-match-answers-1-r1"
     assert case.answer({"parents_answer": "ja"}) == "approval-first-meeting-plan-1-r1"
-    assert case.answer({"meeting_on": today, "meeting_clock": "16:00"}) \
+    meeting_day = local_date(clock() + timedelta(days=1))  # a first meeting lies ahead
+    assert case.answer({"meeting_on": meeting_day.isoformat(), "meeting_clock": "16:00"}) \
         == "approval-first-meeting-1-r1"
     key = case.answer({"weekday": "onsdag", "brings": "forælder/kontaktperson",
                        "fetches": "venskabsfamilien"})
     assert key == "timer-first-visit-followup-1-r1"
     with app.session_factory() as session:
         started = session.scalars(select(Match)).one().started_at
-    assert started is not None and timedelta(days=6) < started - clock() <= timedelta(days=7)
+    # the year counts from the week after the meeting (the start date left as prefilled), not from the answer
+    assert started == at_local(meeting_day, time(16, 0)) + timedelta(days=7)
 
     assert jump_to_next_due(app, case, clock) == "approval-first-visit-followup-1-r1"
     assert case.answer({"call_held_on": local_date(clock()).isoformat()}) \

@@ -263,7 +263,56 @@ def test_first_meeting_time_is_copenhagen_time_and_visits_start_a_week_later(rol
     with rollback_app.session_factory() as session:
         match = session.scalars(select(Match)).one()
         assert match.first_meeting_at == datetime.fromisoformat("2026-12-01T15:00:00+00:00")
-        assert match.status is MatchStatus.ACTIVE and match.started_at == NOW + timedelta(days=7)
+        # the year counts from the week after the meeting (the start date left as prefilled), not from the answer
+        assert match.status is MatchStatus.ACTIVE and match.started_at == match.first_meeting_at + timedelta(days=7)
+
+
+def _to_meeting_plan(app: App) -> int:
+    family = add_family(app)
+    case_id = new_case(app)
+    to_matching(app, case_id)
+    cases.prepare_family_wait(app, case_id, 1, NOW)
+    assert answer(app, case_id, ApprovalKind.MATCH_PROPOSAL, {"family": "VF-%04d" % family}, 1).accepted
+    for kind in (ApprovalKind.FAMILY_ANSWER, ApprovalKind.MATCH_ANSWERS):
+        assert answer(app, case_id, kind, STANDARD_ANSWERS[kind], 1).accepted
+    return case_id
+
+
+@pytest.mark.parametrize("clock", ["09:59", "08:00"])  # NOW is 10:00 in Copenhagen
+def test_a_first_meeting_that_has_passed_is_refused_and_nobody_is_invited(rollback_app: App, clock: str) -> None:
+    case_id = _to_meeting_plan(rollback_app)
+    today = local_date(NOW).isoformat()
+    refused = answer(rollback_app, case_id, ApprovalKind.FIRST_MEETING_PLAN, {"meeting_on": today, "meeting_clock": clock},
+                     1)
+    assert not refused.accepted and refused.error and "Det første møde skal ligge forude" in refused.error
+    assert "Ingen invitation er sendt" in view(rollback_app, case_id, ApprovalKind.FIRST_MEETING_PLAN, 1).description
+    too_far = answer(rollback_app, case_id, ApprovalKind.FIRST_MEETING_PLAN,
+                     {"meeting_on": "2028-01-10", "meeting_clock": "16:00"}, 1)
+    assert not too_far.accepted and too_far.error and "mere end et år forude" in too_far.error
+    with rollback_app.session_factory() as session:
+        assert session.scalars(select(Match.first_meeting_at)).one() is None
+        assert not session.scalars(select(OutboxMail).where(OutboxMail.template == "first-meeting-invitation")).all()
+    assert answer(rollback_app, case_id, ApprovalKind.FIRST_MEETING_PLAN,
+                  {"meeting_on": today, "meeting_clock": "10:01"}, 1).accepted  # a minute ahead is fine
+
+
+def test_the_year_counts_from_the_start_date_typed_even_when_it_has_passed(rollback_app: App) -> None:
+    case_id = _to_meeting_plan(rollback_app)
+    assert answer(rollback_app, case_id, ApprovalKind.FIRST_MEETING_PLAN,
+                  {"meeting_on": "2026-12-01", "meeting_clock": "16:00"}, 1).accepted
+    later = datetime.fromisoformat("2026-12-20T09:00:00+00:00")  # the form is answered weeks after the meeting
+    base = STANDARD_ANSWERS[ApprovalKind.FIRST_MEETING]
+    for wrong in ("2026-11-30", "2027-02-01"):  # before the meeting, and more than 8 weeks after it
+        refused = answer(rollback_app, case_id, ApprovalKind.FIRST_MEETING, {**base, "start_date": wrong}, 1, now=later)
+        assert not refused.accepted and refused.error and "inden for 8 uger" in refused.error
+    assert answer(rollback_app, case_id, ApprovalKind.FIRST_MEETING, {**base, "start_date": "2026-12-03"}, 1,
+                  now=later).accepted
+    with rollback_app.session_factory() as session:
+        match = session.scalars(select(Match)).one()
+        assert match.start_date == date(2026, 12, 3)
+        assert match.started_at == datetime.fromisoformat("2026-12-03T15:00:00+00:00")  # at the meeting's hour
+    child_visit = cases.prepare_timer(rollback_app, case_id, TimerKind.CHILD_VISIT, 1, later)
+    assert local_date(child_visit.state.due_at) == date(2027, 4, 3)  # four months from 3 December, not from the answer
 
 
 def test_child_visit_concern_opens_a_followup_with_reminders(rollback_app: App) -> None:
@@ -307,8 +356,9 @@ def test_timer_waits_until_due_then_passes_once(rollback_app: App) -> None:
     waiting = cases.prepare_timer(rollback_app, case_id, TimerKind.CHILD_VISIT, 1, NOW)
     assert not waiting.state.passed and waiting.state.suspend_key == "timer-child-visit-1-r1"
     due = waiting.state.due_at
-    # four calendar months after the start on the Copenhagen clock: 10:00 winter time, 10:00 summer time
-    assert due == datetime(2027, 4, 5, 8, 0, tzinfo=NOW.tzinfo)
+    # four calendar months after the start (a week after the 16:00 meeting of 1 December) on the Copenhagen
+    # clock: 16:00 winter time, 16:00 summer time
+    assert due == datetime(2027, 4, 8, 14, 0, tzinfo=NOW.tzinfo)
     assert cases.prepare_timer(rollback_app, case_id, TimerKind.CHILD_VISIT, 1, due).state.passed
     assert cases.prepare_timer(rollback_app, case_id, TimerKind.CHILD_VISIT, 1, NOW).state.passed  # consumed
     with rollback_app.session_factory() as session:
