@@ -4,6 +4,7 @@ flow gets it back as an instance of the model. Labels and help texts are the mod
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from typing import Any, cast
 
@@ -20,5 +21,17 @@ def _run_input(model: type[BaseModel]) -> type[RunInput]:
 
 
 def resume_form(model: type[BaseModel], description: str, initial: dict[str, Any]) -> type[RunInput]:
-    """The Resume dialog's form for ``model``: its fields, the step's description and the initial values."""
-    return _run_input(model).with_initial_data(description=description, **initial)
+    """The Resume dialog's form for ``model``: its fields, the step's description and the initial values.
+
+    The initial values become the fields' defaults with everything else of the field kept (its Danish title, its
+    help, its schema): Prefect's ``with_initial_data`` re-declares a field from its bare type and value, and the
+    dialog then showed generated English labels ("Meeting On", "Start Date")."""
+    form = _run_input(model)
+    fields: dict[str, Any] = {}
+    for name, value in initial.items():
+        field = copy.copy(form.model_fields[name])
+        field.default = value
+        field.json_schema_extra = None  # an optional date's "no default" rule: here the default is the point
+        fields[name] = (field.annotation, field)
+    prefilled = cast(type[RunInput], create_model(form.__name__, __base__=form, **fields)) if fields else form
+    return prefilled.with_initial_data(description=description)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,9 +24,9 @@ from casework.profiles import Timings
 from casework.steps import Role, StepOutcome
 from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, Timer
 
-__all__ = ["CANCELLED", "Answer", "ApprovalState", "InvalidRequest", "StepHandler", "SubmitResult", "TimerState",
+__all__ = ["CANCELLED", "Answer", "ApprovalState", "InvalidRequest", "OptionalDate", "StepHandler", "SubmitResult", "TimerState",
            "approval_state_of", "audit", "cancel_open_waits", "complete_task", "ensure_timer", "get_family_task",
-           "get_task", "open_task", "reject_input", "set_step", "skip", "submit"]
+           "get_task", "open_task", "optional_date", "reject_input", "set_step", "skip", "submit"]
 
 
 CANCELLED = StepOutcome.CANCELLED  # the outcome of an approval closed by an early ending
@@ -42,6 +42,20 @@ class Answer(BaseModel):
     recorded (hjemtilos/audit/access.py)."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+# A date the coordinator may leave empty, shown as a plain date field: Prefect's form would render ``date | None``
+# as a choice between a date and "None".
+OptionalDate = Annotated[date | None, WithJsonSchema({"type": "string", "format": "date"})]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # an empty field is left out of the answer (None), never sent as null
+
+
+def optional_date(title: str, description: str = "") -> Any:
+    """The field of an ``OptionalDate``: empty unless the form's initial data fills it."""
+    return Field(default=None, title=title, description=description or None, json_schema_extra=_no_default)
 
 
 S = TypeVar("S")  # what a step works on: a case's context (hjemtilos.cases) or a family's (hjemtilos.volunteers)

@@ -63,8 +63,11 @@ class EndingPlan:
 
 
 class ExtraChildVisitAnswer(Answer):
-    visit_held_on: date = Field(title="Ekstra børnebesøg holdt (dato)")
-    child_wants_rematch: Literal["ja", "nej"] = Field(title="Ønsker barnet en ny venskabsfamilie?")
+    visit_held_on: date = Field(title="Ekstra børnebesøg holdt (dato)",
+                                description="Dagen, du besøgte barnet efter den tidlige afslutning.")
+    child_wants_rematch: Literal["ja", "nej"] = Field(
+        title="Ønsker barnet en ny venskabsfamilie?",
+        description="Ja: sagen går tilbage til et nyt matchforslag. Nej: sagen afsluttes.")
 
     @property
     def wants_rematch(self) -> bool:

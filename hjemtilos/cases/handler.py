@@ -5,33 +5,16 @@ described to the coordinator, and what an answer does."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from typing import Annotated, Any, ClassVar, TypeVar
-
-from pydantic import Field, WithJsonSchema
+from typing import ClassVar, TypeVar
 
 from casework.keys import approval_key
 from casework.steps import ApprovalKind, Role, Step
-from hjemtilos.approvals import Answer, StepHandler
+from hjemtilos.approvals import Answer, OptionalDate, StepHandler, optional_date
 from hjemtilos.cases.context import CaseContext
 
 __all__ = ["NO_SENSITIVE", "Answer", "FormSpec", "Handler", "OptionalDate", "optional_date"]
 
 NO_SENSITIVE = "Skriv ikke navne eller helbredsoplysninger her: dem har sagsdatabasen."
-
-# A date the coordinator may leave empty, shown as a plain date field: Prefect's form would render ``date | None``
-# as a choice between a date and "None".
-OptionalDate = Annotated[date | None, WithJsonSchema({"type": "string", "format": "date"})]
-
-
-def _no_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)  # an empty field is left out of the answer (None), never sent as null
-
-
-def optional_date(title: str, description: str = "") -> Any:
-    """The field of an ``OptionalDate``: empty unless the form's initial data fills it."""
-    return Field(default=None, title=title, description=description or None, json_schema_extra=_no_default)
-
 
 A = TypeVar("A", bound=Answer)
 

@@ -132,7 +132,8 @@ def _declined_without_reason(answer: str, reason: str) -> bool:
 
 
 class FamilyAnswerAnswer(Answer):
-    family_answer: YES_NO = Field(title="Familiens svar")
+    family_answer: YES_NO = Field(title="Familiens svar",
+                                  description="Ja sender forslaget til forældrene; nej giver et nyt matchforslag.")
     family_answered_on: OptionalDate = optional_date("Familien svarede (dato)",
                                                      "Forudfyldt med dagen, formularen blev åbnet: ret den, hvis "
                                                      "svaret kom en anden dag.")
@@ -164,7 +165,8 @@ class FamilyAnswerHandler(Handler[FamilyAnswerAnswer]):
 
 
 class MatchAnswersAnswer(Answer):
-    parents_answer: YES_NO = Field(title="Forældrenes / kontaktpersonens svar")
+    parents_answer: YES_NO = Field(title="Forældrenes / kontaktpersonens svar",
+                                   description="Ja: matchet er aftalt. Nej: et nyt matchforslag.")
     parents_answered_on: OptionalDate = optional_date("Forældrene svarede (dato)",
                                                       "Forudfyldt med dagen, formularen blev åbnet: ret den, hvis "
                                                       "svaret kom en anden dag.")

@@ -76,10 +76,11 @@ class FirstMeetingPlanHandler(Handler[FirstMeetingPlanAnswer]):
 
 
 class FirstMeetingAnswer(Answer):
-    weekday: WEEKDAYS = Field(title="Fast ugedag for besøgene")
-    brings: TRANSPORT = Field(title="Hvem bringer barnet?")
-    fetches: TRANSPORT = Field(title="Hvem henter barnet?")
-    start_date: OptionalDate = optional_date("Første besøg (dato)", "Forudfyldt med ugen efter det første møde.")
+    weekday: WEEKDAYS = Field(title="Fast ugedag for besøgene", description="Den ugedag, barnet besøger familien.")
+    brings: TRANSPORT = Field(title="Hvem bringer barnet?", description="Hvem følger barnet hen til familien.")
+    fetches: TRANSPORT = Field(title="Hvem henter barnet?", description="Hvem henter barnet hos familien.")
+    start_date: OptionalDate = optional_date("Første besøg (dato)", "Forudfyldt med ugen efter det første møde. "
+                                             "Året regnes fra denne dato.")
 
 
 class FirstMeetingHandler(Handler[FirstMeetingAnswer]):

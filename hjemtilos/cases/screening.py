@@ -95,8 +95,10 @@ class ScreeningHandler(Handler[ScreeningAnswer]):
 
 
 class StartupMeetingAnswer(Answer):
-    child_visit_on: date = Field(title="Besøg hos barnet (dato)")
-    startup_meeting_on: date = Field(title="Opstartsmøde (dato)")
+    child_visit_on: date = Field(title="Besøg hos barnet (dato)",
+                                 description="Dagen, du besøgte barnet på anbringelsesstedet.")
+    startup_meeting_on: date = Field(title="Opstartsmøde (dato)",
+                                     description="Dagen for opstartsmødet med barnet og kontaktpersonen.")
     parents: Literal["forældrene er orienteret", "barnet har ikke kontakt med forældrene"] = Field(
         title="Forældrene", description="Er forældrene orienteret og inddraget?")
 

@@ -30,7 +30,8 @@ CONTINUATION: dict[str, Continuation] = {
 
 
 class FirstVisitFollowupAnswer(Answer):
-    call_held_on: date = Field(title="Opfølgningsopkald holdt (dato)")
+    call_held_on: date = Field(title="Opfølgningsopkald holdt (dato)",
+                               description="Dagen, du ringede til familien og forældrene efter det første besøg.")
 
 
 class FirstVisitFollowupHandler(Handler[FirstVisitFollowupAnswer]):
@@ -59,8 +60,10 @@ class FirstVisitFollowupHandler(Handler[FirstVisitFollowupAnswer]):
 
 
 class ChildVisitAnswer(Answer):
-    visit_held_on: date = Field(title="Børnebesøg holdt (dato)")
-    how_it_goes: Literal["godt", "blandet", "bekymring: følg op"] = Field(title="Hvordan går det?")
+    visit_held_on: date = Field(title="Børnebesøg holdt (dato)",
+                                description="Dagen, du besøgte barnet (efter ca. 4 måneder).")
+    how_it_goes: Literal["godt", "blandet", "bekymring: følg op"] = Field(
+        title="Hvordan går det?", description="Vælg \"bekymring: følg op\", så åbnes en opfølgning med påmindelser.")
 
     @property
     def assessment(self) -> VisitAssessment:
@@ -89,7 +92,8 @@ class ChildVisitHandler(Handler[ChildVisitAnswer]):
 
 class ConcernFollowupAnswer(Answer):
     followed_up_on: date = Field(title="Fulgt op (dato)", description="Hvornår du fulgte op på bekymringen.")
-    result: Literal["bekymringen er afklaret", "fortsat opmærksomhed"] = Field(title="Resultat")
+    result: Literal["bekymringen er afklaret", "fortsat opmærksomhed"] = Field(
+        title="Resultat", description="Er bekymringen afklaret, eller skal der fortsat holdes øje?")
 
 
 class ConcernFollowupHandler(Handler[ConcernFollowupAnswer]):
@@ -109,7 +113,8 @@ class ConcernFollowupHandler(Handler[ConcernFollowupAnswer]):
 
 class FutureAgreementAnswer(Answer):
     continuation: Literal["fortsætter ugentligt", "fortsætter sjældnere", "stopper efter året", "ikke afklaret"] = \
-        Field(title="Aftale efter året")
+        Field(title="Aftale efter året",
+              description="Hvad familien og barnet har aftalt om tiden efter året.")
 
     @property
     def agreed(self) -> Continuation:

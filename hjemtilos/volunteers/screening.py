@@ -25,11 +25,13 @@ from hjemtilos.approvals import (
     Answer,
     ApprovalState,
     InvalidRequest,
+    OptionalDate,
     StepHandler,
     SubmitResult,
     approval_state_of,
     get_family_task,
     open_task,
+    optional_date,
     reject_input,
     skip,
     submit,
@@ -97,9 +99,10 @@ class FamilyAnswer(Answer):
 
 
 class HomeVisitAnswer(FamilyAnswer):
-    decision: Literal["fortsæt screeningen", "afvis"] = Field(title="Beslutning")
-    home_visit_on: date = Field(title="Hjemmebesøg (dato)")
-    interview_on: date = Field(title="Samtale (dato)")
+    decision: Literal["fortsæt screeningen", "afvis"] = Field(
+        title="Beslutning", description="Fortsæt screeningen, eller afvis familien (skriv da en begrundelse).")
+    home_visit_on: date = Field(title="Hjemmebesøg (dato)", description="Dagen for besøget hjemme hos familien.")
+    interview_on: date = Field(title="Samtale (dato)", description="Dagen for samtalen med familien.")
 
     @property
     def choice(self) -> FamilyDecision:
@@ -113,7 +116,8 @@ class FamilyApprovalAnswer(FamilyAnswer):
     decision: Literal["gem og vent", "godkend", "afvis"] = Field(
         title="Beslutning", description="Gem og vent, godkend (kræver at alle attester er registreret på familiens "
                                         "side og e-læringen gennemført), eller afvis.")
-    elearning_completed_on: date | None = Field(default=None, title="E-læringskursus gennemført (dato)")
+    elearning_completed_on: OptionalDate = optional_date(
+        "E-læringskursus gennemført (dato)", "Tom, hvis familien ikke har gennemført kurset endnu.")
 
     @property
     def choice(self) -> FamilyDecision:

@@ -34,3 +34,22 @@ def test_consent_form_has_plain_date_fields_and_may_be_sent_partly_empty(app, pa
         assert session.scalar(select(func.count()).select_from(ConsentReceipt)) == 0
         task = session.scalars(select(HumanTask).where(HumanTask.key == "approval-consent")).one()
         assert task.round == 2
+
+
+def test_a_prefilled_form_keeps_its_danish_labels_in_the_dialog(app, page, ui_server, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    from tests.flows.driving import add_family, approve_to_matching
+
+    family = add_family(app)
+    _, reference, case = start_case(app, "referral-standard.json")
+    approve_to_matching(case)
+    assert case.answer({"family": "VF-%04d" % family}) == "approval-family-answer-1-r1"
+    page.goto(f"{ui_server}/runs/flow-run/{case.run_id}")
+    page.get_by_role("button", name="Resume").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(f"{reference}: Registrér familiens svar").wait_for()
+    dialog.get_by_text("Familien svarede (dato)").wait_for()  # the prefilled date keeps its label and help
+    dialog.get_by_text("Forudfyldt med dagen, formularen blev åbnet").first.wait_for()
+    text = dialog.inner_text()
+    page.screenshot(path=str(app.settings.data_dir / "family-answer-dialog.png"))
+    for generated in ("Family Answered On", "Family Answer", "Reason", "None"):
+        assert generated not in text, (generated, text)
