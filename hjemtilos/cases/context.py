@@ -15,7 +15,7 @@ from casework.eligibility import age_on
 from casework.matching import Candidate, ChildProfile, FamilyProfile, family_reference, rank_candidates
 from casework.steps import LIVE_MATCH, FamilyStatus, PlacementKind, Role
 from hjemtilos.app import App
-from hjemtilos.approvals import FORM_PARTLY_RECORDED, audit, reject_input, set_step
+from hjemtilos.approvals import FORM_PARTLY_RECORDED, FORM_RETURNED, audit, reject_input, set_step
 from hjemtilos.db.models import AuditEvent, HumanTask, Match, Party, ReferralCase, VolunteerFamily
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import Recipient, enqueue_mail
@@ -163,9 +163,11 @@ class CaseContext:
             raise LookupError(f"case {self.case.id}: no approval is being answered")
         return self.task
 
-    def ask_again(self, message: str) -> None:
-        """The answer is recorded but the step is not finished: the form comes back with ``message``."""
-        reject_input(self.session, self.open_task(), message, self.now, action=FORM_PARTLY_RECORDED)
+    def ask_again(self, message: str, *, recorded: bool = True) -> None:
+        """The step is not finished: the form comes back with ``message``. ``recorded``: something of the answer
+        was kept (the dialog is headed so); otherwise the choice was refused and nothing of it kept."""
+        reject_input(self.session, self.open_task(), message, self.now,
+                     action=FORM_PARTLY_RECORDED if recorded else FORM_RETURNED)
 
     def ui_link(self) -> str:
         return ui_link(self.app, self.case)

@@ -104,7 +104,7 @@ class MatchProposalHandler(Handler[MatchProposalAnswer]):
                 ctx.audit("match-proposal-no-family", self.step, {"attempt": attempt})
                 return StepOutcome.NO_FAMILY
             ctx.ask_again(f"{chosen.reference} har ikke længere plads: en anden sag har fået familien, efter "
-                          "formularen blev åbnet. Vælg en af de familier, der har plads nu.")
+                          "formularen blev åbnet. Vælg en af de familier, der har plads nu.", recorded=False)
             return None
         if ctx.match(attempt) is None:
             ctx.session.add(Match(case_id=ctx.case.id, family_id=chosen.family_id, attempt=attempt,

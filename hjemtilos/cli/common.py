@@ -93,6 +93,9 @@ def load_json(file: Path, model: type[M], what_da: str, what_en: str) -> M:
         return model.model_validate(raw)
     except ValidationError as exc:
         err.print(f"[red]{what_da} er ikke gyldig / {what_en} is not valid ({exc.error_count()} fejl/errors):[/red]")
+        from hjemtilos.web.validation import message_for
+
         for error in exc.errors():
-            err.print(f"  {_field_path(error['loc'])}: {error['msg']}", markup=False, highlight=False)
+            da, en = message_for(dict(error))  # the referral form's words, never pydantic's own text
+            err.print(f"  {_field_path(error['loc'])}: {da} / {en}", markup=False, highlight=False)
         raise typer.Exit(1) from exc

@@ -33,13 +33,18 @@ def person_export(
     output: Annotated[Path | None, typer.Option("--out", help="Write the JSON here (0600) instead of stdout")] = None,
 ) -> None:
     """Everything held about a person as JSON (case rows, mails, audit, access-log entries, family membership).
-    The export is logged in the access log of every case it includes."""
+    The export is logged in the access log of every case it includes.
+
+    Exit code 0: written. 1: there is no case with that reference. 2: neither --email nor --case."""
     from hjemtilos.person import export_person, log_export
 
     address, reference = _target(email, case)
     application = build()
     with application.session_factory.begin() as session:
         data = export_person(session, email=address, reference=reference)
+        if reference and data.get("child_case") is None:
+            err.print(f"[red]Der er ingen sag {reference} / there is no case {reference}.[/red]")
+            raise typer.Exit(1)
         log_export(session, data, "cli", now())
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if output is None:

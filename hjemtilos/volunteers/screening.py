@@ -10,13 +10,14 @@ from enum import StrEnum
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.clock import local_date
 from casework.durations import Duration
 from casework.eligibility import age_on
 from casework.families import needs_certificates
-from casework.keys import approval_key
+from casework.keys import approval_key, round_key
 from casework.matching import family_reference
 from casework.profiles import Timings
 from casework.steps import FamilyStatus, StepOutcome
@@ -294,12 +295,36 @@ def prepare_family_approval(app: App, family_id: int, kind: FamilyStep, now: dat
             task.data = handler.open(ctx)
         today = local_date(now)
         needing = tuple(i for i, m in enumerate(members_of(family), start=1) if needs_certificates(m.birth_date, today))
-        lines = [f"## {family_reference(family.id)}: {handler.title}", ""]
-        if task.last_error:
-            lines += [f"> **{task.last_error}**", ""]
-        lines += [*handler.describe(ctx), "", f"Familien i arbejdsrummet: {ctx.family_page}"]
-        description = with_claim_banner("\n".join(lines), banner_of(session, task))
-        return FamilyApprovalView(kind, approval_state_of(task), description, needing)
+        return FamilyApprovalView(kind, approval_state_of(task), _description(handler, ctx), needing)
+
+
+def _description(handler: FamilyHandler[Any], ctx: FamilyContext) -> str:
+    lines = [f"## {family_reference(ctx.family.id)}: {handler.title}", ""]
+    if ctx.task.last_error:
+        lines += [f"> **{ctx.task.last_error}**", ""]
+    lines += [*handler.describe(ctx), "", f"Familien i arbejdsrummet: {ctx.family_page}"]
+    return with_claim_banner("\n".join(lines), banner_of(ctx.session, ctx.task))
+
+
+@dataclass(frozen=True)
+class OpenForm:
+    """The Resume dialog a family's run waits with now: its run, its round's key and what it should say."""
+
+    flow_run_id: str
+    pause_key: str
+    description: str
+
+
+def current_form(app: App, session: Session, family_id: int, now: datetime) -> OpenForm | None:
+    """The family's open step's dialog as it should read now (its "Mangler" list after a certificate), or None."""
+    family = load_family(session, family_id)
+    task = session.scalar(select(HumanTask).where(HumanTask.family_id == family.id, HumanTask.completed_at.is_(None))
+                          .order_by(HumanTask.id).limit(1))
+    handler = next((h for h in FAMILY_HANDLERS.values() if task is not None and h.key == task.key), None)
+    if task is None or handler is None or not family.flow_run_id:
+        return None
+    ctx = FamilyContext(session, family, task, now, _family_page(app, family.id))
+    return OpenForm(family.flow_run_id, round_key(task.key, task.round), _description(handler, ctx))
 
 
 def submit_family_approval(app: App, family_id: int, kind: FamilyStep, round_: int, answer: FamilyAnswer,

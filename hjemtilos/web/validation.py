@@ -66,6 +66,12 @@ def message_for(error: dict[str, Any]) -> tuple[str, str]:
         return "Vælg en af mulighederne.", "Choose one of the options."
     if kind.startswith("bool"):
         return "Vælg ja eller nej.", "Choose yes or no."
+    if kind == "extra_forbidden":
+        return "Ukendt felt: fjern det.", "Unknown field: remove it."
+    if kind.startswith(("int", "float", "decimal")):
+        return "Skriv et tal.", "Enter a number."
+    if kind in ("list_type", "dict_type", "model_type", "model_attributes_type"):
+        return "Forkert form: se eksemplerne i examples/.", "Wrong shape: see the examples in examples/."
     return "Ugyldig værdi.", "Invalid value."
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import date
 
 from fastapi import APIRouter, Request
@@ -9,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from hjemtilos.audit import access
-from hjemtilos.volunteers.screening import Certificate, CertificateError
+from hjemtilos.volunteers.screening import Certificate, CertificateError, current_form
 from hjemtilos.volunteers.screening import record_certificate as record
 from hjemtilos.workspace import views
 from hjemtilos.workspace.accounts import SignedIn
@@ -20,6 +22,7 @@ __all__ = ["router"]
 NO_FAMILY = "Ingen familie / No family"
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 def _family_id(request: Request) -> int:
@@ -55,8 +58,9 @@ def _date(form: dict[str, str], name: str) -> date | None:
 
 
 def record_certificate(ws: Workspace, request: Request, session: Session, signed: SignedIn,
-                       form: dict[str, str]) -> Response:
-    """A member's børneattest or straffeattest: dates and outcome, recorded here and never in Prefect."""
+                       form: dict[str, str]) -> Response | Callable[[], Response]:
+    """A member's børneattest or straffeattest: dates and outcome, recorded here and never in Prefect. The open
+    approval's dialog in Prefect then says what is still missing (it was written when the run last asked)."""
     family_id = _family_id(request)
     try:
         try:
@@ -73,7 +77,21 @@ def record_certificate(ws: Workspace, request: Request, session: Session, signed
             return ws.message(request, signed, 404, NO_FAMILY, "")
         return ws.render(request, "family.html", signed, 422, f=data, values=form,
                          error=(getattr(exc, "field", "member"), str(exc)))
-    return RedirectResponse(f"{BASE}/familier/{family_id}#attester", status_code=303)
+    done = RedirectResponse(f"{BASE}/familier/{family_id}#attester", status_code=303)
+    open_form = current_form(ws.app, session, family_id, ws.clock())
+    if open_form is None or ws.orchestrator is None:
+        return done
+
+    def refresh_dialog() -> Response:  # after the certificate is committed
+        assert ws.orchestrator is not None and open_form is not None
+        try:
+            with ws.orchestrator() as orchestrator:
+                orchestrator.edit_form_description(open_form.flow_run_id, open_form.pause_key,
+                                                   lambda _: open_form.description)
+        except Exception as exc:  # noqa: BLE001 - recorded; the dialog is renewed when the run next asks
+            log.warning("the family's dialog was not renewed (%s)", type(exc).__name__)
+        return done
+    return refresh_dialog
 
 
 router.add_api_route(f"{BASE}/familier", page(family_list), methods=["GET"], response_class=HTMLResponse)

@@ -427,6 +427,9 @@ def test_a_family_taken_since_the_form_opened_is_refused_and_the_choices_are_ren
     assert not late.accepted and "VF-%04d har ikke længere plads" % holm in (late.error or "")
     renewed = view(rollback_app, second, ApprovalKind.MATCH_PROPOSAL, 1)
     assert renewed.form.choices == ("VF-%04d" % berg,) and renewed.state.round == 2
+    # an honest heading: nothing of the refused choice was recorded
+    assert "Formularen blev ikke godkendt" in renewed.description
+    assert "Dit svar er registreret" not in renewed.description
     with rollback_app.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Match).where(Match.family_id == holm)) == 1
 

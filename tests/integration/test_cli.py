@@ -70,6 +70,9 @@ def test_malformed_input_names_the_fields(env: dict[str, str], tmp_path: Path) -
     code, _, stderr = run("refer", str(bad))
     assert code == 1
     assert "child.birth_date" in stderr and "referrer.email" in stderr
+    # the referral form's words, not pydantic's
+    assert "Skriv en gyldig dato" in stderr and "Enter a valid e-mail address" in stderr
+    assert "Input should be" not in stderr and "value is not a valid" not in stderr
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     code, _, stderr = run("refer", str(broken))
@@ -172,5 +175,7 @@ def test_person_export_and_erase(env: dict[str, str], tmp_path: Path) -> None:
     assert json.loads(target.read_text())["as_party"][0]["case_reference"] == reference
     assert target.stat().st_mode & 0o777 == 0o600
     assert run("person", "export")[0] == 2  # neither --email nor --case
+    code, stdout, stderr = run("person", "export", "--case", "HTO-1999-0042")
+    assert code == 1 and "ingen sag HTO-1999-0042" in stderr and stdout.strip() == ""  # nothing to export
     code, _, stderr = run("person", "erase", "--case", reference)
     assert code == 1 and "open" in stderr

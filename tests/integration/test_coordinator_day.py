@@ -214,3 +214,37 @@ def test_search_finds_a_case_by_any_words_of_the_childs_a_parents_or_the_familys
     assert found(reference) == [reference]
     assert found(f"{first} Nogensen") == []  # every word must match
     assert other_ref in found("")
+
+
+def test_the_family_approval_dialog_says_what_is_missing_after_each_certificate(app: App, clock: Clock) -> None:
+    import json
+
+    from casework.families import FamilyRegistration
+    from hjemtilos.db.models import FamilyMember, VolunteerFamily
+    from hjemtilos.paths import EXAMPLES
+    from hjemtilos.volunteers import register_family
+    from hjemtilos.volunteers.screening import FamilyStep, prepare_family_approval
+
+    registration = FamilyRegistration.model_validate(json.loads((EXAMPLES / "family-holm.json").read_text()))
+    with app.session_factory.begin() as session:
+        family_id = register_family(session, registration, clock.now, actor="cli").family_id
+        session.get(VolunteerFamily, family_id).flow_run_id = RUN_B  # type: ignore[union-attr]
+        member_ids = [m.id for m in session.scalars(select(FamilyMember).where(FamilyMember.family_id == family_id))]
+    view = prepare_family_approval(app, family_id, FamilyStep.FAMILY_APPROVAL, clock.now)
+    key = round_key("approval-family-approval", view.state.round)
+    orchestrator = FakeOrchestrator(descriptions={(RUN_B, key): view.description})
+    assert "straffeattest" in view.description.split("**Mangler:**")[1]
+    web = TestClient(create_workspace(app, clock=clock, orchestrator=orchestrator_scope(orchestrator)),
+                     base_url="http://127.0.0.1")
+    add_user(app, "gry")
+    sign_in(web, app, "gry", clock)
+    page = web.get(f"/arbejde/familier/{family_id}")
+    today = f"{clock.now:%Y-%m-%d}"
+    for member_id in member_ids:
+        for certificate in ("criminal_record", "child_certificate"):
+            done = web.post(f"/arbejde/familier/{family_id}/attest", data={
+                "csrf": _csrf(page.text), "member": str(member_id), "certificate": certificate,
+                "requested_on": today, "received_on": today, "outcome": "clear"}, follow_redirects=False)
+            assert done.status_code == 303
+    missing = orchestrator.descriptions[RUN_B, key].split("**Mangler:**")[1]
+    assert "attest" not in missing  # what the dialog says now: only the e-learning is left

@@ -3,12 +3,16 @@ the cases' runs started, loaded once however often it is asked."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import func, select
 
+from casework.clock import local_date
 from hjemtilos.app import App
 from hjemtilos.db.models import ReferralCase, VolunteerFamily
 from hjemtilos.demo import DEMO_FAMILIES, load_demo
 from hjemtilos.submission import orchestrator_scope
+from hjemtilos.volunteers import status_of
 from tests.fakes import FakeOrchestrator
 
 
@@ -21,6 +25,11 @@ def test_demo_loads_once_and_starts_every_case_run(app: App) -> None:
         runs = dict(session.execute(select(ReferralCase.reference, ReferralCase.flow_run_id)).tuples().all())
         assert set(runs) == set(references) and all(runs.values())
         assert session.scalar(select(func.count()).select_from(VolunteerFamily)) == len(DEMO_FAMILIES)
+
+    with app.session_factory() as session:  # approved as screening leaves a family: members, wishes, certificates
+        for family in session.scalars(select(VolunteerFamily)):
+            assert family.members and family.wish_age_min and family.competences
+            assert status_of(family, local_date(datetime.now(UTC))).complete, family.name
 
     assert load_demo(app, orchestrator_scope(orchestrator)) == []  # a second start of `up --demo`
     with app.session_factory() as session:

@@ -189,3 +189,20 @@ def test_every_mail_links_the_privacy_notice(language: str) -> None:
                   language, programme)
     assert "https://redbarnet.dk/privatliv/hjem-til-os" in mail.text
     assert 'href="https://redbarnet.dk/privatliv/hjem-til-os"' in (mail.html or "")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+@pytest.mark.parametrize("flags", [True, False])
+def test_every_text_mail_has_a_blank_line_before_a_sign_off_that_names_the_coordinator(
+        name: str, lang: str, flags: bool) -> None:
+    """Whichever branch a template takes (every yes/no of its context), the plain text ends its message with a
+    blank line, then the sign-off with the coordinator's name, in English as in Danish."""
+    context = sample(TEMPLATES[name])
+    context = dataclasses.replace(context, **{f.name: flags for f in dataclasses.fields(context)  # type: ignore[type-var]
+                                              if isinstance(getattr(context, f.name), bool)})
+    mail = render(context, lang, PROGRAMME)
+    sign_off = "Venlig hilsen" if lang == "da" else "Kind regards"
+    assert f"\n\n{sign_off}\n{PROGRAMME.coordinator}\n" in mail.text, mail.text
+    assert "\n\n\n" not in mail.text
+    assert f"{sign_off}<br>{PROGRAMME.coordinator}<br>" in mail.html
