@@ -259,6 +259,9 @@ ACTIONS = Vocabulary("audit actions", {
     "ending-finished": ("Tidlig afslutning gennemført", "Early ending carried out"),
     "circumstances-changed": ("Ændrede forhold registreret", "Change of circumstances recorded"),
     "person-erasure": ("Personoplysninger slettet", "Personal data erased"),
+    "user-added": ("Bruger oprettet", "User added"),
+    "user-disabled": ("Bruger lukket", "User closed"),
+    "user-2fa-reset": ("Brugerens 2-faktor nulstillet", "User's second factor reset"),
 })
 
 VOCABULARIES = (STEPS, APPROVALS, TIMERS, CASE_STATUS, ROLES, PLACEMENTS, TRACKS, WAITS, OUTCOMES, MATCH_STATUS,

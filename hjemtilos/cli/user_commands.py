@@ -40,7 +40,7 @@ def user_add(
     application = build()
     try:
         with application.session_factory.begin() as session:
-            user = add_user(session, username, name, Role(role), now(), email=email)
+            user = add_user(session, username, name, Role(role), now(), email=email, actor="cli")
             token = new_link(session, SET_UP, now(), user)
     except AccountError as exc:
         err.print(f"[red]{exc}[/red]", markup=False)
@@ -70,7 +70,7 @@ def _change(username: str, action: str) -> None:
     application = build()
     try:
         with application.session_factory.begin() as session:
-            (disable_user if action == "disable" else reset_second_factor)(session, username, now())
+            (disable_user if action == "disable" else reset_second_factor)(session, username, now(), actor="cli")
     except AccountError as exc:
         err.print(f"[red]{exc}[/red]", markup=False)
         raise typer.Exit(1) from exc

@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hjemtilos.db.models import AccountLink, UserAccount, UserSession
+from hjemtilos.db.models import AccountLink, AuditEvent, UserAccount, UserSession
 
 __all__ = ["FIRST_ADMINISTRATOR", "SET_UP", "WRONG", "AccountError", "Role", "SignedIn",
            "add_user", "check_password", "confirm_code", "disable_user", "end_session", "first_administrator_link",
@@ -64,8 +64,14 @@ def check_new_password(password: str) -> None:
                            "characters.")
 
 
+def _log(session: Session, now: datetime, actor: str, action: str, user: UserAccount) -> None:
+    """Every change to an account, in the audit trail (who, when, which account; never a secret)."""
+    session.add(AuditEvent(case_id=None, at=now, actor=actor, action=action, step=None,
+                           detail={"username": user.username, "role": user.role}))
+
+
 def add_user(session: Session, username: str, display_name: str, role: Role, now: datetime,
-             email: str | None = None, password: str | None = None) -> UserAccount:
+             email: str | None = None, password: str | None = None, *, actor: str = "system") -> UserAccount:
     check_username(username)
     if not display_name.strip() or any(ord(c) < 32 for c in display_name):
         raise AccountError("Skriv personens navn. / Give the person's name.")
@@ -78,6 +84,7 @@ def add_user(session: Session, username: str, display_name: str, role: Role, now
         user.password_hash = _hasher.hash(password)
     session.add(user)
     session.flush()
+    _log(session, now, actor, "user-added", user)
     return user
 
 
@@ -237,16 +244,18 @@ def get_user(session: Session, username: str) -> UserAccount:
     return user
 
 
-def disable_user(session: Session, username: str, now: datetime) -> UserAccount:
+def disable_user(session: Session, username: str, now: datetime, *, actor: str = "system") -> UserAccount:
     user = get_user(session, username)
     user.disabled_at = user.disabled_at or now
     _end_all(session, user, now)
+    _log(session, now, actor, "user-disabled", user)
     return user
 
 
-def reset_second_factor(session: Session, username: str, now: datetime) -> UserAccount:
+def reset_second_factor(session: Session, username: str, now: datetime, *, actor: str = "system") -> UserAccount:
     """The user sets up a new authenticator at their next sign-in; their open sessions end."""
     user = get_user(session, username)
     user.totp_secret = None
     _end_all(session, user, now)
+    _log(session, now, actor, "user-2fa-reset", user)
     return user

@@ -11,6 +11,7 @@ referral form and the rest to Prefect after asking ``/_auth``.
 | volunteer families and their certificates | ``family_pages.py`` |
 | the programme in figures | ``programme_pages.py`` |
 | the administrators' dashboard, access log and person export | ``admin_pages.py`` |
+| the administrators' user management: add with a one-time link, close, reset the second factor | ``user_pages.py`` |
 | the front door's questions and the gate for Prefect changes | ``front_door_auth.py`` |
 
 Sessions live in the case database (``user_session``); the cookie holds a random token, HttpOnly, SameSite=Lax,
@@ -38,6 +39,7 @@ from hjemtilos.workspace import (
     programme_pages,
     sign_in,
     task_pages,
+    user_pages,
 )
 from hjemtilos.workspace.admin_pages import access_log_csv
 from hjemtilos.workspace.front_door_auth import NOT_ALLOWED
@@ -79,7 +81,8 @@ def create_workspace(app: App, *, prefect_api: str | None = None, prefect_auth: 
     def stylesheet() -> Response:
         return Response(ASSET, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
-    for area in (sign_in, task_pages, case_pages, family_pages, programme_pages, admin_pages, front_door_auth):
+    for area in (sign_in, task_pages, case_pages, family_pages, programme_pages, admin_pages, user_pages,
+                 front_door_auth):
         web.include_router(area.router)
 
     @web.get("/")

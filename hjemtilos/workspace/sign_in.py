@@ -228,7 +228,7 @@ def _take_link(ws: Workspace, request: Request, token: str, form: dict[str, str]
             if link.purpose == accounts.FIRST_ADMINISTRATOR:
                 accounts.add_user(session, form.get("username", "").strip().lower(), form.get("display_name", ""),
                                   Role.ADMINISTRATOR, now, email=form.get("email") or None,
-                                  password=form.get("password", ""))
+                                  password=form.get("password", ""), actor="first-administrator-link")
             elif user is not None:
                 accounts.set_password(user, form.get("password", ""))
         except AccountError as exc:

@@ -15,7 +15,7 @@ from casework.steps import ApprovalKind
 from hjemtilos import cases
 from hjemtilos.app import App
 from hjemtilos.claims import BANNER_MARK
-from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase
+from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, UserAccount
 from hjemtilos.orchestration import orchestrator_scope
 from hjemtilos.workspace.app import create_workspace
 from tests.fakes import FakeOrchestrator
@@ -248,3 +248,45 @@ def test_the_family_approval_dialog_says_what_is_missing_after_each_certificate(
             assert done.status_code == 303
     missing = orchestrator.descriptions[RUN_B, key].split("**Mangler:**")[1]
     assert "attest" not in missing  # what the dialog says now: only the e-learning is left
+
+
+def test_an_administrator_adds_closes_and_resets_users_in_the_workspace(app: App, clock: Clock, web: TestClient) -> None:
+    from hjemtilos.workspace.accounts import Role
+
+    add_user(app, "admin", Role.ADMINISTRATOR)
+    add_user(app, "hans")
+    sign_in(web, app, "admin", clock)
+    page = web.get("/arbejde/admin/brugere")
+    assert page.status_code == 200 and "hans" in page.text
+
+    def post(path: str, **data: str):  # type: ignore[no-untyped-def]
+        return web.post(path, data={"csrf": _csrf(page.text), **data})
+
+    bad = post("/arbejde/admin/brugere", username="Ny Bruger!", display_name="Ny", role="coordinator")
+    assert bad.status_code == 422 and 'id="user-error"' in bad.text and "Ny Bruger!" in bad.text
+    made = post("/arbejde/admin/brugere", username="ines", display_name="Ines Iversen", role="coordinator")
+    assert made.status_code == 201
+    link = re.search(r'id="one-time-link">([^<]+)<', made.text)
+    assert link and "/arbejde/opret/" in link.group(1)
+    token = link.group(1).rsplit("/", 1)[1]
+    other = TestClient(create_workspace(app, clock=clock), base_url="http://127.0.0.1")
+    form = other.get(f"/arbejde/opret/{token}")
+    assert form.status_code == 200  # Ines chooses her password through it
+    assert post("/arbejde/admin/brugere", username="ines", display_name="Ines", role="coordinator").status_code == 422
+
+    hans = TestClient(create_workspace(app, clock=clock), base_url="http://127.0.0.1")
+    sign_in(hans, app, "hans", clock)
+    assert hans.get("/arbejde/admin/brugere").status_code == 403  # a coordinator manages nobody
+    assert post("/arbejde/admin/brugere/hans/ny-2-faktor").status_code == 200
+    assert hans.get("/arbejde/opgaver", follow_redirects=False).status_code == 303  # signed out at once
+    with app.session_factory() as session:
+        assert session.scalar(select(UserAccount.totp_secret).where(UserAccount.username == "hans")) is None
+    closed = post("/arbejde/admin/brugere/hans/luk")
+    assert closed.status_code == 200 and "er lukket" in closed.text
+    assert post("/arbejde/admin/brugere/admin/luk").status_code == 409  # not oneself
+    assert post("/arbejde/admin/brugere/nobody/luk").status_code == 404
+    with app.session_factory() as session:
+        changes = [(e.actor, e.action, (e.detail or {}).get("username")) for e in session.scalars(
+            select(AuditEvent).where(AuditEvent.action.like("user-%")).order_by(AuditEvent.id))]
+    assert changes[-3:] == [("admin", "user-added", "ines"), ("admin", "user-2fa-reset", "hans"),
+                            ("admin", "user-disabled", "hans")]
