@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# axe-core for the accessibility test (tests/browser), from the npm registry; the system itself needs no npm
+	@if command -v npm >/dev/null 2>&1; then npm install --prefix $(VENV)/npm --no-audit --no-fund --silent axe-core@4.11; \
+	else echo "npm not found: the accessibility test will fail until axe-core is installed (make install)"; fi
 	touch $(STAMP)
 
 install: $(STAMP)

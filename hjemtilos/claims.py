@@ -4,15 +4,18 @@ answering it too. A claim never blocks an answer: it says who is on it (Camunda 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from casework.clock import format_local
-from hjemtilos.db.models import AuditEvent, HumanTask, UserAccount
+from casework.keys import round_key
+from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, UserAccount, VolunteerFamily
 
-__all__ = ["BANNER_MARK", "ClaimError", "banner_of", "claim", "claim_banner", "release", "with_claim_banner"]
+__all__ = ["BANNER_MARK", "ClaimError", "DialogClaim", "banner_of", "claim", "claim_banner", "claims_to_show",
+           "mark_shown", "release", "with_claim_banner"]
 
 BANNER_MARK = "> **Taget af "  # the first words of the banner: how an older banner is found and replaced
 
@@ -46,6 +49,41 @@ def banner_of(session: Session, task: HumanTask) -> str | None:
         return None
     name = session.scalar(select(UserAccount.display_name).where(UserAccount.id == task.claimed_by_id))
     return claim_banner(name or "en kollega", task.claimed_at)
+
+
+@dataclass(frozen=True)
+class DialogClaim:
+    """A claim (or a release) the Resume dialog in Prefect does not say yet."""
+
+    task_id: int
+    flow_run_id: str
+    pause_key: str
+    banner: str | None
+    round: int
+    claimed_at: datetime | None
+
+
+def claims_to_show(session: Session, limit: int = 200) -> list[DialogClaim]:
+    """Open tasks whose claim changed (or whose round moved on) since the dialog was last told."""
+    rows = session.execute(
+        select(HumanTask, ReferralCase.flow_run_id, VolunteerFamily.flow_run_id)
+        .outerjoin(ReferralCase, ReferralCase.id == HumanTask.case_id)
+        .outerjoin(VolunteerFamily, VolunteerFamily.id == HumanTask.family_id)
+        .where(HumanTask.completed_at.is_(None), HumanTask.round > 0,
+               or_(HumanTask.claimed_at.is_not(None), HumanTask.claim_shown_at.is_not(None)),
+               or_(HumanTask.claim_shown_round.is_(None), HumanTask.claim_shown_round != HumanTask.round,
+                   HumanTask.claim_shown_at.is_(None) != HumanTask.claimed_at.is_(None),
+                   HumanTask.claim_shown_at != HumanTask.claimed_at))
+        .order_by(HumanTask.id).limit(limit)).all()
+    return [DialogClaim(task.id, str(case_run or family_run), round_key(task.key, task.round),
+                        banner_of(session, task), task.round, task.claimed_at)
+            for task, case_run, family_run in rows if case_run or family_run]
+
+
+def mark_shown(session: Session, claim: DialogClaim) -> None:
+    """The dialog says ``claim`` now (unless the task changed meanwhile: then it is looked at again)."""
+    session.execute(update(HumanTask).where(HumanTask.id == claim.task_id, HumanTask.round == claim.round)
+                    .values(claim_shown_round=claim.round, claim_shown_at=claim.claimed_at))
 
 
 def _open_task(session: Session, task_id: int) -> HumanTask:

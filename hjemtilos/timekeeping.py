@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -25,6 +26,7 @@ from hjemtilos.answer_sweep import sweep_answers
 from hjemtilos.app import App
 from hjemtilos.cases.context import candidates_for, coordinator_recipient, ui_link
 from hjemtilos.cases.records import consent_slots
+from hjemtilos.claims import claims_to_show, mark_shown, with_claim_banner
 from hjemtilos.db.models import (
     AuditEvent,
     ConsentReceipt,
@@ -65,6 +67,7 @@ class TickReport:
     renewal_reminders: int = 0  # certificates and e-learning due for renewal, told to the coordinator
     forms_repaired: int = 0  # runs that waited without their form, made to suspend again
     answers_swept: int = 0  # finished approvals whose answers were deleted from Prefect
+    claims_shown: int = 0  # Resume dialogs told who works on their step (or that nobody does any more)
     retention_done: int = 0  # retention actions carried out (once a day)
     stuck: list[Stuck] = field(default_factory=list)
     new_stuck: int = 0
@@ -315,6 +318,25 @@ def _repair_forms(app: App, now: datetime, orchestrator: Orchestrator, report: T
     report.forms_repaired += repair_missing_forms(app, now, orchestrator)
 
 
+def show_claims(app: App, orchestrator: Orchestrator) -> int:
+    """Write each changed claim into its Resume dialog: the workspace does it at once when it can, this catches a
+    claim made before the run had stored its form (and a failed call)."""
+    shown = 0
+    with app.session_factory() as session:
+        pending = claims_to_show(session)
+    for claim in pending:
+        if orchestrator.edit_form_description(claim.flow_run_id, claim.pause_key, partial(with_claim_banner,
+                                                                                          banner=claim.banner)):
+            with app.session_factory.begin() as session:
+                mark_shown(session, claim)
+            shown += 1
+    return shown
+
+
+def _show_claims(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
+    report.claims_shown += show_claims(app, orchestrator)
+
+
 def _sweep(app: App, now: datetime, orchestrator: Orchestrator, report: TickReport) -> None:
     report.answers_swept += sweep_answers(app, orchestrator)
 
@@ -339,6 +361,7 @@ DUTIES: tuple[Duty, ...] = (
     Duty("supervision-invitations", _invite),
     Duty("renewal-reminders", _renewals),
     Duty("repair-missing-forms", _repair_forms),
+    Duty("show-claims", _show_claims),
     Duty("sweep-answers", _sweep),
     Duty("retention", _retention, in_flow=False),
     Duty("check-stuck-cases", _stuck),  # last: it sees what the others left

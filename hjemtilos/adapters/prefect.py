@@ -22,7 +22,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import StateType
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
-from prefect.input import create_flow_run_input, delete_flow_run_input, keyset_from_base_key, read_flow_run_input
+from prefect.input import create_flow_run_input, delete_flow_run_input, read_flow_run_input
 from prefect.states import Scheduled
 
 from hjemtilos.orchestration import FormStatus, RunState
@@ -130,8 +130,17 @@ class PrefectOrchestrator:
         return result.status.value == "ACCEPT"
 
     def edit_form_description(self, flow_run_id: str, pause_key: str, edit: Callable[[str], str]) -> bool:
-        """The description is a run input of its own (``<pause key>-description``, Prefect's keyset): replaced."""
-        key, run = keyset_from_base_key(pause_key)["description"], UUID(flow_run_id)
+        """The description is a run input of its own, named in the paused state's keyset: replaced."""
+        run = UUID(flow_run_id)
+        with get_client(sync_client=True) as client:
+            try:
+                state = client.read_flow_run(run).state
+            except ObjectNotFound:
+                return False
+        details = state.state_details if state is not None and state.is_paused() else None
+        if details is None or details.pause_key != pause_key or not details.run_input_keyset:
+            return False  # not waiting with this form (yet): the run writes the description itself
+        key = details.run_input_keyset["description"]
         current = read_flow_run_input(key, run)
         if not isinstance(current, str):
             return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -50,17 +51,20 @@ def _change(ws: Workspace, request: Request, session: Session, signed: SignedIn,
         return ws.render(request, "tasks.html", signed, 409, rows=task_list(session, ws.clock(), signed.user.id),
                          shown="alle", error=message)
     run, pause_key = _run_and_key(session, task)
-    banner = claims.banner_of(session, task)
-    if run is None or ws.orchestrator is None:
+    if run is None or ws.orchestrator is None or task.round == 0:
         return RedirectResponse(back, status_code=303)
+    shown = claims.DialogClaim(task.id, run, pause_key, claims.banner_of(session, task), task.round, task.claimed_at)
 
-    def tell_prefect() -> Response:  # after the claim is committed
+    def tell_prefect() -> Response:  # after the claim is committed; the timekeeper's show-claims does it otherwise
         assert ws.orchestrator is not None
         try:
             with ws.orchestrator() as orchestrator:
-                orchestrator.edit_form_description(run, pause_key,
-                                                   lambda text: claims.with_claim_banner(text, banner))
-        except Exception as exc:  # noqa: BLE001 - the claim stands; the dialog shows it when the run next asks
+                told = orchestrator.edit_form_description(run, pause_key, partial(claims.with_claim_banner,
+                                                                                  banner=shown.banner))
+            if told:
+                with ws.app.session_factory.begin() as later:
+                    claims.mark_shown(later, shown)
+        except Exception as exc:  # noqa: BLE001 - the claim stands; the timekeeper writes it into the dialog
             log.warning("claim not written to the Resume dialog (%s)", type(exc).__name__)
         return RedirectResponse(back, status_code=303)
     return tell_prefect

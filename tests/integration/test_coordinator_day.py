@@ -290,3 +290,24 @@ def test_an_administrator_adds_closes_and_resets_users_in_the_workspace(app: App
             select(AuditEvent).where(AuditEvent.action.like("user-%")).order_by(AuditEvent.id))]
     assert changes[-3:] == [("admin", "user-added", "ines"), ("admin", "user-2fa-reset", "hans"),
                             ("admin", "user-disabled", "hans")]
+
+
+def test_a_claim_made_before_the_run_stored_its_form_reaches_the_dialog_through_the_timekeeper(
+        app: App, clock: Clock) -> None:
+    from hjemtilos.timekeeping import show_claims
+
+    orchestrator = FakeOrchestrator()
+    case_id = new_case(app, run_id=RUN_A)
+    _, task_id, description = _open_screening(app, case_id, clock)  # opened; the run has not stored its form yet
+    add_user(app, "hedda")
+    web = TestClient(create_workspace(app, clock=clock, orchestrator=orchestrator_scope(orchestrator)),
+                     base_url="http://127.0.0.1")
+    sign_in(web, app, "hedda", clock)
+    assert _post(web, f"/arbejde/opgaver/{task_id}/tag").status_code == 303  # no form in Prefect yet
+    key = (RUN_A, round_key("approval-screening", 1))
+    orchestrator.descriptions[key] = description  # the run stores the form it described before the claim
+    assert show_claims(app, orchestrator) == 1
+    assert f"{BANNER_MARK}Hedda**" in orchestrator.descriptions[key]
+    assert show_claims(app, orchestrator) == 0  # told once
+    assert _post(web, f"/arbejde/opgaver/{task_id}/slip").status_code == 303  # released: the workspace says so
+    assert orchestrator.descriptions[key] == description and show_claims(app, orchestrator) == 0

@@ -55,6 +55,9 @@ class HumanTask(Base):
     # Resume dialog, so a colleague is warned before answering it too
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     claimed_at: Mapped[datetime | None]
+    # the claim the Resume dialog in Prefect says (its round and claimed_at): the timekeeper writes it when they differ
+    claim_shown_round: Mapped[int | None] = mapped_column(Integer)
+    claim_shown_at: Mapped[datetime | None]
 
 
 class Timer(Base):

@@ -23,6 +23,8 @@ def upgrade() -> None:
     with op.batch_alter_table("human_task") as batch:
         batch.add_column(sa.Column("claimed_by_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("claimed_at", UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("claim_shown_round", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("claim_shown_at", UTCDateTime(timezone=True), nullable=True))
         batch.create_foreign_key(op.f("fk_human_task_claimed_by_id_user_account"), "user_account",
                                  ["claimed_by_id"], ["id"], ondelete="SET NULL")
     op.create_table(
@@ -46,5 +48,7 @@ def downgrade() -> None:
     op.drop_table("case_note")
     with op.batch_alter_table("human_task") as batch:
         batch.drop_constraint(op.f("fk_human_task_claimed_by_id_user_account"), type_="foreignkey")
+        batch.drop_column("claim_shown_at")
+        batch.drop_column("claim_shown_round")
         batch.drop_column("claimed_at")
         batch.drop_column("claimed_by_id")
