@@ -70,6 +70,7 @@ class StepHandler(Generic[S, A]):
 
     title: ClassVar[str]
     answer: ClassVar[type[Answer]]
+    outcomes: ClassVar[frozenset[StepOutcome]]  # every outcome ``apply`` may give: what flows and reports branch on
     instructions: ClassVar[str] = ""
 
     def reminder_after(self, timings: Timings) -> Duration:
@@ -94,6 +95,13 @@ class StepHandler(Generic[S, A]):
         """Carry out an answer: returns the outcome, or None when recorded but not finished (the handler has opened
         the next round). Raises InvalidRequest when the answer cannot be accepted."""
         raise NotImplementedError
+
+    def carry_out(self, ctx: S, answer: A) -> StepOutcome | None:
+        """``apply``, held to the outcomes the step declares (a new outcome is declared where the flow sees it)."""
+        outcome = self.apply(ctx, answer)
+        if outcome is not None and outcome not in self.outcomes:
+            raise ValueError(f"{type(self).__name__} gave {outcome!r}, which it does not declare")
+        return outcome
 
 
 @dataclass(frozen=True)

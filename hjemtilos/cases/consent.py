@@ -39,6 +39,7 @@ class ConsentAnswer(Answer):
 
 class ConsentHandler(Handler[ConsentAnswer]):
     kind = ApprovalKind.CONSENT
+    outcomes = frozenset({StepOutcome.RECEIVED})
     step = Step.CONSENT
     title = "Registrér modtagne samtykkeerklæringer"
     answer = ConsentAnswer

@@ -76,6 +76,7 @@ class ExtraChildVisitAnswer(Answer):
 
 class ExtraChildVisitHandler(Handler[ExtraChildVisitAnswer]):
     kind = ApprovalKind.EXTRA_CHILD_VISIT
+    outcomes = frozenset({StepOutcome.REMATCH, StepOutcome.NO_REMATCH})
     step = Step.EXTRA_CHILD_VISIT
     title = "Ekstra børnebesøg efter familiens afslutning"
     answer = ExtraChildVisitAnswer

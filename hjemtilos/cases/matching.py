@@ -47,6 +47,7 @@ class MatchProposalAnswer(Answer):
 
 class MatchProposalHandler(Handler[MatchProposalAnswer]):
     kind = ApprovalKind.MATCH_PROPOSAL
+    outcomes = frozenset({StepOutcome.PROPOSED, StepOutcome.NONE_FITS, StepOutcome.NO_FAMILY})
     step = Step.MATCH_PROPOSAL
     title = "Vælg en venskabsfamilie til matchforslaget"
     answer = MatchProposalAnswer
@@ -143,6 +144,7 @@ class FamilyAnswerAnswer(Answer):
 
 class FamilyAnswerHandler(Handler[FamilyAnswerAnswer]):
     kind = ApprovalKind.FAMILY_ANSWER
+    outcomes = frozenset({StepOutcome.ACCEPTED, StepOutcome.DECLINED})
     step = Step.MATCH_PROPOSAL
     title = "Registrér familiens svar på matchforslaget"
     answer = FamilyAnswerAnswer
@@ -176,6 +178,7 @@ class MatchAnswersAnswer(Answer):
 
 class MatchAnswersHandler(Handler[MatchAnswersAnswer]):
     kind = ApprovalKind.MATCH_ANSWERS
+    outcomes = frozenset({StepOutcome.AGREED, StepOutcome.DECLINED})
     step = Step.MATCH_PROPOSAL
     title = "Registrér forældrenes/kontaktpersonens svar på matchforslaget"
     answer = MatchAnswersAnswer

@@ -44,6 +44,7 @@ class FirstMeetingPlanAnswer(Answer):
 
 class FirstMeetingPlanHandler(Handler[FirstMeetingPlanAnswer]):
     kind = ApprovalKind.FIRST_MEETING_PLAN
+    outcomes = frozenset({StepOutcome.PLANNED})
     step = Step.FIRST_MEETING
     title = "Planlæg det første møde hos familien"
     answer = FirstMeetingPlanAnswer
@@ -85,6 +86,7 @@ class FirstMeetingAnswer(Answer):
 
 class FirstMeetingHandler(Handler[FirstMeetingAnswer]):
     kind = ApprovalKind.FIRST_MEETING
+    outcomes = frozenset({StepOutcome.RECORDED})
     step = Step.FIRST_MEETING
     title = "Registrér ugedag og transport efter det første møde"
     answer = FirstMeetingAnswer

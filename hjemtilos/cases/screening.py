@@ -56,6 +56,7 @@ class ScreeningAnswer(Answer):
 
 class ScreeningHandler(Handler[ScreeningAnswer]):
     kind = ApprovalKind.SCREENING
+    outcomes = frozenset({StepOutcome.REJECTED, StepOutcome.APPROVED})
     step = Step.SCREENING
     title = "Screening af henvisningen: godkend, afvis eller bed om flere oplysninger"
     answer = ScreeningAnswer
@@ -105,6 +106,7 @@ class StartupMeetingAnswer(Answer):
 
 class StartupMeetingHandler(Handler[StartupMeetingAnswer]):
     kind = ApprovalKind.STARTUP_MEETING
+    outcomes = frozenset({StepOutcome.HELD})
     step = Step.STARTUP_MEETING
     title = "Besøg hos barnet og opstartsmøde på børne-/ungehjemmet"
     answer = StartupMeetingAnswer

@@ -152,7 +152,7 @@ def submit_approval(app: App, case_id: int, kind: ApprovalKind, scope: int | Non
         # the approver is who pressed Resume through the front door (the access log)
         actor = resumer_of(session, case.flow_run_id, since=task.created_at) or UNATTRIBUTED
         ctx = CaseContext(session, app, case, now, scope=scope, task=task, actor=actor)
-        return submit(session, task, round_, ctx.actor, now, lambda: handler.apply(ctx, answer),
+        return submit(session, task, round_, ctx.actor, now, lambda: handler.carry_out(ctx, answer),
                       answer.model_dump(mode="json"))
 
 

@@ -36,6 +36,7 @@ class FirstVisitFollowupAnswer(Answer):
 
 class FirstVisitFollowupHandler(Handler[FirstVisitFollowupAnswer]):
     kind = ApprovalKind.FIRST_VISIT_FOLLOWUP
+    outcomes = frozenset({StepOutcome.HELD})
     step = Step.FIRST_VISIT_FOLLOWUP
     title = "Ring til forældre/kontaktperson efter første besøg"
     answer = FirstVisitFollowupAnswer
@@ -72,6 +73,7 @@ class ChildVisitAnswer(Answer):
 
 class ChildVisitHandler(Handler[ChildVisitAnswer]):
     kind = ApprovalKind.CHILD_VISIT
+    outcomes = frozenset({StepOutcome.HELD, StepOutcome.CONCERN})
     step = Step.CHILD_VISIT
     title = "Børnebesøg efter ca. 4 måneder"
     answer = ChildVisitAnswer
@@ -98,6 +100,7 @@ class ConcernFollowupAnswer(Answer):
 
 class ConcernFollowupHandler(Handler[ConcernFollowupAnswer]):
     kind = ApprovalKind.CONCERN_FOLLOWUP
+    outcomes = frozenset({StepOutcome.HELD})
     step = Step.CONCERN_FOLLOWUP
     title = "Følg op på bekymringen fra børnebesøget"
     answer = ConcernFollowupAnswer
@@ -123,6 +126,7 @@ class FutureAgreementAnswer(Answer):
 
 class FutureAgreementHandler(Handler[FutureAgreementAnswer]):
     kind = ApprovalKind.FUTURE_AGREEMENT
+    outcomes = frozenset({StepOutcome.WEEKLY, StepOutcome.LESS_OFTEN, StepOutcome.STOPS, StepOutcome.UNDECIDED})
     step = Step.FUTURE_AGREEMENT
     title = "Registrér aftalen om tiden efter året"
     answer = FutureAgreementAnswer

@@ -211,6 +211,7 @@ class FamilyHandler(StepHandler[FamilyContext, F]):
 
 class HomeVisitHandler(FamilyHandler[HomeVisitAnswer]):
     kind = FamilyStep.HOME_VISIT
+    outcomes = frozenset({StepOutcome.DONE, StepOutcome.REJECTED})
     title = "Hjemmebesøg og samtale med familien"
     answer = HomeVisitAnswer
     instructions = "Besøg familien hjemme og hold samtalen. Registrér datoerne og om screeningen fortsætter."
@@ -227,6 +228,7 @@ class HomeVisitHandler(FamilyHandler[HomeVisitAnswer]):
 
 class FamilyApprovalHandler(FamilyHandler[FamilyApprovalAnswer]):
     kind = FamilyStep.FAMILY_APPROVAL
+    outcomes = frozenset({StepOutcome.APPROVED, StepOutcome.REJECTED})
     title = "Attester, e-læring og godkendelse af familien"
     answer = FamilyApprovalAnswer
 
@@ -339,7 +341,7 @@ def submit_family_approval(app: App, family_id: int, kind: FamilyStep, round_: i
 
         actor = resumer_of(session, family.flow_run_id, since=task.created_at) or UNATTRIBUTED
         ctx = FamilyContext(session, family, task, now, _family_page(app, family.id), actor)
-        return submit(session, task, round_, actor, now, lambda: handler.apply(ctx, answer),
+        return submit(session, task, round_, actor, now, lambda: handler.carry_out(ctx, answer),
                       answer.model_dump(mode="json"))
 
 
