@@ -273,7 +273,7 @@ def intake(app: Any, count: int) -> list[tuple[int, str, str]]:
     """The real intake path, as the form and the CLI use it: validate, store, start the run.
     Returns (case id, reference, flow run id)."""
     from hjemtilos.adapters.prefect import PrefectOrchestrator
-    from hjemtilos.intake import register_referral
+    from hjemtilos.referrals.intake import register_referral
     from hjemtilos.runs import start_case_run
 
     cases = []

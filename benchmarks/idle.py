@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import cpu_seconds, free_port
-from hjemtilos import prefect_processes as system
+from hjemtilos.host import prefect_processes as system
 from hjemtilos.settings import Settings
 
-LOOPS = "PREFECT_SERVER_SERVICES_"  # the service loops `up` sets (hjemtilos.prefect_processes.prefect_env)
+LOOPS = "PREFECT_SERVER_SERVICES_"  # the service loops `up` sets (hjemtilos.host.prefect_processes.prefect_env)
 
 
 async def _suspend_many(deployment_id: str, count: int, concurrency: int = 2) -> int:

@@ -2,7 +2,7 @@
 
 The same `hjemtilos up` system and worker run the bare flow (it does nothing) under two deployments: Prefect's
 default command (`python -m prefect.runner._workspace_supervisor`, which then starts `python -m prefect.engine`:
-two interpreters) and ours (`python -m hjemtilos.flow_process`: Prefect's engine in one interpreter, tied to its
+two interpreters) and ours (`python -m hjemtilos.host.flow_process`: Prefect's engine in one interpreter, tied to its
 owners). Alternating batches, so both see the same machine.
 
 Since issue 25 the work pool's template fixes the command (a run's job_variables cannot choose it), so both

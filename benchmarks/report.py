@@ -62,7 +62,7 @@ farewell (the rest between first meeting and future agreement) when `hjemtilos u
 the stuck-cases artifact got a 503 from the SQLite server and the exception ended the loop, and with it the
 server and the worker. No case was lost (the case database and the Prefect database keep everything and the
 next `up` reschedules what was running), but nothing moved until a restart. The loop now reports a failed round
-and repeats it 10 s later (`hjemtilos/housekeeping.py`, tested). Once in the run the robot answered a form in the
+and repeats it 10 s later (`hjemtilos/timekeeper/housekeeping.py`, tested). Once in the run the robot answered a form in the
 moment between the run's Suspended state and its schema being stored (Prefect's order) and got "Run input schema
 not found"; its next round answered it. A quick run earlier the same day (3 cases) took 152 s for 36 steps
 (14.2 steps/min beside a bare rate of 25.5 runs/min, 3.9 CPU s a step), and accounted for every mail: 172 caught
@@ -93,12 +93,12 @@ FIXES = """## Fixed because a benchmark exposed it (before → after, this machi
   reproduced.
 - **`hjemtilos up` stopped by one 503** (benchmark 5): the loop that ticks the timekeeper, publishes the
   stuck-cases artifact and sends mail let an exception through, so a 503 from the SQLite server while publishing
-  ended `up` and took the server and worker down with it. Now `hjemtilos/housekeeping.py` reports a failed round
+  ended `up` and took the server and worker down with it. Now `hjemtilos/timekeeper/housekeeping.py` reports a failed round
   and repeats it 10 s later; mail still goes out (tests in `tests/integration/test_housekeeping.py`).
 - **Stuck rows** (benchmark 5): under the year's load a case could be stuck at one check, not at the next (the
   cause was not traced) and stuck again with the same reason and since: the outbox key sent that episode
   one mail, but `stuck_case` got a second row (156 rows for 142 episodes in this run). The row is now reopened, one
-  row an episode (`hjemtilos/stuck_cases.py`, test in `tests/integration/test_housekeeping.py`, SQLite and
+  row an episode (`hjemtilos/timekeeper/stuck_cases.py`, test in `tests/integration/test_housekeeping.py`, SQLite and
   PostgreSQL).
 - **A case nobody could resume** (benchmark 5 once, then benchmark 3 on SQLite in the full run): Prefect's
   `suspend_flow_run` proposes Suspended and only then stores the form's schema. When the server took the state
@@ -322,7 +322,7 @@ def write(results: dict[str, Any], day: date) -> None:
                   "| command | CPU s a run | runs/min | process start, median |", "|---|---|---|---|",
                   f"| Prefect's default (`_workspace_supervisor` → `prefect.engine`) | {base['cpu_per_run']:.2f} | "
                   f"{base['per_minute']:.1f} | {base['process_start_median']:.2f} s |",
-                  f"| ours (`hjemtilos.flow_process` → `prefect.engine` in one interpreter) | "
+                  f"| ours (`hjemtilos.host.flow_process` → `prefect.engine` in one interpreter) | "
                   f"{ours['cpu_per_run']:.2f} | {ours['per_minute']:.1f} | {ours['process_start_median']:.2f} s |",
                   "", f"Ours costs {ours['cpu_per_run'] / base['cpu_per_run']:.2f}× the default's CPU a run. The "
                   "process start (Pending → Running) is long for both because each batch starts ten runs at once "

@@ -26,7 +26,7 @@ from hjemtilos.db.models import Child, HumanTask, Party, Placement, ReferralCase
 from hjemtilos.db.scratch import scratch_database
 from hjemtilos.orchestration import FormStatus, RunState
 from hjemtilos.settings import Settings
-from hjemtilos.timekeeping import tick
+from hjemtilos.timekeeper.timekeeping import tick
 
 CASES = int(os.environ.get("BENCH_CASES", "10000"))
 REPEATS = 5

@@ -76,7 +76,7 @@ def await_answer(step: AwaitedStep[V, A]) -> SubmitResult:
             continue
         result = step.record(current.state.round, answer)
         # recorded (or refused with the reason): Prefect keeps nothing of it; a crash before this line leaves it
-        # to the timekeeper's sweep (hjemtilos/answer_sweep.py)
+        # to the timekeeper's sweep (hjemtilos/timekeeper/answer_sweep.py)
         forget_answer(str(cast(Any, FlowRunContext.get()).flow_run.id), current.state.suspend_key)
         if result.accepted:
             return result

@@ -19,7 +19,7 @@ WORK_POOL = "hjemtilos"
 def flow_run_command() -> str:
     """What the worker runs for each flow run: the warm worker's client (hjemtilos/warm/client.py, standard library
     only, so ``-I -S``), which has the run forked by the zygote of a warm worker; under a plain process worker it
-    becomes Prefect's engine in one interpreter, tied to its owners (hjemtilos/flow_process.py). This checkout's
+    becomes Prefect's engine in one interpreter, tied to its owners (hjemtilos/host/flow_process.py). This checkout's
     Python either way."""
     from prefect.utilities.processutils import command_to_string
 

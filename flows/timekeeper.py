@@ -1,12 +1,12 @@
 """The timekeeper as a Prefect flow, hourly: every duty of the timekeeper's table that a flow may do
-(hjemtilos/timekeeping.py: ``DUTIES``), one task each, in order, then the stuck-case artifacts. ``hjemtilos up``
+(hjemtilos/timekeeper/timekeeping.py: ``DUTIES``), one task each, in order, then the stuck-case artifacts. ``hjemtilos up``
 runs the same table every few seconds in its housekeeper and delivers the outbox."""
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from hjemtilos.timekeeping import DUTIES
+from hjemtilos.timekeeper.timekeeping import DUTIES
 from tasks.timekeeper_tasks import publish_stuck_cases, run_duty
 
 

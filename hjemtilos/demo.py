@@ -15,9 +15,9 @@ from casework.referral import Referral
 from casework.steps import FamilyStatus
 from hjemtilos.app import App
 from hjemtilos.db.models import AuditEvent, FamilyMember, VolunteerFamily
-from hjemtilos.intake import StoredCase
 from hjemtilos.paths import EXAMPLES
-from hjemtilos.submission import OrchestratorScope, orchestrator_scope, submit_referrals
+from hjemtilos.referrals.intake import StoredCase
+from hjemtilos.referrals.submission import OrchestratorScope, orchestrator_scope, submit_referrals
 
 
 @dataclass(frozen=True)

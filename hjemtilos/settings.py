@@ -23,7 +23,7 @@ class SmtpSecurity(StrEnum):
 
 
 class EmbeddedDatabase(StrEnum):
-    POSTGRESQL = "postgresql"  # the PostgreSQL server `hjemtilos up` runs from its wheel (hjemtilos/embedded_pg.py)
+    POSTGRESQL = "postgresql"  # the PostgreSQL server `hjemtilos up` runs from its wheel (hjemtilos/host/embedded_pg.py)
     SQLITE = "sqlite"  # files under data_dir, no server
 
 
@@ -159,7 +159,7 @@ class Settings(BaseSettings):
     @property
     def embedded_sqlite_path(self) -> Path:
         """The case database on the embedded SQLite: in a folder of its own, which the flow runs' system user may
-        share when `up` runs as root (hjemtilos/run_user.py)."""
+        share when `up` runs as root (hjemtilos/host/run_user.py)."""
         return self.data_dir / "cases" / "hjemtilos.db"
 
     def move_legacy_sqlite(self) -> bool:
@@ -185,7 +185,7 @@ class Settings(BaseSettings):
             self.database_url and self.prefect_database_url)
 
     def _embedded_url(self, database: str, driver: str) -> str:
-        from hjemtilos.embedded_pg import url
+        from hjemtilos.host.embedded_pg import url
 
         return url(self.embedded_pg_folder, database, driver)
 

@@ -1,13 +1,13 @@
-"""Tasks of the timekeeper flow: one task a duty of the timekeeper's table (hjemtilos/timekeeping.py), named by
+"""Tasks of the timekeeper flow: one task a duty of the timekeeper's table (hjemtilos/timekeeper/timekeeping.py), named by
 it, and publishing the stuck-case artifacts."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from hjemtilos import timekeeping
 from hjemtilos.adapters.prefect import PrefectOrchestrator, publish_stuck_artifacts
-from hjemtilos.stuck_cases import stuck_summary, stuck_table
+from hjemtilos.timekeeper import timekeeping
+from hjemtilos.timekeeper.stuck_cases import stuck_summary, stuck_table
 from tasks.runtime import get_app, side_effect_task, utcnow
 
 COUNTS = ("runs_started", "timers_fired", "runs_resumed", "runs_restarted", "endings_woken", "reminders",

@@ -24,8 +24,8 @@ from hjemtilos.db.engine import make_engine, make_session_factory
 from hjemtilos.db.migrate import upgrade
 from hjemtilos.db.models import ReferralCase
 from hjemtilos.db.scratch import scratch_database
-from hjemtilos.intake import register_referral
 from hjemtilos.paths import EXAMPLES
+from hjemtilos.referrals.intake import register_referral
 from hjemtilos.settings import Settings
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

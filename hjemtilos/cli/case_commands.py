@@ -16,7 +16,7 @@ from hjemtilos.cli.common import api_url, build, err, load_json, local, now, out
 
 if TYPE_CHECKING:
     from hjemtilos.orchestration import Orchestrator
-    from hjemtilos.submission import OrchestratorScope, Submitted
+    from hjemtilos.referrals.submission import OrchestratorScope, Submitted
 
 __all__ = ["cases", "refer"]
 
@@ -29,8 +29,8 @@ def refer(
     Exit code 0: stored. 1: the referral was rejected (each reason is listed; nothing is stored).
     2: the file could not be read.
     """
-    from hjemtilos.intake import IntakeRejected
-    from hjemtilos.submission import submit_referral
+    from hjemtilos.referrals.intake import IntakeRejected
+    from hjemtilos.referrals.submission import submit_referral
 
     referral = load_json(file, Referral, "Henvisningen", "the referral")
     application = build()
@@ -54,7 +54,7 @@ LATER_DA, LATER_EN = "timekeeperen starter forløbet ved sin næste runde", "the
 
 def _orchestrator(application: App) -> OrchestratorScope | None:
     """Prefect on the system's server, or None when nothing answers there (the case is stored all the same)."""
-    from hjemtilos.prefect_processes import prefect_status
+    from hjemtilos.host.prefect_processes import prefect_status
 
     url = api_url(application.settings)
     status = prefect_status(url)
@@ -67,7 +67,7 @@ def _orchestrator(application: App) -> OrchestratorScope | None:
     @contextmanager
     def on_server() -> Iterator[Orchestrator]:
         from hjemtilos.adapters.prefect import PrefectOrchestrator
-        from hjemtilos.prefect_processes import prefect_api
+        from hjemtilos.host.prefect_processes import prefect_api
 
         with prefect_api(url):
             yield PrefectOrchestrator()
@@ -114,14 +114,14 @@ def cases(
 
 def _print_stuck(application: App) -> None:
     from hjemtilos.orchestration import RunState
-    from hjemtilos.stuck_cases import find_stuck_cases
+    from hjemtilos.timekeeper.stuck_cases import find_stuck_cases
 
     moment = now()
     url = api_url(application.settings)
     runs: dict[str, RunState] = {}
     if prefect_reachable(url):
         from hjemtilos.adapters.prefect import read_troubled_runs
-        from hjemtilos.prefect_processes import prefect_api
+        from hjemtilos.host.prefect_processes import prefect_api
 
         with prefect_api(url):
             runs = read_troubled_runs(moment)

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from casework.clock import format_local
 from hjemtilos.app import App
-from hjemtilos.prefect_processes import prefect_healthy
+from hjemtilos.host.prefect_processes import prefect_healthy
 from hjemtilos.settings import Settings
 
 __all__ = ["api_url", "build", "err", "load_json", "local", "now", "out", "prefect_reachable", "require_case_database",
@@ -58,7 +58,7 @@ def build(require_database: bool = True) -> App:
 
 def require_case_database(settings: Settings) -> None:
     """Exit 3 with a clear message when the case database is the embedded PostgreSQL and it is not running."""
-    from hjemtilos.embedded_pg import answers
+    from hjemtilos.host.embedded_pg import answers
     from hjemtilos.settings import EmbeddedDatabase
 
     if settings.database_url or settings.embedded_database is not EmbeddedDatabase.POSTGRESQL:

@@ -45,7 +45,7 @@ def family_add(
                   "the screening run starts when the system is up.")
         return
     from hjemtilos.adapters.prefect import PrefectOrchestrator
-    from hjemtilos.prefect_processes import prefect_api
+    from hjemtilos.host.prefect_processes import prefect_api
     from hjemtilos.runs import start_family_run
 
     with prefect_api(url):

@@ -36,7 +36,7 @@ def person_export(
     The export is logged in the access log of every case it includes.
 
     Exit code 0: written. 1: there is no case with that reference. 2: neither --email nor --case."""
-    from hjemtilos.person import export_person, log_export
+    from hjemtilos.privacy.person import export_person, log_export
 
     address, reference = _target(email, case)
     application = build()
@@ -62,7 +62,7 @@ def person_erase(
 ) -> None:
     """Erase or anonymise what the rules allow, and say why for the rest (an open case needs its parties; a family
     in a live match is still needed). Exit 0: all done; 1: something was refused (the rest is done)."""
-    from hjemtilos.person import erase_person
+    from hjemtilos.privacy.person import erase_person
 
     address, reference = _target(email, case)
     application = build()

@@ -11,7 +11,7 @@ from hjemtilos.cli.common import api_url, build, err, now, out, prefect_reachabl
 
 if TYPE_CHECKING:
     from hjemtilos.app import App
-    from hjemtilos.retention import Due, Policy
+    from hjemtilos.privacy.retention import Due, Policy
 
 __all__ = ["retention_app"]
 
@@ -19,7 +19,7 @@ retention_app = typer.Typer(help="Retention (sletning og anonymisering) by confi
 
 
 def _policy(application: App) -> Policy:
-    from hjemtilos.retention import load_policy
+    from hjemtilos.privacy.retention import load_policy
 
     try:
         return load_policy(application.settings.retention_file)
@@ -45,7 +45,7 @@ def retention(
     """List what the retention file makes due now (with --dry-run, or without a command)."""
     if ctx.invoked_subcommand is not None:
         return
-    from hjemtilos.retention import plan
+    from hjemtilos.privacy.retention import plan
 
     application = build()
     policy = _policy(application)
@@ -59,8 +59,8 @@ def retention_run() -> None:
     """Carry out what is due, each action audited; Prefect's runs of closed cases are deleted when Prefect is
     reachable (otherwise they wait for the next run). Exit 2: the retention file is not valid."""
     from hjemtilos.adapters.prefect import PrefectOrchestrator
-    from hjemtilos.prefect_processes import prefect_api
-    from hjemtilos.retention import apply, plan
+    from hjemtilos.host.prefect_processes import prefect_api
+    from hjemtilos.privacy.retention import apply, plan
 
     application = build()
     policy = _policy(application)

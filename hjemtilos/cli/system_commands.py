@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from hjemtilos.cli.common import api_url, build, err, now, out, stamp
-from hjemtilos.embedded_pg import EmbeddedPostgresError
-from hjemtilos.prefect_processes import WORKER_LIMIT, prefect_api, worker_command
-from hjemtilos.system import System
-from hjemtilos.timekeeping import TickReport
+from hjemtilos.host.embedded_pg import EmbeddedPostgresError
+from hjemtilos.host.prefect_processes import WORKER_LIMIT, prefect_api, worker_command
+from hjemtilos.host.system import System
+from hjemtilos.timekeeper.timekeeping import TickReport
 
 __all__ = ["deploy", "up", "worker"]
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 def _private_file(path: Path) -> None:
     """The SQLite file created readable by its owner only (SQLite gives its -wal and -shm files the same mode);
     one of ours that others could read is closed to them (a group it was shared with keeps its share:
-    hjemtilos/run_user.py)."""
+    hjemtilos/host/run_user.py)."""
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
     os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))

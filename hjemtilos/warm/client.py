@@ -5,7 +5,7 @@ run exited (the same code, or killed by the same signal), so Prefect's worker se
 flow process. When its worker or the ``hjemtilos up`` that owns it dies, it stops the run (SIGTERM).
 
 Without a zygote (none configured, none listening, or one that is draining after a code change) it becomes the
-cold flow process instead: ``python -m hjemtilos.flow_process`` in this same process (``exec``).
+cold flow process instead: ``python -m hjemtilos.host.flow_process`` in this same process (``exec``).
 
 Protocol (one Unix stream connection per run; JSON lines): the client sends ``{"env", "cwd"}`` with its fds 0, 1
 and 2 attached (SCM_RIGHTS); the zygote answers ``{"pid"}`` once the run is forked (or ``{"cold": reason}``), the
@@ -27,7 +27,7 @@ from typing import NoReturn
 
 SOCKET_ENV = "HJEMTILOS_WARM_SOCKET"
 SUPERVISOR_PID = "HJEMTILOS_SUPERVISOR_PID"
-COLD = ["-m", "hjemtilos.flow_process"]
+COLD = ["-m", "hjemtilos.host.flow_process"]
 ZYGOTE_WAIT = 5.0  # seconds a restarting zygote may take to answer (it imports in about 2 s)
 
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hjemtilos.lifelines import die_with_parent
+from hjemtilos.host.lifelines import die_with_parent
 from hjemtilos.warm.client import SOCKET_ENV
 
 POLL_SECONDS = 0.2

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from hjemtilos.audit import access
 from hjemtilos.db.models import ReferralCase
-from hjemtilos.person import export_person, log_export
+from hjemtilos.privacy.person import export_person, log_export
 from hjemtilos.workspace import views
 from hjemtilos.workspace.accounts import SignedIn
 from hjemtilos.workspace.pages import BASE, Workspace, client_of, page

@@ -1,4 +1,4 @@
-"""The front door's questions (Caddy asks them; hjemtilos/front_door.py): may this browser make this Prefect call
+"""The front door's questions (Caddy asks them; hjemtilos/host/front_door.py): may this browser make this Prefect call
 (``/_auth``, decided by ``policy.RULES``), the changes whose bodies must be checked (``/_prefect/…``, passed to
 the gate), and Prefect's UI settings as a browser may see them."""
 
@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hjemtilos.audit import access
-from hjemtilos.front_door import basic_credentials
+from hjemtilos.host.front_door import basic_credentials
 from hjemtilos.workspace import policy
 from hjemtilos.workspace.accounts import SignedIn
 from hjemtilos.workspace.pages import BASE, Workspace, client_of, safe_next, workspace_of

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from hjemtilos.audit import access
-from hjemtilos.front_door import basic_credentials
+from hjemtilos.host.front_door import basic_credentials
 from hjemtilos.workspace.accounts import SignedIn
 
 __all__ = ["COORDINATOR_DEPLOYMENTS", "GateAnswer", "PrefectGate", "check_start_body", "refusal",

@@ -100,7 +100,7 @@ def form_url(app):  # type: ignore[no-untyped-def]
     from prefect.settings import PREFECT_API_URL
 
     from hjemtilos.adapters.prefect import PrefectOrchestrator
-    from hjemtilos.prefect_processes import prefect_api
+    from hjemtilos.host.prefect_processes import prefect_api
     from hjemtilos.web.app import create_app
 
     api = PREFECT_API_URL.value()

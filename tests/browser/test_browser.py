@@ -100,7 +100,7 @@ def test_administrator_sees_stuck_cases_in_artifacts(app, page, ui_server, smtp_
 
     from flows.timekeeper import publish_stuck_cases_now
     from hjemtilos.adapters.prefect import PrefectOrchestrator
-    from hjemtilos.stuck_cases import check_stuck, stuck_summary, stuck_table
+    from hjemtilos.timekeeper.stuck_cases import check_stuck, stuck_summary, stuck_table
     from tests.flows.driving import start_case
 
     _, reference, case = start_case(app, "referral-standard.json")

@@ -20,7 +20,7 @@ from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.app import App
 from hjemtilos.db.models import VolunteerFamily
 from hjemtilos.orchestration import RunState
-from hjemtilos.timekeeping import tick
+from hjemtilos.timekeeper.timekeeping import tick
 
 
 def deliver(app: App) -> None:
@@ -157,8 +157,8 @@ def start_case(app: App, referral_file: str) -> tuple[int, str, CaseDriver]:
     import json
 
     from casework.referral import Referral
-    from hjemtilos.intake import register_referral
     from hjemtilos.paths import EXAMPLES
+    from hjemtilos.referrals.intake import register_referral
     from hjemtilos.runs import start_case_run
 
     referral = Referral.model_validate(json.loads((EXAMPLES / referral_file).read_text()))

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from flows.end_case import end_case, record_change
 from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.db.models import AuditEvent, CaseEnding, HumanTask, Match, ReferralCase, Timer
-from hjemtilos.timekeeping import tick
+from hjemtilos.timekeeper.timekeeping import tick
 from tests.flows.driving import (
     TODAY,
     add_family,
@@ -247,8 +247,8 @@ def test_case_stored_while_prefect_was_down_gets_exactly_one_run(app, smtp_serve
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 
     from casework.referral import Referral
-    from hjemtilos.intake import register_referral
     from hjemtilos.paths import EXAMPLES
+    from hjemtilos.referrals.intake import register_referral
 
     referral = Referral.model_validate(json.loads((EXAMPLES / "referral-standard.json").read_text()))
     with app.session_factory.begin() as session:

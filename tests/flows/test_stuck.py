@@ -14,9 +14,9 @@ from casework.referral import Referral
 from flows.timekeeper import publish_stuck_cases_now
 from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.db.models import HumanTask, StuckCase, Timer
-from hjemtilos.intake import register_referral
 from hjemtilos.paths import EXAMPLES
-from hjemtilos.stuck_cases import check_stuck, record_stuck, stuck_summary, stuck_table
+from hjemtilos.referrals.intake import register_referral
+from hjemtilos.timekeeper.stuck_cases import check_stuck, record_stuck, stuck_summary, stuck_table
 from tests.flows.driving import now, start_case
 
 THRESHOLD = timedelta(seconds=31)  # fast profile: stuck after 30 s
@@ -100,8 +100,8 @@ def test_each_stuck_reason_is_found_and_reported_once(app, smtp_server) -> None:
 def test_a_case_waiting_without_its_form_is_repaired_by_the_next_tick(app, smtp_server) -> None:  # type: ignore[no-untyped-def]
     from prefect.flow_runs import resume_flow_run
 
-    from hjemtilos.form_repair import ASKED_AGAIN
-    from hjemtilos.timekeeping import tick
+    from hjemtilos.timekeeper.form_repair import ASKED_AGAIN
+    from hjemtilos.timekeeper.timekeeping import tick
 
     _, _, case = start_case(app, "referral-standard.json")
     assert case.run() == "approval-screening-r1"

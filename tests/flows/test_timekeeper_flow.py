@@ -1,4 +1,4 @@
-"""The hourly timekeeper flow runs the timekeeper's one table of duties (hjemtilos/timekeeping.py), one task a
+"""The hourly timekeeper flow runs the timekeeper's one table of duties (hjemtilos/timekeeper/timekeeping.py), one task a
 duty in the table's order, the host-only ones excepted: it cannot drift from `up`'s tick again."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import dataclasses
 import pytest
 
 import flows.timekeeper as flow_module
-from hjemtilos import timekeeping
-from hjemtilos.timekeeping import DUTIES, Duty
+from hjemtilos.timekeeper import timekeeping
+from hjemtilos.timekeeper.timekeeping import DUTIES, Duty
 from tests.flows.driving import start_case
 
 

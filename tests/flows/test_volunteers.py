@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.db.models import FamilyMember, HumanTask, Match, VolunteerFamily
-from hjemtilos.timekeeping import tick
+from hjemtilos.timekeeper.timekeeping import tick
 from hjemtilos.volunteers import send_supervision_invitations
 from tests.flows.driving import TODAY, add_family, agree_and_start, now, register_family, start_case, templates_to
 

@@ -28,7 +28,7 @@ from flows.deployments import WORK_POOL, deploy_all, flow_run_command
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.adapters.prefect import PrefectOrchestrator
 from hjemtilos.db.models import AuditEvent, HumanTask
-from hjemtilos.live_runs import restart_crashed_runs
+from hjemtilos.timekeeper.live_runs import restart_crashed_runs
 from tests.flows.driving import TODAY, add_family, deliver, now, start_case
 from tests.support import descendants, kill_tree
 

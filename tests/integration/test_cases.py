@@ -327,7 +327,7 @@ def test_child_visit_concern_opens_a_followup_with_reminders(rollback_app: App) 
     assert followup.state.suspend_key == "approval-concern-followup-1-r1" and "bekymring" in followup.description
     task = task_of(rollback_app, case_id, "approval-concern-followup-1")
     assert task.reminder_at == NOW + timedelta(days=7) and task.escalation_at == NOW + timedelta(days=14)
-    from hjemtilos.timekeeping import send_reminders
+    from hjemtilos.timekeeper.timekeeping import send_reminders
 
     assert send_reminders(rollback_app, NOW + timedelta(days=8)) == (1, 0)
     assert answer(rollback_app, case_id, ApprovalKind.CONCERN_FOLLOWUP,

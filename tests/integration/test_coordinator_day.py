@@ -121,7 +121,7 @@ def test_a_decided_step_leaves_opgaver_and_names_who_decided(app: App, clock: Cl
 
 
 def test_the_case_page_says_every_code_in_words_and_groups_reminders(app: App, clock: Clock, web: TestClient) -> None:
-    from hjemtilos.timekeeping import send_reminders
+    from hjemtilos.timekeeper.timekeeping import send_reminders
 
     case_id = new_case(app, run_id=RUN_A)
     reference, task_id, _ = _open_screening(app, case_id, clock)
@@ -147,8 +147,8 @@ def test_the_case_page_says_every_code_in_words_and_groups_reminders(app: App, c
 def test_a_note_is_written_read_back_exported_and_anonymised(app: App, clock: Clock, web: TestClient) -> None:
     from hjemtilos.audit import access
     from hjemtilos.db.models import CaseNote
-    from hjemtilos.person import export_person
-    from hjemtilos.retention import anonymise_case
+    from hjemtilos.privacy.person import export_person
+    from hjemtilos.privacy.retention import anonymise_case
 
     case_id = new_case(app, run_id=RUN_A)
     with app.session_factory() as session:
@@ -294,7 +294,7 @@ def test_an_administrator_adds_closes_and_resets_users_in_the_workspace(app: App
 
 def test_a_claim_made_before_the_run_stored_its_form_reaches_the_dialog_through_the_timekeeper(
         app: App, clock: Clock) -> None:
-    from hjemtilos.timekeeping import show_claims
+    from hjemtilos.timekeeper.timekeeping import show_claims
 
     orchestrator = FakeOrchestrator()
     case_id = new_case(app, run_id=RUN_A)

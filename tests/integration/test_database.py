@@ -14,8 +14,8 @@ from casework.referral import Referral
 from casework.steps import Role
 from hjemtilos.db.migrate import downgrade, upgrade
 from hjemtilos.db.models import AuditEvent, Base, Child, OutboxMail, Party, ReferralCase
-from hjemtilos.intake import IntakeRejected, register_referral
 from hjemtilos.mail.render import Programme
+from hjemtilos.referrals.intake import IntakeRejected, register_referral
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)

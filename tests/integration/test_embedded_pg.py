@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from hjemtilos.embedded_pg import DATABASES, EmbeddedPostgres, answers
+from hjemtilos.host.embedded_pg import DATABASES, EmbeddedPostgres, answers
 
 
 def test_embedded_server_lives_in_its_folder_and_listens_on_no_port(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from hjemtilos.app import App
-from hjemtilos.housekeeping import REPUBLISH_SECONDS, RETRY_SECONDS, Housekeeper
 from hjemtilos.orchestration import RunState
+from hjemtilos.timekeeper.housekeeping import REPUBLISH_SECONDS, RETRY_SECONDS, Housekeeper
 from tests.fakes import FakeOrchestrator
 from tests.support import NOW, new_case
 
@@ -64,7 +64,7 @@ def test_failed_publish_is_reported_and_repeated_not_fatal(app: App) -> None:
 
 
 def test_crashed_case_runs_are_rescheduled_between_ticks(app: App) -> None:
-    from hjemtilos.housekeeping import CRASH_CHECK_SECONDS
+    from hjemtilos.timekeeper.housekeeping import CRASH_CHECK_SECONDS
 
     run_id = "00000000-0000-0000-0000-00000000c0de"
     new_case(app, run_id)
@@ -107,7 +107,7 @@ def test_one_stuck_episode_of_a_case_is_one_row_and_one_mail_whatever_its_reason
 
     from casework.stuck import Stuck, StuckReason
     from hjemtilos.db.models import OutboxMail, StuckCase
-    from hjemtilos.stuck_cases import record_stuck
+    from hjemtilos.timekeeper.stuck_cases import record_stuck
 
     case_id = new_case(app)
     since = datetime(2026, 3, 2, 8, 0, 0, 250_000, tzinfo=UTC)

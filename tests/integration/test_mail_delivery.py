@@ -188,7 +188,7 @@ def test_mail_catcher_stores_and_lists(session_factory, tmp_path) -> None:  # ty
 
 
 def _case(session_factory: sessionmaker[Session]) -> int:
-    from hjemtilos.intake import register_referral
+    from hjemtilos.referrals.intake import register_referral
     from tests.support import example_referral
 
     with session_factory.begin() as session:

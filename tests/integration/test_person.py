@@ -11,7 +11,7 @@ from casework.steps import CaseStatus
 from hjemtilos.app import App
 from hjemtilos.audit import access
 from hjemtilos.db.models import OutboxMail, Party, ReferralCase
-from hjemtilos.person import erase_person, export_person, log_export
+from hjemtilos.privacy.person import erase_person, export_person, log_export
 from tests.support import NOW, new_case
 
 

@@ -18,10 +18,10 @@ from casework.steps import ApprovalKind, EndedBy, FamilyStatus
 from hjemtilos import cases
 from hjemtilos.app import App
 from hjemtilos.db.models import FamilyMember, ReferralCase, ReferralTally, VolunteerFamily
+from hjemtilos.privacy.retention import Due, anonymise_case, apply
 from hjemtilos.reports.exports import table_csv, table_svg
 from hjemtilos.reports.figures import HIDDEN, Report, build_report
 from hjemtilos.reports.periods import PeriodError, parse_period
-from hjemtilos.retention import Due, anonymise_case, apply
 from tests.integration.test_cases import add_family, answer
 from tests.support import new_case
 

@@ -29,8 +29,8 @@ from hjemtilos.db.models import (
     UserSession,
     VolunteerFamily,
 )
-from hjemtilos.retention import DEFAULT_POLICY, apply, load_policy, plan
-from hjemtilos.timekeeping import apply_retention_daily
+from hjemtilos.privacy.retention import DEFAULT_POLICY, apply, load_policy, plan
+from hjemtilos.timekeeper.timekeeping import apply_retention_daily
 from tests.fakes import FakeOrchestrator
 from tests.support import NOW, new_case
 

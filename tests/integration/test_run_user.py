@@ -1,5 +1,5 @@
 """Run as root, `up` shares the embedded SQLite case database with the flow runs' system user through its folder
-(hjemtilos/run_user.py): that user can write the database (WAL included), and reaches nothing else in the data
+(hjemtilos/host/run_user.py): that user can write the database (WAL included), and reaches nothing else in the data
 folder. The same on the embedded PostgreSQL is tested through a real `up` (tests/system/test_never_stranded.py)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from hjemtilos.db.engine import make_engine
-from hjemtilos.run_user import CASES_FOLDER, WORKER_HOME, close_data_folder, prepare_run_user, share_cases_folder
+from hjemtilos.host.run_user import CASES_FOLDER, WORKER_HOME, close_data_folder, prepare_run_user, share_cases_folder
 
 PROBE = r"""
 import sqlite3, sys, os

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from casework.steps import EndedBy
 from hjemtilos.app import App
 from hjemtilos.db.models import AuditEvent, HumanTask, OutboxMail, ReferralCase
-from hjemtilos.live_runs import MAX_RESTARTS, RESTART_WINDOW, restart_crashed_runs
 from hjemtilos.mail.contexts import CoordinatorReminder
 from hjemtilos.mail.outbox import OutboxBatch, Recipient
 from hjemtilos.orchestration import RunState
-from hjemtilos.timekeeping import send_reminders
+from hjemtilos.timekeeper.live_runs import MAX_RESTARTS, RESTART_WINDOW, restart_crashed_runs
+from hjemtilos.timekeeper.timekeeping import send_reminders
 from tests.fakes import FakeOrchestrator
 from tests.support import NOW, new_case
 
@@ -105,7 +105,7 @@ def test_a_failed_cancelled_or_deleted_run_is_continued_from_the_case_database(a
 
 def test_an_ending_recorded_but_not_begun_has_its_run_woken_by_the_timekeeper(app: App) -> None:
     from hjemtilos.cases.ending import request_ending
-    from hjemtilos.live_runs import carry_out_endings
+    from hjemtilos.timekeeper.live_runs import carry_out_endings
 
     run = str(uuid.uuid4())
     case_id = new_case(app, run)
@@ -170,7 +170,7 @@ def test_supervision_invitation_never_names_a_session_that_is_over(app: App) -> 
 
 def test_after_a_downtime_the_tick_that_resumes_a_late_timer_does_not_report_it_stuck(app: App) -> None:
     from hjemtilos.db.models import Timer
-    from hjemtilos.timekeeping import tick
+    from hjemtilos.timekeeper.timekeeping import tick
 
     run_id = str(uuid.uuid4())
     case_id = new_case(app, run_id, now=NOW - timedelta(days=200))
@@ -188,8 +188,8 @@ def test_after_a_downtime_the_tick_that_resumes_a_late_timer_does_not_report_it_
 
 
 def test_a_run_waiting_without_its_form_is_made_to_ask_again_within_a_tick(app: App) -> None:
-    from hjemtilos.form_repair import ASKED_AGAIN, repair_missing_forms
     from hjemtilos.orchestration import FormStatus
+    from hjemtilos.timekeeper.form_repair import ASKED_AGAIN, repair_missing_forms
 
     run_id = str(uuid.uuid4())
     case_id = new_case(app, run_id)
@@ -214,8 +214,8 @@ def test_a_run_waiting_without_its_form_is_made_to_ask_again_within_a_tick(app: 
 
 
 def test_a_repair_cut_short_by_a_crash_is_finished_by_the_next_tick(app: App) -> None:
-    from hjemtilos.form_repair import repair_missing_forms
     from hjemtilos.orchestration import FormStatus
+    from hjemtilos.timekeeper.form_repair import repair_missing_forms
 
     run_id = str(uuid.uuid4())
     case_id = new_case(app, run_id)
@@ -231,7 +231,7 @@ def test_a_repair_cut_short_by_a_crash_is_finished_by_the_next_tick(app: App) ->
 
 
 def test_answers_a_crash_left_in_prefect_are_swept_once_per_finished_approval(app: App) -> None:
-    from hjemtilos.answer_sweep import sweep_answers
+    from hjemtilos.timekeeper.answer_sweep import sweep_answers
 
     run_id = str(uuid.uuid4())
     case_id = new_case(app, run_id)

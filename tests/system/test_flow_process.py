@@ -1,5 +1,5 @@
 """A flow run's process ends with the processes that own it: its worker, and the `hjemtilos up` that started the
-worker (HJEMTILOS_SUPERVISOR_PID), also when they die by SIGKILL (hjemtilos/flow_process.py)."""
+worker (HJEMTILOS_SUPERVISOR_PID), also when they die by SIGKILL (hjemtilos/host/flow_process.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import sys
 import time
 
 from hjemtilos import PROJECT_ROOT
-from hjemtilos.flow_process import SUPERVISOR_PID
+from hjemtilos.host.flow_process import SUPERVISOR_PID
 from tests.system.test_up_dies_whole import alive
 
-GUARDED = ("import time\nfrom hjemtilos.flow_process import die_with_owners\nprint(die_with_owners(), flush=True)\n"
+GUARDED = ("import time\nfrom hjemtilos.host.flow_process import die_with_owners\nprint(die_with_owners(), flush=True)\n"
            "time.sleep(120)\n")
 
 

@@ -242,7 +242,7 @@ def test_an_early_ending_on_the_case_page_is_carried_out_within_a_minute(system:
     assert time.monotonic() - started < 60
 
 
-# What the flow runs' system user tries, run as that user (hjemtilos/run_user.py): each line prints what it met.
+# What the flow runs' system user tries, run as that user (hjemtilos/host/run_user.py): each line prints what it met.
 PROBE = r"""
 import os, sys, psycopg
 data = sys.argv[1]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from hjemtilos.host.prefect_processes import Endpoints, check_binding, prefect_env, worker_command
 from hjemtilos.mail.sender import SmtpConfig
-from hjemtilos.prefect_processes import Endpoints, check_binding, prefect_env, worker_command
 from hjemtilos.settings import Settings
 
 
@@ -84,7 +84,7 @@ def test_prefect_status_tells_slow_from_down() -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from hjemtilos.prefect_processes import prefect_status
+    from hjemtilos.host.prefect_processes import prefect_status
     from tests.support import free_port
 
     assert prefect_status(f"http://127.0.0.1:{free_port()}/api", timeout=1) == "down"  # nothing listens
@@ -117,7 +117,7 @@ def test_the_banner_says_where_mail_really_goes_and_times_in_copenhagen(tmp_path
     from datetime import UTC, datetime
 
     from hjemtilos.app import build_app
-    from hjemtilos.system import System
+    from hjemtilos.host.system import System
 
     def banner(**settings: object) -> str:
         app = build_app(Settings(data_dir=tmp_path, embedded_database="sqlite", **settings))  # type: ignore[arg-type]
@@ -144,7 +144,7 @@ def test_smtp_is_starttls_by_default_off_loopback(tmp_path: Path) -> None:
 
 
 def test_the_front_door_needs_tls_off_loopback(tmp_path: Path) -> None:
-    from hjemtilos.front_door import caddyfile, check_front_tls
+    from hjemtilos.host.front_door import caddyfile, check_front_tls
 
     check_front_tls(Settings(data_dir=tmp_path))  # loopback: plain HTTP is fine
     with pytest.raises(SystemExit, match="without TLS"):

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hjemtilos import PROJECT_ROOT
-from hjemtilos.lifelines import die_with_parent
-from hjemtilos.run_user import RunAs
+from hjemtilos.host.lifelines import die_with_parent
+from hjemtilos.host.run_user import RunAs
 from hjemtilos.settings import Settings
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
     env = dict(os.environ)
     prefect_home = settings.data_dir / "prefect"
     prefect_home.mkdir(parents=True, exist_ok=True)
-    from hjemtilos.front_door import prefect_auth_string
+    from hjemtilos.host.front_door import prefect_auth_string
 
     auth = prefect_auth_string(settings)
     env.update({
@@ -83,7 +83,7 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
         "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "1"),  # benchmark 10 tries less
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         # flow processes report every 30 s; the housekeeper marks a Running run Crashed after SILENT_AFTER without
-        # one (its worker died) and then continues it (hjemtilos/housekeeping.py)
+        # one (its worker died) and then continues it (hjemtilos/timekeeper/housekeeping.py)
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
         "PREFECT_UI_ENABLED": "true",
         "HJEMTILOS_DATA_DIR": str(settings.data_dir),
@@ -200,7 +200,7 @@ def prefect_api(api_url: str, auth: str | None = None) -> Iterator[None]:
 
 
 def known_auth_string() -> str | None:
-    from hjemtilos.front_door import AUTH_FILE
+    from hjemtilos.host.front_door import AUTH_FILE
 
     given = os.environ.get("PREFECT_API_AUTH_STRING")
     if given:

@@ -1,7 +1,7 @@
 """Who runs what when ``hjemtilos up`` runs as root: the system users and the folders they may reach.
 
 Run as root, ``up`` keeps the Prefect server, the front door, the workspace and the mail catcher as root (they hold
-the auth string, the accounts and the caught mail), runs PostgreSQL as ``hjemtilos-pg`` (hjemtilos/embedded_pg.py)
+the auth string, the accounts and the caught mail), runs PostgreSQL as ``hjemtilos-pg`` (hjemtilos/host/embedded_pg.py)
 and runs **the worker, the zygote and every flow run as ``hjemtilos-run``**: a system user with no shell and no
 home outside the data folder, whose only ways in are
 

@@ -2,7 +2,7 @@
 few seconds under ``hjemtilos up``, then the outbox is delivered) and the hourly ``timekeeper`` flow (one task a
 duty, flows/timekeeper.py). A new duty is one row. The duties here resume runs whose timers are due, wake cases
 waiting for a family, send reminders and escalations and apply retention; those that keep every case's run alive
-are in hjemtilos/live_runs.py. Due work is found with indexed queries on the case database; Prefect is only asked
+are in hjemtilos/timekeeper/live_runs.py. Due work is found with indexed queries on the case database; Prefect is only asked
 about the runs that have due work."""
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from casework.matching import family_reference
 from casework.profiles import Timings
 from casework.steps import Role, Step
 from casework.stuck import StuckReason
-from hjemtilos.answer_sweep import sweep_answers
 from hjemtilos.app import App
 from hjemtilos.cases.context import candidates_for, coordinator_recipient, ui_link
 from hjemtilos.cases.records import consent_slots
@@ -36,13 +35,14 @@ from hjemtilos.db.models import (
     StuckCase,
     Timer,
 )
-from hjemtilos.form_repair import repair_missing_forms
-from hjemtilos.live_runs import carry_out_endings, restart_crashed_runs, start_missing_runs
 from hjemtilos.mail import contexts as mc
 from hjemtilos.mail.outbox import OutboxBatch, Recipient
 from hjemtilos.mail.sender import DeliveryReport, deliver_pending
 from hjemtilos.orchestration import Orchestrator
-from hjemtilos.stuck_cases import Stuck, check_stuck, record_stuck
+from hjemtilos.timekeeper.answer_sweep import sweep_answers
+from hjemtilos.timekeeper.form_repair import repair_missing_forms
+from hjemtilos.timekeeper.live_runs import carry_out_endings, restart_crashed_runs, start_missing_runs
+from hjemtilos.timekeeper.stuck_cases import Stuck, check_stuck, record_stuck
 from hjemtilos.volunteers import family_reminder, send_supervision_invitations
 from hjemtilos.volunteers.reminders import send_renewal_reminders
 
@@ -247,7 +247,7 @@ RETENTION_RAN = "retention-ran"
 
 def apply_retention_daily(app: App, now: datetime, orchestrator: Orchestrator) -> int:
     """Apply the retention file once a day (the day's run is an audit row, so a restart does not repeat it)."""
-    from hjemtilos.retention import apply, load_policy, plan
+    from hjemtilos.privacy.retention import apply, load_policy, plan
 
     with app.session_factory() as session:
         last = session.scalar(select(func.max(AuditEvent.at)).where(AuditEvent.action == RETENTION_RAN))

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from casework.referral import Referral
 from hjemtilos.app import App
-from hjemtilos.intake import IntakeRejected, StoredCase, receive_referral
 from hjemtilos.orchestration import OrchestratorScope, orchestrator_scope
+from hjemtilos.referrals.intake import IntakeRejected, StoredCase, receive_referral
 from hjemtilos.runs import start_case_run
 
 __all__ = ["OrchestratorScope", "Submitted", "orchestrator_scope", "submit_referral", "submit_referrals"]

@@ -31,7 +31,7 @@ from hjemtilos.db.models import (
     Timer,
     VolunteerFamily,
 )
-from hjemtilos.retention import ANONYMOUS, anonymise_case
+from hjemtilos.privacy.retention import ANONYMOUS, anonymise_case
 
 __all__ = ["Erasure", "erase_person", "export_person", "log_export"]
 

@@ -9,7 +9,7 @@ through a ``pg_ctl`` wrapper, which leaves a detached server behind when its par
 It listens on no TCP port at all: its socket is in its data folder (``<data dir>/pg``, mode 0700), so only the
 user running the system (and root) can connect, and trust authentication is safe. Run as root, PostgreSQL (which
 refuses root) runs as a system user ``hjemtilos-pg`` that owns the data folder, and the flow runs' user
-(``hjemtilos-run``, hjemtilos/run_user.py) gets a second socket in a folder of its own (``<data dir>/pg-run``,
+(``hjemtilos-run``, hjemtilos/host/run_user.py) gets a second socket in a folder of its own (``<data dir>/pg-run``,
 group hjemtilos-run); authentication is then ``peer``: root and hjemtilos-pg sign in as ``postgres``, hjemtilos-run
 only as the role ``hjemtilos_run`` and only to the case database, whose tables it may read and write (no DDL, no
 accounts' secrets, no sessions or links), never to Prefect's.
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hjemtilos.run_user import RUN_SOCKETS, RUN_USER, SHARED_GROUP, open_path_for, system_group, system_user
+from hjemtilos.host.run_user import RUN_SOCKETS, RUN_USER, SHARED_GROUP, open_path_for, system_group, system_user
 
 if TYPE_CHECKING:
     import psycopg
@@ -110,11 +110,11 @@ def run_user_url(folder: Path, database: str = "hjemtilos") -> str:
 
 
 # Run as root: who may sign in as whom (pg_ident.conf) and how (pg_hba.conf): by the peer's system user only.
-HBA = f"""# written by hjemtilos up at every start (hjemtilos/embedded_pg.py): local socket only, peer authentication
+HBA = f"""# written by hjemtilos up at every start (hjemtilos/host/embedded_pg.py): local socket only, peer authentication
 local all postgres peer map=hjemtilos
 local hjemtilos {RUN_ROLE} peer map=hjemtilos
 """
-IDENT = f"""# written by hjemtilos up at every start (hjemtilos/embedded_pg.py)
+IDENT = f"""# written by hjemtilos up at every start (hjemtilos/host/embedded_pg.py)
 hjemtilos root postgres
 hjemtilos {SYSTEM_USER} postgres
 hjemtilos {RUN_USER} {RUN_ROLE}
@@ -166,7 +166,7 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 60.0) -> subprocess.Popen[bytes]:
         """Start the server (initialising it the first time), wait until it answers, create the databases."""
-        from hjemtilos.lifelines import die_with_parent
+        from hjemtilos.host.lifelines import die_with_parent
 
         sockets, permissions = str(self.folder), "0700"
         if _as_root():  # at every start: 'hjemtilos up' closes the data folder to everyone else each time

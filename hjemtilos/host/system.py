@@ -18,21 +18,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hjemtilos.flow_process import SUPERVISOR_PID
-from hjemtilos.lifelines import die_with_parent
-from hjemtilos.run_user import RUN_USER, RunAs
+from hjemtilos.host.flow_process import SUPERVISOR_PID
+from hjemtilos.host.lifelines import die_with_parent
+from hjemtilos.host.run_user import RUN_USER, RunAs
 
 if TYPE_CHECKING:
     import uvicorn
     from aiosmtpd.controller import Controller
 
     from hjemtilos.app import App
-    from hjemtilos.embedded_pg import EmbeddedPostgres
-    from hjemtilos.housekeeping import Housekeeper
+    from hjemtilos.host.embedded_pg import EmbeddedPostgres
     from hjemtilos.orchestration import Orchestrator
-    from hjemtilos.timekeeping import TickReport
+    from hjemtilos.timekeeper.housekeeping import Housekeeper
+    from hjemtilos.timekeeper.timekeeping import TickReport
 
-from hjemtilos.prefect_processes import (
+from hjemtilos.host.prefect_processes import (
     SILENT_AFTER,
     WORKER_LIMIT,
     Endpoints,
@@ -71,7 +71,7 @@ class System:
         self.warn = warn
         self.endpoints = Endpoints(self.settings.prefect_host, self.settings.prefect_port)
         self.env = prefect_env(self.settings, self.endpoints)
-        self.env[SUPERVISOR_PID] = str(os.getpid())  # flow processes end with this process (hjemtilos/flow_process.py)
+        self.env[SUPERVISOR_PID] = str(os.getpid())  # flow processes end with this process (hjemtilos/host/flow_process.py)
         self.auth = self.env["PREFECT_API_AUTH_STRING"]
         self.processes: list[subprocess.Popen[bytes]] = []
         self._caddy: subprocess.Popen[bytes] | None = None
@@ -92,7 +92,7 @@ class System:
         from flows.deployments import deploy_all
         from hjemtilos.adapters.prefect import recover_orphaned_runs
         from hjemtilos.db.migrate import upgrade
-        from hjemtilos.front_door import check_front_tls
+        from hjemtilos.host.front_door import check_front_tls
         from hjemtilos.mail.catcher import start_catcher
 
         settings = self.settings
@@ -100,7 +100,7 @@ class System:
         check_front_tls(settings)
         self._prepare_data_folder()
         if settings.uses_embedded_postgres:
-            from hjemtilos.embedded_pg import EmbeddedPostgres
+            from hjemtilos.host.embedded_pg import EmbeddedPostgres
 
             self.report("Starting the embedded PostgreSQL ...")
             self._postgres = EmbeddedPostgres(settings.embedded_pg_folder)
@@ -133,8 +133,8 @@ class System:
 
     def _prepare_data_folder(self) -> None:
         """Databases, Prefect's home, caught mail: the system's user's alone; as root, the flow runs' user gets its
-        own folder in it and nothing else (hjemtilos/run_user.py)."""
-        from hjemtilos.run_user import CASES_FOLDER, RUN_SOCKETS, WORKER_HOME, close_data_folder, prepare_run_user
+        own folder in it and nothing else (hjemtilos/host/run_user.py)."""
+        from hjemtilos.host.run_user import CASES_FOLDER, RUN_SOCKETS, WORKER_HOME, close_data_folder, prepare_run_user
 
         settings = self.settings
         close_data_folder(settings.data_dir, shared={"pg", RUN_SOCKETS, WORKER_HOME, CASES_FOLDER})
@@ -147,8 +147,8 @@ class System:
 
     def _share_case_database(self) -> None:
         """After the migrations: the flow runs' user reaches the case database and only that."""
-        from hjemtilos.embedded_pg import run_user_url
-        from hjemtilos.run_user import share_cases_folder
+        from hjemtilos.host.embedded_pg import run_user_url
+        from hjemtilos.host.run_user import share_cases_folder
 
         settings = self.settings
         self.worker_env = self.env if self.run_as is None else self.run_as.environment(self.env)
@@ -160,7 +160,7 @@ class System:
             share_cases_folder(settings.embedded_sqlite_path.parent, self.run_as)
 
     def _start_front_door(self) -> subprocess.Popen[bytes]:
-        from hjemtilos.front_door import caddyfile, start_caddy
+        from hjemtilos.host.front_door import caddyfile, start_caddy
 
         config = caddyfile(self.settings, self.auth, self.settings.prefect_port, self.settings.form_port)
         caddy = start_caddy(self.settings, config, die_with_parent(signal.SIGKILL))
@@ -254,8 +254,8 @@ class System:
         return record
 
     def banner(self, now: datetime | None = None) -> list[str]:
-        """What ``up`` prints once everything runs (hjemtilos/banner.py)."""
-        from hjemtilos.banner import banner
+        """What ``up`` prints once everything runs (hjemtilos/host/banner.py)."""
+        from hjemtilos.host.banner import banner
 
         return banner(self.settings, embedded_postgres=self._postgres is not None,
                       run_user=None if self.run_as is None else RUN_USER, now=now or _utcnow())
@@ -263,8 +263,8 @@ class System:
     def housekeeper(self) -> Housekeeper:
         from flows.timekeeper import publish_stuck_cases_now
         from hjemtilos.adapters.prefect import PrefectOrchestrator
-        from hjemtilos.housekeeping import Housekeeper
         from hjemtilos.mail.sender import deliver_pending
+        from hjemtilos.timekeeper.housekeeping import Housekeeper
 
         every = self.app.profile.timings.timekeeper_every
         tick_seconds = 3600.0 if every.months else max(every.seconds, 1.0)

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hjemtilos.app import App
-from hjemtilos.live_runs import carry_out_endings, restart_crashed_runs
 from hjemtilos.orchestration import Orchestrator
-from hjemtilos.stuck_cases import stuck_summary, stuck_table
-from hjemtilos.timekeeping import TickReport, tick
+from hjemtilos.timekeeper.live_runs import carry_out_endings, restart_crashed_runs
+from hjemtilos.timekeeper.stuck_cases import stuck_summary, stuck_table
+from hjemtilos.timekeeper.timekeeping import TickReport, tick
 
 RETRY_SECONDS = 10.0
 CRASH_CHECK_SECONDS = 30.0  # between ticks (an hour in production), crashed case runs are rescheduled this often

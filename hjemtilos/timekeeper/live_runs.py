@@ -1,7 +1,7 @@
 """Every open case keeps a live way forward: a case without a run gets one (``start_missing_runs``), a run that
 crashed, failed, was cancelled or was deleted is continued (``restart_crashed_runs``, bounded and backed off), and
 an early ending whose wake was lost is carried out (``carry_out_endings``). Duties of the timekeeper
-(hjemtilos/timekeeping.py) and of the housekeeper's crash check (hjemtilos/housekeeping.py)."""
+(hjemtilos/timekeeper/timekeeping.py) and of the housekeeper's crash check (hjemtilos/timekeeper/housekeeping.py)."""
 
 
 from __future__ import annotations

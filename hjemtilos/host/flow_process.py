@@ -1,4 +1,4 @@
-"""The command a worker runs for a flow run: ``python -m hjemtilos.flow_process`` (the deployments' job variable
+"""The command a worker runs for a flow run: ``python -m hjemtilos.host.flow_process`` (the deployments' job variable
 ``command``, flows/deployments.py).
 
 It runs Prefect's own engine entry point (``python -m prefect.engine``) in this one interpreter, instead of the

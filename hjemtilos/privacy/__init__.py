@@ -1,0 +1,1 @@
+"""Personal data: one person's export and erasure, and retention (what is kept how long)."""
