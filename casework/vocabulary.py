@@ -237,6 +237,7 @@ ACTIONS = Vocabulary("audit actions", {
     "task-completed": ("Trin afgjort", "Step decided"),
     "task-claimed": ("Trin taget", "Step claimed"),
     "task-released": ("Trin sluppet", "Step released"),
+    "task-follow-up": ("Opfølgningsdato sat", "Follow-up date set"),
     "timer-set": ("Tidspunkt sat", "Date set"),
     "form-returned": ("Formular sendt tilbage", "Form returned"),
     "form-partly-recorded": ("Svar delvist registreret", "Answer partly recorded"),

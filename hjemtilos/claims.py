@@ -5,16 +5,16 @@ answering it too. A claim never blocks an answer: it says who is on it (Camunda 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from casework.clock import format_local
+from casework.clock import format_local, local_date
 from casework.keys import round_key
 from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, UserAccount, VolunteerFamily
 
-__all__ = ["BANNER_MARK", "ClaimError", "DialogClaim", "banner_of", "claim", "claim_banner", "claims_to_show",
+__all__ = ["BANNER_MARK", "ClaimError", "DialogClaim", "banner_of", "claim", "claim_banner", "claims_to_show", "follow_up",
            "mark_shown", "release", "with_claim_banner"]
 
 BANNER_MARK = "> **Taget af "  # the first words of the banner: how an older banner is found and replaced
@@ -108,6 +108,19 @@ def claim(session: Session, task_id: int, user: UserAccount, now: datetime, *, t
     session.add(AuditEvent(case_id=task.case_id, family_id=task.family_id, at=now, actor=user.username,
                            action="task-claimed", step=task.step,
                            detail={"key": task.key, **({"took_over_from": previous} if previous else {})}))
+    return task
+
+
+def follow_up(session: Session, task_id: int, user: UserAccount, day: date | None, now: datetime) -> HumanTask:
+    """When the step is looked at again (Camunda's follow-up date): today or later, or none."""
+    task = _open_task(session, task_id)
+    if day is not None and day < local_date(now):
+        raise ClaimError("Opfølgningsdatoen ligger i fortiden. / The follow-up date is in the past.")
+    if task.follow_up_on != day:
+        task.follow_up_on = day
+        session.add(AuditEvent(case_id=task.case_id, family_id=task.family_id, at=now, actor=user.username,
+                               action="task-follow-up", step=task.step,
+                               detail={"key": task.key, "on": day.isoformat() if day else None}))
     return task
 
 

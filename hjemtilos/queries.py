@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework.clock import local_date
 from casework.keys import FAMILY_WAIT
 from casework.matching import family_reference
 from casework.steps import FINISHED_CASE, Role
@@ -111,6 +112,8 @@ class TaskRow:
     claimed_at: datetime | None
     mine: bool  # claimed by the reader
     last_error: str | None
+    follow_up_on: date | None  # when whoever works on it looks at it again
+    follow_up_due: bool  # that day has come
 
 
 def _row(task: HumanTask, now: datetime, user_id: int | None, names: dict[int, str],
@@ -125,7 +128,8 @@ def _row(task: HumanTask, now: datetime, user_id: int | None, names: dict[int, s
     claimed = names.get(task.claimed_by_id) if task.claimed_by_id else None
     return TaskRow(task.id, task.title, task.step, task.key, waiting.kind, reference, name, page, run,
                    task.created_at, waiting.due, waiting.due is not None and waiting.due <= now, claimed,
-                   task.claimed_at, task.claimed_by_id is not None and task.claimed_by_id == user_id, task.last_error)
+                   task.claimed_at, task.claimed_by_id is not None and task.claimed_by_id == user_id, task.last_error,
+                   task.follow_up_on, task.follow_up_on is not None and task.follow_up_on <= local_date(now))
 
 
 def task_list(session: Session, now: datetime, user_id: int | None, show: Show = Show.ALL) -> list[TaskRow]:

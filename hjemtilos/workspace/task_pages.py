@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import date
 from functools import partial
 
 from fastapi import APIRouter, Request
@@ -82,6 +83,21 @@ def release(ws: Workspace, request: Request, session: Session, signed: SignedIn,
                    lambda task_id: claims.release(session, task_id, signed.user, ws.clock()))
 
 
+def set_follow_up(ws: Workspace, request: Request, session: Session, signed: SignedIn,
+                  form: dict[str, str]) -> Response:
+    """The follow-up date of a step (empty: none); no Prefect change, so no call to it."""
+    back = f"{TASKS}?vis={form.get('vis', 'alle')}" if form.get("vis") in SHOW else TASKS
+    try:
+        day = date.fromisoformat(form["follow_up_on"]) if form.get("follow_up_on") else None
+        claims.follow_up(session, int(request.path_params["task_id"]), signed.user, day, ws.clock())
+    except (ValueError, claims.ClaimError) as exc:
+        message = str(exc) if isinstance(exc, claims.ClaimError) else "Skriv en gyldig dato. / Give a valid date."
+        return ws.render(request, "tasks.html", signed, 422, rows=task_list(session, ws.clock(), signed.user.id),
+                         shown="alle", error=message)
+    return RedirectResponse(back, status_code=303)
+
+
 router.add_api_route(TASKS, page(tasks), methods=["GET"], response_class=HTMLResponse)
+router.add_api_route(f"{TASKS}/{{task_id}}/opfoelgning", page(set_follow_up), methods=["POST"])
 router.add_api_route(f"{TASKS}/{{task_id}}/tag", page(claim), methods=["POST"])
 router.add_api_route(f"{TASKS}/{{task_id}}/slip", page(release), methods=["POST"])

@@ -10,6 +10,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from casework.clock import local_date
 from casework.keys import round_key
 from casework.steps import ApprovalKind
 from hjemtilos import cases
@@ -311,3 +312,28 @@ def test_a_claim_made_before_the_run_stored_its_form_reaches_the_dialog_through_
     assert show_claims(app, orchestrator) == 0  # told once
     assert _post(web, f"/arbejde/opgaver/{task_id}/slip").status_code == 303  # released: the workspace says so
     assert orchestrator.descriptions[key] == description and show_claims(app, orchestrator) == 0
+
+
+def test_a_follow_up_date_is_set_on_a_step_shown_on_opgaver_and_refused_in_the_past(
+        app: App, clock: Clock, web: TestClient) -> None:
+    case_id = new_case(app, run_id=RUN_A)
+    _, task_id, _ = _open_screening(app, case_id, clock)
+    add_user(app, "ivan")
+    sign_in(web, app, "ivan", clock)
+    today = local_date(clock.now)
+    past = _post(web, f"/arbejde/opgaver/{task_id}/opfoelgning", follow_up_on=f"{today - timedelta(days=1)}")
+    assert past.status_code == 422 and "fortiden" in past.text
+    later = today + timedelta(days=3)
+    assert _post(web, f"/arbejde/opgaver/{task_id}/opfoelgning", follow_up_on=str(later)).status_code == 303
+    page = web.get("/arbejde/opgaver").text
+    assert f'value="{later}"' in page and "Se på den i dag" not in page
+    from hjemtilos.queries import task_list
+
+    with app.session_factory() as session:  # three days on, the day has come
+        [row] = task_list(session, clock.now + timedelta(days=3), None)
+        assert row.follow_up_on == later and row.follow_up_due
+    assert _post(web, f"/arbejde/opgaver/{task_id}/opfoelgning", follow_up_on="").status_code == 303  # cleared
+    with app.session_factory() as session:
+        assert session.get(HumanTask, task_id).follow_up_on is None  # type: ignore[union-attr]
+        events = [e.detail for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "task-follow-up"))]
+    assert events == [{"key": "approval-screening", "on": str(later)}, {"key": "approval-screening", "on": None}]

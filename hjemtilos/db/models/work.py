@@ -3,10 +3,10 @@ and stuck-case episodes."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casework.steps import (
@@ -58,6 +58,7 @@ class HumanTask(Base):
     # the claim the Resume dialog in Prefect says (its round and claimed_at): the timekeeper writes it when they differ
     claim_shown_round: Mapped[int | None] = mapped_column(Integer)
     claim_shown_at: Mapped[datetime | None]
+    follow_up_on: Mapped[date | None] = mapped_column(Date)  # when whoever works on it looks at it again (Opgaver)
 
 
 class Timer(Base):

@@ -1,4 +1,4 @@
-"""the coordinator's day: who works on a step (claimed by, since when) and case notes
+"""the coordinator's day: who works on a step (claimed by, since when, follow-up date) and case notes
 
 Revision ID: 0010
 Revises: 0009
@@ -25,6 +25,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("claimed_at", UTCDateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("claim_shown_round", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("claim_shown_at", UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("follow_up_on", sa.Date(), nullable=True))
         batch.create_foreign_key(op.f("fk_human_task_claimed_by_id_user_account"), "user_account",
                                  ["claimed_by_id"], ["id"], ondelete="SET NULL")
     op.create_table(
@@ -48,6 +49,7 @@ def downgrade() -> None:
     op.drop_table("case_note")
     with op.batch_alter_table("human_task") as batch:
         batch.drop_constraint(op.f("fk_human_task_claimed_by_id_user_account"), type_="foreignkey")
+        batch.drop_column("follow_up_on")
         batch.drop_column("claim_shown_at")
         batch.drop_column("claim_shown_round")
         batch.drop_column("claimed_at")
