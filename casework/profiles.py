@@ -26,6 +26,17 @@ class Timings(BaseModel):
     screening_reminder_after: Duration
     timekeeper_every: Duration
     stuck_after: Duration
+    # recovery: a Running run whose process sent no heartbeat this long is Crashed (Prefect beats every 30 s at
+    # the least, so never under a minute); a dead run is continued at once, then after this, then after 4× this
+    silent_run_after: Duration
+    restart_backoff: Duration
+
+    @field_validator("silent_run_after")
+    @classmethod
+    def _two_heartbeats(cls, value: Duration) -> Duration:
+        if value.months == 0 and value.seconds < 60:
+            raise ValueError("silent_run_after must be at least 60 seconds (two of Prefect's heartbeats)")
+        return value
 
     @field_validator("*", mode="before")
     @classmethod

@@ -16,7 +16,6 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 PREFECT_BIN = str(Path(sys.executable).with_name("prefect"))
 WORK_POOL = "hjemtilos"
 HEARTBEAT_SECONDS = 30  # Prefect's least; a case run is Running only for the seconds of a step, so this is cheap
-SILENT_AFTER = timedelta(seconds=4 * HEARTBEAT_SECONDS)  # four missed heartbeats: the run's process is gone
 WORKER_LIMIT = 20  # well below the SQLite server's request cap (ARCHITECTURE.md: ~48 live flow processes hung it)
 
 
@@ -82,8 +80,8 @@ def prefect_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
         "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "60",
         "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "1"),  # benchmark 10 tries less
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        # flow processes report every 30 s; the housekeeper marks a Running run Crashed after SILENT_AFTER without
-        # one (its worker died) and then continues it (hjemtilos/timekeeper/housekeeping.py)
+        # flow processes report every 30 s; the housekeeper marks a Running run Crashed after the profile's
+        # silent_run_after without one (its worker died) and then continues it (hjemtilos/timekeeper/housekeeping.py)
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
         "PREFECT_UI_ENABLED": "true",
         "HJEMTILOS_DATA_DIR": str(settings.data_dir),

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from hjemtilos.timekeeper.timekeeping import TickReport
 
 from hjemtilos.host.prefect_processes import (
-    SILENT_AFTER,
     WORKER_LIMIT,
     Endpoints,
     check_binding,
@@ -270,7 +269,8 @@ class System:
         tick_seconds = 3600.0 if every.months else max(every.seconds, 1.0)
         return Housekeeper(self.app, PrefectOrchestrator(), tick_seconds, publish=publish_stuck_cases_now,
                            deliver=lambda now: deliver_pending(self.app.session_factory, self.app.smtp, now),
-                           report=self.warn, silent_after=SILENT_AFTER)
+                           report=self.warn,
+                           silent_after=timedelta(seconds=self.app.profile.timings.silent_run_after.seconds))
 
     def serve(self, on_tick: Callable[[TickReport], None] = lambda _: None) -> None:
         """Run the housekeeping loop until ``stop_soon()`` (SIGTERM) or Ctrl-C, and supervise: a part that died

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from casework.durations import Duration
 from casework.matching import family_reference
 from casework.steps import FINISHED_CASE, FamilyStatus
 from hjemtilos.app import App
@@ -46,7 +47,7 @@ def start_missing_runs(app: App, orchestrator: Orchestrator, now: datetime) -> i
 
 MAX_RESTARTS = 3  # within RESTART_WINDOW; after that the stuck-case check reports the case
 RESTART_WINDOW = timedelta(hours=24)
-RESTART_BACKOFF = (timedelta(0), timedelta(seconds=30), timedelta(minutes=2))  # before the 1st, 2nd, 3rd restart
+RESTART_BACKOFF = (0, 1, 4)  # before the 1st, 2nd and 3rd restart, in the profile's restart_backoff
 DEAD_RUN = ("CRASHED", "FAILED", "CANCELLED")
 # a run is continued once its dead state has settled: the worker may report a crash a moment after the engine did,
 # and that late report would overwrite a restart made in between (one crash, restarted twice)
@@ -64,11 +65,11 @@ def _restarts(session: Session, case_ids: list[int], now: datetime) -> dict[int,
     return {case_id: (count, last) for case_id, count, last in rows if case_id is not None}
 
 
-def _may_restart(restarts: tuple[int, datetime] | None, now: datetime) -> bool:
+def _may_restart(restarts: tuple[int, datetime] | None, now: datetime, backoff: Duration) -> bool:
     count, last = restarts if restarts is not None else (0, None)
     if count >= MAX_RESTARTS:
         return False
-    return last is None or now - _aware(last) >= RESTART_BACKOFF[count]
+    return last is None or now - _aware(last) >= timedelta(seconds=backoff.seconds * RESTART_BACKOFF[count])
 
 
 def _aware(at: datetime) -> datetime:
@@ -99,7 +100,7 @@ def restart_crashed_runs(app: App, now: datetime, orchestrator: Orchestrator, *,
     for case_id, reference, created_at, run_id in cases:
         if run_id not in dead and run_id not in missing:
             continue
-        if not _may_restart(counts.get(case_id), now):
+        if not _may_restart(counts.get(case_id), now, app.profile.timings.restart_backoff):
             continue
         attempt = counts.get(case_id, (0, now))[0] + 1
         if run_id in dead:

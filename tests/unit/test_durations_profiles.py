@@ -65,3 +65,15 @@ def test_case_reference_format() -> None:
         parse_reference("HTO-27-1")
     with pytest.raises(ValueError):
         format_reference(2026, 0)
+
+
+def test_recovery_timings_come_from_the_profile_and_a_silent_run_is_never_judged_under_a_minute() -> None:
+    from pydantic import ValidationError
+
+    from casework.profiles import Timings
+
+    production, fast = load_profile("production").timings, load_profile("fast").timings
+    assert (production.silent_run_after.seconds, production.restart_backoff.seconds) == (120, 30)
+    assert (fast.silent_run_after.seconds, fast.restart_backoff.seconds) == (60, 5)
+    with pytest.raises(ValidationError, match="at least 60 seconds"):
+        Timings.model_validate({**production.model_dump(), "silent_run_after": "30 seconds"})
