@@ -367,6 +367,13 @@ class System:
         signal.signal(signal.SIGTERM, self.stop_soon)
 
     def stop(self) -> None:
+        from hjemtilos.adapters.prefect_private import drain_client_services
+
+        try:  # first, while Prefect's server still answers: else the process waits at exit to send them
+            with prefect_api(self.endpoints.api_url, self.auth):
+                drain_client_services()
+        except Exception as exc:  # noqa: BLE001 - stopping goes on; at worst the exit waits as before
+            self.warn(f"Prefect's client did not drain ({type(exc).__name__})")
         if self._form is not None:
             self._form.should_exit = True
         for process in reversed(self.processes):

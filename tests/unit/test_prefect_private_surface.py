@@ -27,6 +27,19 @@ def test_prefect_still_has_the_suspension_marker_with_the_signature_we_call() ->
     assert list(inspect.signature(mark_flow_run_suspension_requested).parameters) == ["flow_run_id", "state"]
 
 
+def test_prefect_still_drains_its_client_services_as_we_ask() -> None:
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    from hjemtilos.adapters.prefect_private import drain_client_services
+
+    for service in (APILogWorker, EventsWorker):
+        assert "timeout" in inspect.signature(service.drain_all).parameters
+    drain_client_services(timeout=1)  # nothing held: returns at once
+
+
 def test_no_other_module_reaches_into_prefects_private_modules() -> None:
     from pathlib import Path
 
