@@ -14,8 +14,8 @@ from casework.clock import format_local, local_date
 from casework.keys import round_key
 from hjemtilos.db.models import AuditEvent, HumanTask, ReferralCase, UserAccount, VolunteerFamily
 
-__all__ = ["BANNER_MARK", "ClaimError", "DialogClaim", "banner_of", "claim", "claim_banner", "claims_to_show", "follow_up",
-           "mark_shown", "release", "with_claim_banner"]
+__all__ = ["BANNER_MARK", "ClaimError", "DialogClaim", "banner_of", "claim", "claim_banner", "claims_to_show",
+           "dialog_claim", "follow_up", "mark_shown", "release", "with_claim_banner"]
 
 BANNER_MARK = "> **Taget af "  # the first words of the banner: how an older banner is found and replaced
 
@@ -78,6 +78,16 @@ def claims_to_show(session: Session, limit: int = 200) -> list[DialogClaim]:
     return [DialogClaim(task.id, str(case_run or family_run), round_key(task.key, task.round),
                         banner_of(session, task), task.round, task.claimed_at)
             for task, case_run, family_run in rows if case_run or family_run]
+
+
+def dialog_claim(session: Session, task: HumanTask) -> DialogClaim | None:
+    """What the Resume dialog of ``task``'s current round should say now; None before the run has asked."""
+    owner = ReferralCase if task.case_id is not None else VolunteerFamily
+    run = session.scalar(select(owner.flow_run_id).where(owner.id == (task.case_id or task.family_id)))
+    if run is None or task.round == 0:
+        return None
+    return DialogClaim(task.id, run, round_key(task.key, task.round), banner_of(session, task), task.round,
+                       task.claimed_at)
 
 
 def mark_shown(session: Session, claim: DialogClaim) -> None:

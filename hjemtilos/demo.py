@@ -15,9 +15,10 @@ from casework.referral import Referral
 from casework.steps import FamilyStatus
 from hjemtilos.app import App
 from hjemtilos.db.models import AuditEvent, FamilyMember, VolunteerFamily
+from hjemtilos.orchestration import OrchestratorScope, orchestrator_scope
 from hjemtilos.paths import EXAMPLES
 from hjemtilos.referrals.intake import StoredCase
-from hjemtilos.referrals.submission import OrchestratorScope, orchestrator_scope, submit_referrals
+from hjemtilos.referrals.submission import submit_referrals
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from hjemtilos.app import App
 from hjemtilos.cli.common import api_url, build, err, load_json, local, now, out, prefect_reachable
 
 if TYPE_CHECKING:
-    from hjemtilos.orchestration import Orchestrator
-    from hjemtilos.referrals.submission import OrchestratorScope, Submitted
+    from hjemtilos.orchestration import Orchestrator, OrchestratorScope
+    from hjemtilos.referrals.submission import Submitted
 
 __all__ = ["cases", "refer"]
 

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from casework.referral import Referral
 from hjemtilos.app import App
-from hjemtilos.orchestration import OrchestratorScope, orchestrator_scope
+from hjemtilos.orchestration import OrchestratorScope
 from hjemtilos.referrals.intake import IntakeRejected, StoredCase, receive_referral
 from hjemtilos.runs import start_case_run
 
-__all__ = ["OrchestratorScope", "Submitted", "orchestrator_scope", "submit_referral", "submit_referrals"]
+__all__ = ["Submitted", "submit_referral", "submit_referrals"]
 
 # What the caller adds to the storing transaction, given the cases stored in it (it may raise to roll back).
 Within = Callable[[Session, list[StoredCase]], None]

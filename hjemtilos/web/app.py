@@ -23,8 +23,9 @@ from casework.clock import local_date
 from casework.referral import Referral
 from hjemtilos import PROJECT_ROOT
 from hjemtilos.app import App
+from hjemtilos.orchestration import OrchestratorScope
 from hjemtilos.referrals.intake import IntakeRejected, StoredCase
-from hjemtilos.referrals.submission import OrchestratorScope, submit_referral
+from hjemtilos.referrals.submission import submit_referral
 from hjemtilos.web.fields import ALL_FIELDS, GROUPS, to_referral_data
 from hjemtilos.web.headers import add_security_headers
 from hjemtilos.web.referrers import LinkRefused, find_link, request_link, use_link

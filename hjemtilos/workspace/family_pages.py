@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import date
 
@@ -22,7 +21,6 @@ __all__ = ["router"]
 NO_FAMILY = "Ingen familie / No family"
 
 router = APIRouter()
-log = logging.getLogger(__name__)
 
 
 def _family_id(request: Request) -> int:
@@ -79,17 +77,12 @@ def record_certificate(ws: Workspace, request: Request, session: Session, signed
                          error=(getattr(exc, "field", "member"), str(exc)))
     done = RedirectResponse(f"{BASE}/familier/{family_id}#attester", status_code=303)
     open_form = current_form(ws.app, session, family_id, ws.clock())
-    if open_form is None or ws.orchestrator is None:
+    if open_form is None:
         return done
 
-    def refresh_dialog() -> Response:  # after the certificate is committed
-        assert ws.orchestrator is not None and open_form is not None
-        try:
-            with ws.orchestrator() as orchestrator:
-                orchestrator.edit_form_description(open_form.flow_run_id, open_form.pause_key,
-                                                   lambda _: open_form.description)
-        except Exception as exc:  # noqa: BLE001 - recorded; the dialog is renewed when the run next asks
-            log.warning("the family's dialog was not renewed (%s)", type(exc).__name__)
+    def refresh_dialog() -> Response:  # after the certificate is committed; else renewed when the run next asks
+        assert open_form is not None
+        ws.edit_dialog(open_form.flow_run_id, open_form.pause_key, lambda _: open_form.description)
         return done
     return refresh_dialog
 

@@ -11,6 +11,7 @@ of a response: it runs once the page's own transaction is committed (SQLite has 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["BASE", "SESSION_COOKIE", "START", "Handler", "Workspace", "client_of", "page", "safe_next", "workspace_of"]
 
 BASE = "/arbejde"
+log = logging.getLogger(__name__)
 START = f"{BASE}/opgaver"  # where a coordinator lands after signing in: Opgaver
 SESSION_COOKIE = "hjemtilos_session"
 NOT_FOUND_CASE = "Ingen sag / No case"
@@ -100,6 +102,19 @@ class Workspace:
             base=BASE, me=signed.user if signed else None, csrf=signed.session.csrf_token if signed else "",
             ui=self.app.settings.ui_base, **context)
         return HTMLResponse(html, status_code=status)
+
+    def edit_dialog(self, flow_run_id: str, pause_key: str, edit: Callable[[str], str]) -> bool:
+        """Rewrite a Resume dialog's description in Prefect, best effort: False when it could not be done now (no
+        Prefect wired in, the run not waiting with that form, Prefect not answering); the caller says who does it
+        later (the run itself when it asks again, or the timekeeper)."""
+        if self.orchestrator is None:
+            return False
+        try:
+            with self.orchestrator() as orchestrator:
+                return orchestrator.edit_form_description(flow_run_id, pause_key, edit)
+        except Exception as exc:  # noqa: BLE001 - what the page recorded stands
+            log.warning("a Resume dialog was not rewritten (%s)", type(exc).__name__)
+            return False
 
     def message(self, request: Request, signed: SignedIn | None, status: int, title: str, text: str) -> Response:
         return self.render(request, "message.html", signed, status, title=title, text=text)

@@ -1,22 +1,19 @@
 """Opgaver, the coordinator's start page: every open step of every case and family, sorted by due date, with who
 works on it; claim a step, release it (``hjemtilos/claims.py``). A claim is written to the Resume dialog's
-description in Prefect too (best effort: the run writes it itself the next time it asks)."""
+description in Prefect too (at once when it can; otherwise the timekeeper's show-claims duty does)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import date
 from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casework.keys import round_key
 from hjemtilos import claims
-from hjemtilos.db.models import HumanTask, ReferralCase, VolunteerFamily
+from hjemtilos.db.models import HumanTask
 from hjemtilos.queries import Show, task_list
 from hjemtilos.workspace.accounts import SignedIn
 from hjemtilos.workspace.pages import BASE, Workspace, page
@@ -25,7 +22,6 @@ __all__ = ["SHOW", "TASKS", "router"]
 
 TASKS = f"{BASE}/opgaver"
 SHOW = {"mine": Show.MINE, "ledige": Show.UNASSIGNED, "alle": Show.ALL}  # the filter's words in the address
-log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -36,38 +32,35 @@ def tasks(ws: Workspace, request: Request, session: Session, signed: SignedIn, f
     return ws.render(request, "tasks.html", signed, rows=rows, shown=shown if shown in SHOW else "alle", error=None)
 
 
-def _run_and_key(session: Session, task: HumanTask) -> tuple[str | None, str]:
-    owner = ReferralCase if task.case_id is not None else VolunteerFamily
-    run = session.scalar(select(owner.flow_run_id).where(owner.id == (task.case_id or task.family_id)))
-    return run, round_key(task.key, task.round)
+def _back(form: dict[str, str]) -> str:
+    """Opgaver with the filter the form was sent from."""
+    return f"{TASKS}?vis={form['vis']}" if form.get("vis") in SHOW else TASKS
+
+
+def _refused(ws: Workspace, request: Request, session: Session, signed: SignedIn, status: int,
+             message: str) -> Response:
+    return ws.render(request, "tasks.html", signed, status, rows=task_list(session, ws.clock(), signed.user.id),
+                     shown="alle", error=message)
 
 
 def _change(ws: Workspace, request: Request, session: Session, signed: SignedIn, form: dict[str, str],
             act: Callable[[int], HumanTask]) -> Response | Callable[[], Response]:
-    back = f"{TASKS}?vis={form.get('vis', 'alle')}" if form.get("vis") in SHOW else TASKS
     try:
         task = act(int(request.path_params["task_id"]))
     except (ValueError, claims.ClaimError) as exc:
         message = str(exc) if isinstance(exc, claims.ClaimError) else "Ukendt trin. / Unknown step."
-        return ws.render(request, "tasks.html", signed, 409, rows=task_list(session, ws.clock(), signed.user.id),
-                         shown="alle", error=message)
-    run, pause_key = _run_and_key(session, task)
-    if run is None or ws.orchestrator is None or task.round == 0:
-        return RedirectResponse(back, status_code=303)
-    shown = claims.DialogClaim(task.id, run, pause_key, claims.banner_of(session, task), task.round, task.claimed_at)
+        return _refused(ws, request, session, signed, 409, message)
+    done = RedirectResponse(_back(form), status_code=303)
+    shown = claims.dialog_claim(session, task)
+    if shown is None:
+        return done
 
     def tell_prefect() -> Response:  # after the claim is committed; the timekeeper's show-claims does it otherwise
-        assert ws.orchestrator is not None
-        try:
-            with ws.orchestrator() as orchestrator:
-                told = orchestrator.edit_form_description(run, pause_key, partial(claims.with_claim_banner,
-                                                                                  banner=shown.banner))
-            if told:
-                with ws.app.session_factory.begin() as later:
-                    claims.mark_shown(later, shown)
-        except Exception as exc:  # noqa: BLE001 - the claim stands; the timekeeper writes it into the dialog
-            log.warning("claim not written to the Resume dialog (%s)", type(exc).__name__)
-        return RedirectResponse(back, status_code=303)
+        assert shown is not None
+        if ws.edit_dialog(shown.flow_run_id, shown.pause_key, partial(claims.with_claim_banner, banner=shown.banner)):
+            with ws.app.session_factory.begin() as later:
+                claims.mark_shown(later, shown)
+        return done
     return tell_prefect
 
 
@@ -86,15 +79,13 @@ def release(ws: Workspace, request: Request, session: Session, signed: SignedIn,
 def set_follow_up(ws: Workspace, request: Request, session: Session, signed: SignedIn,
                   form: dict[str, str]) -> Response:
     """The follow-up date of a step (empty: none); no Prefect change, so no call to it."""
-    back = f"{TASKS}?vis={form.get('vis', 'alle')}" if form.get("vis") in SHOW else TASKS
     try:
         day = date.fromisoformat(form["follow_up_on"]) if form.get("follow_up_on") else None
         claims.follow_up(session, int(request.path_params["task_id"]), signed.user, day, ws.clock())
     except (ValueError, claims.ClaimError) as exc:
         message = str(exc) if isinstance(exc, claims.ClaimError) else "Skriv en gyldig dato. / Give a valid date."
-        return ws.render(request, "tasks.html", signed, 422, rows=task_list(session, ws.clock(), signed.user.id),
-                         shown="alle", error=message)
-    return RedirectResponse(back, status_code=303)
+        return _refused(ws, request, session, signed, 422, message)
+    return RedirectResponse(_back(form), status_code=303)
 
 
 router.add_api_route(TASKS, page(tasks), methods=["GET"], response_class=HTMLResponse)

@@ -245,14 +245,19 @@ def test_the_meeting_clock_is_copenhagen_time_in_winter_and_summer(day: str, clo
     assert answer.meeting_time.astimezone(NOW.tzinfo) == datetime.fromisoformat(f"{day}T{utc}:00+00:00")
 
 
-def test_first_meeting_time_is_copenhagen_time_and_visits_start_a_week_later(rollback_app: App) -> None:
-    family = add_family(rollback_app)
-    case_id = new_case(rollback_app)
-    to_matching(rollback_app, case_id)
-    cases.prepare_family_wait(rollback_app, case_id, 1, NOW)
-    assert answer(rollback_app, case_id, ApprovalKind.MATCH_PROPOSAL, {"family": "VF-%04d" % family}, 1).accepted
+def _to_meeting_plan(app: App) -> int:
+    family = add_family(app)
+    case_id = new_case(app)
+    to_matching(app, case_id)
+    cases.prepare_family_wait(app, case_id, 1, NOW)
+    assert answer(app, case_id, ApprovalKind.MATCH_PROPOSAL, {"family": "VF-%04d" % family}, 1).accepted
     for kind in (ApprovalKind.FAMILY_ANSWER, ApprovalKind.MATCH_ANSWERS):
-        assert answer(rollback_app, case_id, kind, STANDARD_ANSWERS[kind], 1).accepted
+        assert answer(app, case_id, kind, STANDARD_ANSWERS[kind], 1).accepted
+    return case_id
+
+
+def test_first_meeting_time_is_copenhagen_time_and_visits_start_a_week_later(rollback_app: App) -> None:
+    case_id = _to_meeting_plan(rollback_app)
     assert answer(rollback_app, case_id, ApprovalKind.FIRST_MEETING_PLAN,
                   {"meeting_on": "2026-12-01", "meeting_clock": "16:00"}, 1).accepted
     current = view(rollback_app, case_id, ApprovalKind.FIRST_MEETING, 1)
@@ -265,17 +270,6 @@ def test_first_meeting_time_is_copenhagen_time_and_visits_start_a_week_later(rol
         assert match.first_meeting_at == datetime.fromisoformat("2026-12-01T15:00:00+00:00")
         # the year counts from the week after the meeting (the start date left as prefilled), not from the answer
         assert match.status is MatchStatus.ACTIVE and match.started_at == match.first_meeting_at + timedelta(days=7)
-
-
-def _to_meeting_plan(app: App) -> int:
-    family = add_family(app)
-    case_id = new_case(app)
-    to_matching(app, case_id)
-    cases.prepare_family_wait(app, case_id, 1, NOW)
-    assert answer(app, case_id, ApprovalKind.MATCH_PROPOSAL, {"family": "VF-%04d" % family}, 1).accepted
-    for kind in (ApprovalKind.FAMILY_ANSWER, ApprovalKind.MATCH_ANSWERS):
-        assert answer(app, case_id, kind, STANDARD_ANSWERS[kind], 1).accepted
-    return case_id
 
 
 @pytest.mark.parametrize("clock", ["09:59", "08:00"])  # NOW is 10:00 in Copenhagen

@@ -11,7 +11,7 @@ from casework.clock import local_date
 from hjemtilos.app import App
 from hjemtilos.db.models import ReferralCase, VolunteerFamily
 from hjemtilos.demo import DEMO_FAMILIES, load_demo
-from hjemtilos.referrals.submission import orchestrator_scope
+from hjemtilos.orchestration import orchestrator_scope
 from hjemtilos.volunteers import status_of
 from tests.fakes import FakeOrchestrator
 

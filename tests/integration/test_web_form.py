@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from hjemtilos.app import App
 from hjemtilos.db.engine import make_engine, make_session_factory
 from hjemtilos.db.models import ReferralCase
-from hjemtilos.referrals.submission import orchestrator_scope
+from hjemtilos.orchestration import orchestrator_scope
 from hjemtilos.settings import Settings
 from hjemtilos.web.app import create_app
 from tests.fakes import FakeOrchestrator
