@@ -74,6 +74,6 @@ def test_recovery_timings_come_from_the_profile_and_a_silent_run_is_never_judged
 
     production, fast = load_profile("production").timings, load_profile("fast").timings
     assert (production.silent_run_after.seconds, production.restart_backoff.seconds) == (120, 30)
-    assert (fast.silent_run_after.seconds, fast.restart_backoff.seconds) == (60, 5)
+    assert (fast.silent_run_after.seconds, fast.restart_backoff.seconds) == (120, 30)
     with pytest.raises(ValidationError, match="at least 60 seconds"):
         Timings.model_validate({**production.model_dump(), "silent_run_after": "30 seconds"})
